@@ -1,0 +1,56 @@
+# The two commands: `make run` (the whole stack) and `make test` (the test suite).
+# Both install what they need first: a virtualenv with pinned packages, nginx when missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_GET := $(shell command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && echo sudo) apt-get
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test venv venv-dev system-deps nginx chromium schema schema-check schema-diff schema-pull \
+        superuser backup restore logs bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.runtime ## create .venv with the pinned runtime packages
+venv-dev: $(VENV)/.dev ## create .venv with the pinned runtime and test packages
+
+nginx: ## install nginx from the system packages when it is missing
+	@command -v nginx >/dev/null 2>&1 || { echo "make: installing nginx (Debian package nginx-light)"; \
+	  $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq nginx-light >/dev/null; }
+
+chromium: ## install headless Chromium (the docs-page test) when it is missing
+	@command -v chromium >/dev/null 2>&1 || { echo "make: installing chromium (Debian package)"; \
+	  $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium >/dev/null; }
+
+system-deps: nginx
+
+test: venv-dev nginx chromium schema-check ## run the whole test suite (real PocketBase, gunicorn, nginx)
+	$(PY) -m pytest
+
+schema: venv ## regenerate pb_migrations/ from schema.yaml
+	$(PY) -m ops.schema generate
+
+schema-check: venv ## fail when pb_migrations/ is stale or a spec field is missing from schema.yaml
+	$(PY) -m ops.schema check
+
+schema-diff: venv ## compare schema.yaml with the running PocketBase (PB_URL, superuser from .env or pb_data)
+	$(PY) -m ops.schema diff
+
+schema-pull: venv ## write the running PocketBase's collections into schema.yaml
+	$(PY) -m ops.schema pull
+
+clean: ## remove the virtualenv and runtime files (keeps pb_data/)
+	rm -rf $(VENV) .run .pytest_cache

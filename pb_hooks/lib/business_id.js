@@ -1,0 +1,27 @@
+// Business ids: <PREFIX>-<epoch ms>-<6 alphanumerics>, e.g. ATT-1774599142438-8n1UcU.
+// Loaded with require() from the handlers: PocketBase runs each handler in an isolated
+// context, so shared code must be a module rather than a top-level function.
+
+const PREFIXES = {
+  tbl_auth_users: { field: "users_id", prefix: "USR" },
+  tbl_company: { field: "company_id", prefix: "CMP" },
+  tbl_attachments: { field: "attachments_id", prefix: "ATT" },
+  tbl_document: { field: "document_id", prefix: "DOC" },
+};
+
+function newId(prefix) {
+  return `${prefix}-${Date.now()}-${$security.randomString(6)}`;
+}
+
+// Sets the collection's business id on record when it is empty (or always, with force).
+function assign(record, force) {
+  const spec = PREFIXES[record.collection().name];
+  if (!spec) {
+    return;
+  }
+  if (force || !record.getString(spec.field)) {
+    record.set(spec.field, newId(spec.prefix));
+  }
+}
+
+module.exports = { PREFIXES, newId, assign };

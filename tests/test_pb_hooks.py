@@ -1,0 +1,148 @@
+"""pb_hooks/: business ids, attachment list guard, upload metadata; plus indexes and field limits."""
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+
+ID_SHAPES = {
+    "tbl_auth_users": ("users_id", r"^USR-\d{13}-[A-Za-z0-9]{6}$"),
+    "tbl_company": ("company_id", r"^CMP-\d{13}-[A-Za-z0-9]{6}$"),
+    "tbl_attachments": ("attachments_id", r"^ATT-\d{13}-[A-Za-z0-9]{6}$"),
+    "tbl_document": ("document_id", r"^DOC-\d{13}-[A-Za-z0-9]{6}$"),
+}
+CREATE_BODIES = {
+    "tbl_auth_users": {"password": "p" * 40, "passwordConfirm": "p" * 40},
+    "tbl_company": {"company_name": "ids"},
+    "tbl_attachments": {"attachments_remark": "ids"},
+    "tbl_document": {"document_title": "ids"},
+}
+
+
+@pytest.mark.parametrize("collection", sorted(ID_SHAPES))
+def test_business_id_generated_when_absent(pb, collection):
+    field, shape = ID_SHAPES[collection]
+    first = pb.create(collection, CREATE_BODIES[collection]).json()
+    second = pb.create(collection, CREATE_BODIES[collection]).json()
+    assert re.match(shape, first[field]), first[field]
+    assert first[field] != second[field]
+
+
+@pytest.mark.parametrize("collection", sorted(ID_SHAPES))
+def test_superuser_supplied_business_id_is_kept(pb, collection, unique):
+    field, _ = ID_SHAPES[collection]
+    created = pb.create(collection, {**CREATE_BODIES[collection], field: f"KEEP-{unique}"})
+    assert created.status_code == 200, created.text
+    assert created.json()[field] == f"KEEP-{unique}"
+
+
+@pytest.mark.parametrize("token_kind", ["guest", "user"])
+def test_public_company_create_ignores_client_company_id(pb, token_kind, unique):
+    token = "" if token_kind == "guest" else pb.user_token(pb.create_user(openid=f"cmp-{unique}")["id"])
+    created = pb.create("tbl_company", {"company_name": "x", "company_id": f"CMP-TAKEOVER-{unique}"}, token=token)
+    assert created.status_code == 200, created.text
+    assert re.match(ID_SHAPES["tbl_company"][1], created.json()["company_id"])
+
+
+@pytest.mark.parametrize("collection, field", [
+    ("tbl_auth_users", "openid"), ("tbl_auth_users", "users_id"), ("tbl_auth_users", "users_phone"),
+    ("tbl_company", "company_id"), ("tbl_attachments", "attachments_id"), ("tbl_document", "document_id"),
+])
+def test_business_keys_are_unique(pb, collection, field, unique):
+    value = f"dup-{unique}"
+    assert pb.create(collection, {**CREATE_BODIES[collection], field: value}).status_code == 200
+    duplicate = pb.create(collection, {**CREATE_BODIES[collection], field: value})
+    assert duplicate.status_code == 400
+    assert duplicate.json()["data"][field]["code"] == "validation_not_unique"
+
+
+def test_empty_phone_and_openid_are_not_unique_conflicts(pb):
+    pb.create_user(users_phone="", openid="")
+    pb.create_user(users_phone="", openid="")
+
+
+@pytest.fixture(scope="module")
+def attachment(pb):
+    created = pb.create("tbl_attachments", {"attachments_remark": "guarded"})
+    assert created.status_code == 200
+    return created.json()
+
+
+def _list_attachments(pb, token, filter_):
+    params = {"perPage": 1} if filter_ is None else {"filter": filter_, "perPage": 1}
+    return pb.request("GET", "/api/collections/tbl_attachments/records", token, params=params)
+
+
+def test_attachment_listed_by_exact_id(pb, attachment):
+    response = _list_attachments(pb, "", f'attachments_id="{attachment["attachments_id"]}"')
+    assert response.status_code == 200
+    assert [item["id"] for item in response.json()["items"]] == [attachment["id"]]
+
+
+@pytest.mark.parametrize("filter_", [
+    None, "", 'attachments_id!=""', 'attachments_id~"ATT"', 'attachments_id="x" || attachments_id!=""',
+    'attachments_id="x"||1=1', 'attachments_remark="guarded"', 'id!=""', 'attachments_id = "a" && id != ""',
+])
+def test_attachment_enumeration_is_refused(pb, filter_):
+    response = _list_attachments(pb, "", filter_)
+    assert response.status_code == 400
+    assert response.json()["message"].startswith('Only the filter attachments_id="<id>"')
+
+
+def test_superuser_may_list_attachments(pb, attachment):
+    assert _list_attachments(pb, None, None).status_code == 200
+
+
+def test_upload_fills_attachment_metadata(pb):
+    content = bytes(range(256)) * 40 + b"\x89PNG\xff\xfe"
+    response = pb.request("POST", "/api/collections/tbl_attachments/records",
+                          files={"attachments_link": ("证件 scan.png", content, "image/png")},
+                          data={"attachments_owner": "meta"})
+    assert response.status_code == 200, response.text
+    record = response.json()
+    assert record["attachments_filename"] == "证件 scan.png"
+    assert record["attachments_size"] == len(content)
+    assert record["attachments_filetype"] == "image/png"
+    assert record["attachments_md5"] == hashlib.md5(content).hexdigest()
+    assert record["attachments_link"].endswith(".png")
+
+
+def test_upload_keeps_metadata_given_by_uploader(pb):
+    response = pb.request("POST", "/api/collections/tbl_attachments/records",
+                          files={"attachments_link": ("a.pdf", b"%PDF-1.4", "application/pdf")},
+                          data={"attachments_filename": "合同.pdf", "attachments_md5": "0" * 32})
+    record = response.json()
+    assert (record["attachments_filename"], record["attachments_md5"]) == ("合同.pdf", "0" * 32)
+    assert record["attachments_filetype"] == "application/pdf"
+
+
+def test_documents_filtered_by_dict_and_enum_newest_first(pb, unique):
+    dict_id = f"DICT-{unique}"
+    titles = ["first", "second", "other-enum", "third"]
+    types = [f"{dict_id}@UT1", f"DICT-x@UT2|{dict_id}@UT1", f"{dict_id}@UT2", f"{dict_id}@UT1"]
+    for title, type_ in zip(titles, types):
+        assert pb.create("tbl_document", {"document_title": title, "document_type": type_,
+                                          "document_status": "有效"}).status_code == 200
+    response = pb.request("GET", "/api/collections/tbl_document/records", "", params={
+        "filter": f'document_type ~ "{dict_id}" && document_type ~ "@UT1"', "sort": "-document_create",
+        "page": 1, "perPage": 20,
+    })
+    assert response.status_code == 200
+    body = response.json()
+    assert [item["document_title"] for item in body["items"]] == ["third", "second", "first"]
+    assert body["totalItems"] == 3
+    stamps = [item["document_create"] for item in body["items"]]
+    assert stamps == sorted(stamps, reverse=True) and all(stamps)
+
+
+@pytest.mark.parametrize("collection, body", [
+    ("tbl_document", {"document_status": "作废"}),
+    ("tbl_company", {"company_name": "名" * 201}),
+    ("tbl_company", {"company_remark": "x" * 2001}),
+    ("tbl_auth_users", {**CREATE_BODIES["tbl_auth_users"], "users_name": "n" * 101}),
+    ("tbl_attachments", {"attachments_md5": "f" * 33}),
+])
+def test_out_of_range_values_are_refused(pb, collection, body):
+    response = pb.create(collection, body)
+    assert response.status_code == 400, response.text

@@ -1,0 +1,135 @@
+"""ops/schema.py: deterministic migrations, staleness and spec checks, round trips through a real PocketBase."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import requests
+import yaml
+
+from ops import schema as schema_tool
+from ops.pbserver import PocketBaseServer
+from tests.conftest import PROJECT_SPEC, ROOT, SHARED_SPEC
+
+
+def test_generation_is_deterministic():
+    schema = schema_tool.load_schema()
+    assert schema_tool.render_migrations(schema) == schema_tool.render_migrations(schema_tool.load_schema())
+
+
+@pytest.mark.parametrize("spec_path", [PROJECT_SPEC, SHARED_SPEC], ids=["project-spec", "shared-spec"])
+def test_committed_migrations_are_current_and_cover_the_spec(spec_path):
+    if not spec_path.exists():
+        pytest.fail(f"spec not found at {spec_path}")
+    assert schema_tool.check(spec_path=spec_path) == []
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A copy of schema.yaml and pb_migrations/ to change freely."""
+    shutil.copy(ROOT / "schema.yaml", tmp_path / "schema.yaml")
+    shutil.copytree(ROOT / "pb_migrations", tmp_path / "pb_migrations")
+    return tmp_path
+
+
+def _edit(path, change):
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _company(data):
+    return next(c for c in data["collections"] if c["name"] == "tbl_company")
+
+
+def test_check_fails_on_stale_migrations(workdir):
+    _edit(workdir / "schema.yaml", lambda d: _company(d)["fields"].append({"name": "company_extra", "type": "text"}))
+    problems = schema_tool.check(workdir / "schema.yaml", workdir / "pb_migrations")
+    assert any("stale" in p for p in problems)
+    schema_tool.generate(workdir / "schema.yaml", workdir / "pb_migrations")
+    assert schema_tool.check(workdir / "schema.yaml", workdir / "pb_migrations") == []
+
+
+def test_check_fails_when_a_spec_field_is_missing(workdir):
+    _edit(workdir / "schema.yaml", lambda d: _company(d).__setitem__(
+        "fields", [f for f in _company(d)["fields"] if f["name"] != "company_usci"]))
+    schema_tool.generate(workdir / "schema.yaml", workdir / "pb_migrations")
+    problems = schema_tool.check(workdir / "schema.yaml", workdir / "pb_migrations")
+    assert problems and "company_usci" in problems[0]
+
+
+def test_schema_check_command_exits_nonzero_when_stale(workdir):
+    (sorted((workdir / "pb_migrations").glob("*collections*"))[0]).write_text("// edited by hand\n")
+    result = subprocess.run([sys.executable, "-c", (
+        "import sys; from pathlib import Path; from ops import schema as s; "
+        f"sys.exit(1 if s.check(Path({str(workdir / 'schema.yaml')!r}), Path({str(workdir / 'pb_migrations')!r}))"
+        " else 0)")], cwd=ROOT)
+    assert result.returncode == 1
+    assert subprocess.run([sys.executable, "-m", "ops.schema", "check"], cwd=ROOT).returncode == 0
+
+
+def _server(workdir, data_dir):
+    return PocketBaseServer(data_dir, "root@example.com", "Round-trip-pass-1", migrations_dir=workdir / "pb_migrations",
+                            log_path=workdir / "pocketbase.log")
+
+
+def test_round_trip_add_and_rename_fields_keeps_every_row(workdir):
+    data_dir = workdir / "pb_data"
+    server = _server(workdir, data_dir).start()
+    try:
+        token = server.superuser_token()
+        headers = {"Authorization": token}
+        ids = []
+        for n in range(5):
+            created = requests.post(f"{server.url}/api/collections/tbl_company/records", headers=headers,
+                                    json={"company_name": f"row-{n}", "company_remark": f"remark-{n}"}, timeout=10)
+            ids.append(created.json()["id"])
+    finally:
+        server.stop()
+
+    def add_and_rename(d):
+        fields = _company(d)["fields"]
+        remark = next(f for f in fields if f["name"] == "company_remark")
+        remark["id"] = f"text{schema_tool.crc32('company_remark')}"
+        remark["name"] = "company_note"
+        fields.append({"name": "company_website", "type": "text", "max": 200})
+    _edit(workdir / "schema.yaml", add_and_rename)
+    schema_tool.generate(workdir / "schema.yaml", workdir / "pb_migrations")
+
+    server = _server(workdir, data_dir).start()
+    try:
+        headers = {"Authorization": server.superuser_token()}
+        for n, record_id in enumerate(ids):
+            row = requests.get(f"{server.url}/api/collections/tbl_company/records/{record_id}", headers=headers,
+                               timeout=10).json()
+            assert row["company_name"] == f"row-{n}"
+            assert row["company_note"] == f"remark-{n}"
+            assert row["company_website"] == "" and "company_remark" not in row
+    finally:
+        server.stop()
+
+
+def test_diff_and_pull_follow_dashboard_changes(workdir):
+    server = _server(workdir, workdir / "pb_data").start()
+    try:
+        token = server.superuser_token()
+        assert schema_tool.diff(server.url, token, workdir / "schema.yaml") == ""
+        headers = {"Authorization": token}
+        collection = requests.get(f"{server.url}/api/collections/tbl_company", headers=headers, timeout=10).json()
+        collection["fields"].append({"name": "company_fax", "type": "text", "max": 30})
+        assert requests.patch(f"{server.url}/api/collections/tbl_company", headers=headers, json=collection,
+                              timeout=10).status_code == 200
+        changes = schema_tool.diff(server.url, token, workdir / "schema.yaml")
+        assert "company_fax" in changes
+
+        schema_tool.pull(server.url, token, workdir / "schema.yaml")
+        assert schema_tool.diff(server.url, token, workdir / "schema.yaml") == ""
+        pulled = yaml.safe_load((workdir / "schema.yaml").read_text(encoding="utf-8"))
+        assert any(f["name"] == "company_fax" for f in _company(pulled)["fields"])
+        users = next(c for c in pulled["collections"] if c["name"] == "tbl_auth_users")
+        assert users["auth"]["password_cost"] == 4 and "bcrypt" in users["notes"]
+        assert "{admin}" in _company(pulled)["rules"]["update"]
+    finally:
+        server.stop()
