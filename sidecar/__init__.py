@@ -1,0 +1,37 @@
+"""The Flask sidecar: our four routes of the contract, in front of PocketBase."""
+from __future__ import annotations
+
+from flask import Flask
+
+from sidecar.config import Config
+from sidecar.errors import register_error_handlers
+from sidecar.pocketbase import PocketBaseGateway
+from sidecar.requestlog import init_request_log
+from sidecar.users import UserService
+from sidecar.wechat import WeChatClient
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app; config defaults to the environment."""
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config["SIDECAR"] = config
+    app.config["MAX_CONTENT_LENGTH"] = config.MAX_BODY_BYTES
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    pocketbase = PocketBaseGateway(config.PB_URL, config.PB_SUPERUSER_EMAIL, config.PB_SUPERUSER_PASSWORD,
+                                   timeout=config.PB_TIMEOUT)
+    wechat = WeChatClient(config.WECHAT_APPID, config.WECHAT_SECRET, config.WECHAT_API_BASE,
+                          timeout=config.WECHAT_TIMEOUT)
+    app.extensions["pocketbase"] = pocketbase
+    app.extensions["wechat"] = wechat
+    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL, config.AUTH_TOKEN_TTL)
+
+    from sidecar.routes import docs, system, wechat as wechat_routes
+    app.register_blueprint(wechat_routes.bp)
+    app.register_blueprint(system.bp)
+    app.register_blueprint(docs.bp)
+    init_request_log(app)
+    register_error_handlers(app)
+    return app

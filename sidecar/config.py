@@ -1,0 +1,72 @@
+"""Configuration, read from the environment (and an optional .env file) in one place."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+
+class ConfigError(Exception):
+    """A required setting is missing or malformed."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the sidecar. Secrets are kept out of repr()."""
+
+    PB_URL: str = "http://127.0.0.1:8090"
+    PB_SUPERUSER_EMAIL: str = ""
+    PB_SUPERUSER_PASSWORD: str = ""
+    WECHAT_APPID: str = ""
+    WECHAT_SECRET: str = ""
+    WECHAT_API_BASE: str = "https://api.weixin.qq.com"
+    WECHAT_DEV_STUB: bool = False
+    WECHAT_TIMEOUT: float = 5.0
+    PUBLIC_BASE_URL: str = "http://localhost:8080"
+    AUTH_TOKEN_TTL: int = 7 * 24 * 3600
+    PB_TIMEOUT: float = 10.0
+    MAX_BODY_BYTES: int = 64 * 1024
+
+    REQUIRED = ("PB_URL", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD", "WECHAT_APPID", "WECHAT_SECRET")
+    SECRETS = ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET")
+
+    def __repr__(self) -> str:
+        shown = {f.name: ("***" if f.name in self.SECRETS else getattr(self, f.name)) for f in fields(self)}
+        return f"Config({shown})"
+
+    @classmethod
+    def from_env(cls, load_dotenv_file: bool = True) -> "Config":
+        """Build the config from os.environ (after .env, which never overrides the environment)."""
+        if load_dotenv_file:
+            from dotenv import load_dotenv
+            load_dotenv(override=False)
+        values = {}
+        for field in fields(cls):
+            raw = _env(field.name)
+            if raw is None:
+                continue
+            try:
+                if field.type in ("bool", bool):
+                    values[field.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+                elif field.type in ("int", int):
+                    values[field.name] = int(raw)
+                elif field.type in ("float", float):
+                    values[field.name] = float(raw)
+                else:
+                    values[field.name] = raw.strip()
+            except ValueError:
+                raise ConfigError(f"setting {field.name} is not a valid {field.type}") from None
+        return cls(**values).validated()
+
+    def validated(self) -> "Config":
+        """Raise ConfigError naming every missing required setting."""
+        missing = [name for name in self.REQUIRED if not getattr(self, name)]
+        if missing:
+            raise ConfigError("missing required setting(s): " + ", ".join(missing))
+        if self.AUTH_TOKEN_TTL <= 0:
+            raise ConfigError("AUTH_TOKEN_TTL must be a positive number of seconds")
+        return self

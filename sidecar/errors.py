@@ -1,0 +1,90 @@
+"""Typed errors of the sidecar and the one place that turns any error into the {code, msg, data} envelope."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error the client should see: HTTP status plus a short Chinese message."""
+
+    status = 400
+    msg = "请求参数错误"
+
+    def __init__(self, msg: str | None = None, data: dict | None = None, status: int | None = None):
+        super().__init__(msg or self.msg)
+        self.msg = msg or self.msg
+        self.data = data or {}
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(ApiError):
+    status, msg = 400, "请求参数错误"
+
+
+class Unauthorized(ApiError):
+    status, msg = 401, "token 无效或已过期"
+
+
+class NotFound(ApiError):
+    status, msg = 404, "当前用户不存在"
+
+
+class UnsupportedMediaType(ApiError):
+    status, msg = 415, "请求体必须是 JSON"
+
+
+class TooManyRequests(ApiError):
+    status, msg = 429, "请求过于频繁,请稍后再试"
+
+
+class UpstreamError(ApiError):
+    """A dependency (WeChat, PocketBase) failed; nothing was written."""
+
+    status, msg = 502, "上游服务异常,请稍后再试"
+
+
+class ServiceUnavailable(ApiError):
+    status, msg = 503, "服务暂不可用,请稍后再试"
+
+
+# Messages for errors that do not come from our own code (routing, werkzeug, nginx-like limits).
+HTTP_MESSAGES = {
+    400: "请求参数错误",
+    404: "接口不存在",
+    405: "请求方法不允许",
+    413: "请求体过大",
+    415: "请求体必须是 JSON",
+    429: "请求过于频繁,请稍后再试",
+    500: "服务端错误",
+}
+
+
+def envelope(status: int, msg: str, data: dict | None = None, **extra):
+    """The JSON response every route of ours answers: {code, msg, data} with code == HTTP status."""
+    body = {"code": status, "msg": msg, "data": data if data is not None else {}}
+    body.update(extra)
+    return jsonify(body), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map every exception to the envelope; never an HTML page, never a stack trace."""
+
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError):
+        return envelope(error.status, error.msg, error.data)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException):
+        status = error.code or 500
+        return envelope(status, HTTP_MESSAGES.get(status, HTTP_MESSAGES[500] if status >= 500 else "请求错误"))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("unhandled error: %s", type(error).__name__)
+        return envelope(500, HTTP_MESSAGES[500])

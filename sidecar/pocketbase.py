@@ -1,0 +1,188 @@
+"""The PocketBase gateway: superuser calls over one pooled client, user-token checks, typed failures."""
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import httpx
+from pocketbase import PocketBase
+from pocketbase.errors import ClientResponseError
+
+from sidecar.errors import ServiceUnavailable, UpstreamError
+
+log = logging.getLogger(__name__)
+
+SUPERUSERS = "_superusers"
+# Renew the superuser token this long before it expires, so no request carries a dying token.
+RENEW_MARGIN_SECONDS = 300
+
+
+class PocketBaseError(Exception):
+    """PocketBase answered 4xx: status plus its native error body (message, data)."""
+
+    def __init__(self, status: int, body: dict | None):
+        super().__init__(f"PocketBase answered {status}")
+        self.status = status
+        self.body = body or {}
+
+    def field_codes(self) -> dict[str, str]:
+        """Field name -> validation code, e.g. {"openid": "validation_not_unique"}."""
+        data = self.body.get("data") or {}
+        return {name: (detail or {}).get("code", "") for name, detail in data.items() if isinstance(detail, dict)}
+
+
+def token_claims(token: str) -> dict:
+    """The payload of a JWT, unverified: only for routing a check that PocketBase then verifies."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+        return claims if isinstance(claims, dict) else {}
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return {}
+
+
+class PocketBaseGateway:
+    """Every call the sidecar makes to PocketBase."""
+
+    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 64):
+        self.url = url.rstrip("/")
+        self._email = email
+        self._password = password
+        self._client = PocketBase(
+            self.url, timeout=timeout,
+            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+        )
+        self._auth_lock = threading.Lock()
+        self._token = ""
+        self._token_expires = 0.0
+        self._collection_ids: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"PocketBaseGateway(url={self.url!r})"
+
+    # ------------------------------------------------------------ transport
+
+    def _superuser_token(self, stale: str = "") -> str:
+        """The cached superuser token; authenticate again when missing, expiring, or equal to `stale`."""
+        token = self._token
+        if token and token != stale and time.time() < self._token_expires - RENEW_MARGIN_SECONDS:
+            return token
+        with self._auth_lock:
+            if self._token and self._token != stale and time.time() < self._token_expires - RENEW_MARGIN_SECONDS:
+                return self._token
+            body = self._send("POST", f"/api/collections/{SUPERUSERS}/auth-with-password",
+                              body={"identity": self._email, "password": self._password}, token="")
+            self._token = body["token"]
+            self._token_expires = float(token_claims(self._token).get("exp", time.time() + 600))
+            log.info("superuser session renewed")
+            return self._token
+
+    def _send(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
+              token: str | None = None) -> Any:
+        """One HTTP call; token None = superuser, "" = guest, else that token."""
+        headers = {"Authorization": token if token is not None else self._superuser_token()}
+        config = {"method": method, "params": params, "headers": headers}
+        if body is not None:
+            config["body"] = body
+        try:
+            return self._client.send(path, config)
+        except ClientResponseError as exc:
+            if exc.status == 0:
+                log.warning("pocketbase unreachable: %s %s (%s)", method, path.split("?")[0],
+                            type(exc.original_error).__name__)
+                raise ServiceUnavailable("数据服务暂不可用,请稍后再试") from None
+            if exc.status >= 500:
+                log.warning("pocketbase error %s on %s %s", exc.status, method, path)
+                raise UpstreamError("数据服务异常,请稍后再试") from None
+            raise PocketBaseError(exc.status, exc.data) from None
+
+    def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
+        """A superuser call; a 401 (token revoked, PocketBase restarted with new keys) re-authenticates once."""
+        token = self._superuser_token()
+        try:
+            return self._send(method, path, params=params, body=body, token=token)
+        except PocketBaseError as exc:
+            if exc.status != 401:
+                raise
+            return self._send(method, path, params=params, body=body, token=self._superuser_token(stale=token))
+
+    # ------------------------------------------------------------ records
+
+    def list_records(self, collection: str, filter: str = "", per_page: int = 30, sort: str = "",
+                     fields: str = "") -> list[dict]:
+        """The first page of records matching filter (no total count: cheaper)."""
+        params = {"perPage": per_page, "skipTotal": "true"}
+        for key, value in (("filter", filter), ("sort", sort), ("fields", fields)):
+            if value:
+                params[key] = value
+        return self.call("GET", f"/api/collections/{collection}/records", params=params)["items"]
+
+    def count_records(self, collection: str) -> int:
+        """totalItems of the collection."""
+        body = self.call("GET", f"/api/collections/{collection}/records", params={"perPage": 1, "fields": "id"})
+        return int(body["totalItems"])
+
+    def get_record(self, collection: str, record_id: str) -> dict:
+        return self.call("GET", f"/api/collections/{collection}/records/{record_id}")
+
+    def create_record(self, collection: str, data: dict) -> dict:
+        return self.call("POST", f"/api/collections/{collection}/records", body=data)
+
+    def update_record(self, collection: str, record_id: str, data: dict) -> dict:
+        return self.call("PATCH", f"/api/collections/{collection}/records/{record_id}", body=data)
+
+    def update_record_atomically(self, collection: str, record_id: str, data: dict) -> dict:
+        """PATCH inside a batch transaction, so concurrent updates of other fields are not lost."""
+        try:
+            result = self.call("POST", "/api/batch", body={"requests": [
+                {"method": "PATCH", "url": f"/api/collections/{collection}/records/{record_id}", "body": data},
+            ]})
+        except PocketBaseError as exc:
+            # Unwrap "Batch transaction failed" into the error of the one request inside it.
+            inner = ((exc.body.get("data") or {}).get("requests") or {}).get("0", {}).get("response")
+            if isinstance(inner, dict) and isinstance(inner.get("status"), int):
+                raise PocketBaseError(inner["status"], inner) from None
+            raise
+        return result[0]["body"]
+
+    def impersonate(self, collection: str, record_id: str, duration: int) -> str:
+        """A PocketBase-native auth token for the record, valid for duration seconds."""
+        body = self.call("POST", f"/api/collections/{collection}/impersonate/{record_id}",
+                         body={"duration": duration})
+        return body["token"]
+
+    def record_for_token(self, collection: str, token: str) -> dict | None:
+        """The auth record a user token belongs to, verified by PocketBase; None when the token is not valid."""
+        claims = token_claims(token)
+        record_id, collection_id = claims.get("id"), claims.get("collectionId")
+        if claims.get("type") != "auth" or not isinstance(record_id, str) or not record_id.isalnum():
+            return None
+        if collection_id != self.collection_id(collection):
+            return None
+        try:
+            # The view rule admits only the owner: PocketBase answers 404 unless the signature,
+            # expiry and tokenKey of this token are valid for exactly this record.
+            return self._send("GET", f"/api/collections/{collection}/records/{record_id}", token=token)
+        except PocketBaseError as exc:
+            if exc.status in (401, 403, 404):
+                return None
+            raise
+
+    def collection_id(self, name: str) -> str:
+        """The id of a collection (cached: ids never change, see schema.yaml)."""
+        if name not in self._collection_ids:
+            self._collection_ids[name] = self.call("GET", f"/api/collections/{name}", params={"fields": "id"})["id"]
+        return self._collection_ids[name]
+
+    def healthy(self) -> bool:
+        """Whether PocketBase answers its health check."""
+        try:
+            self._send("GET", "/api/health", token="")
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+            return False

@@ -1,0 +1,66 @@
+"""Parsing of request bodies and headers into plain values, or a typed error."""
+from __future__ import annotations
+
+import json
+import re
+
+from flask import request
+
+from sidecar.errors import BadRequest, Unauthorized, UnsupportedMediaType
+
+# A JWT is three base64url parts; anything else is not worth asking PocketBase about.
+JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+MAX_TOKEN_LENGTH = 4096
+
+
+def json_object() -> dict:
+    """The JSON object of the body; {} for an empty body."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    if not request.is_json:
+        raise UnsupportedMediaType("请求体必须是 JSON (Content-Type: application/json)")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise UnsupportedMediaType("请求体不是合法的 JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("请求体必须是 JSON 对象")
+    return body
+
+
+def optional_string(body: dict, name: str, max_length: int) -> str:
+    """body[name] stripped; "" when absent, null or blank; BadRequest when not a string or too long."""
+    value = body.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} 必须是字符串", {"field": name})
+    value = value.strip()
+    if len(value) > max_length:
+        raise BadRequest(f"{name} 过长(最多 {max_length} 个字符)", {"field": name})
+    return value
+
+
+def required_string(body: dict, name: str, max_length: int) -> str:
+    """Like optional_string, but absent or blank is a BadRequest."""
+    value = optional_string(body, name, max_length)
+    if not value:
+        raise BadRequest(f"{name} 不能为空", {"field": name})
+    return value
+
+
+def bearer_token(required: bool) -> str:
+    """The token of `Authorization: Bearer <t>` or a bare `<t>`; "" when absent and not required."""
+    header = request.headers.get("Authorization", "").strip()
+    if header[:7].lower() == "bearer ":
+        header = header[7:].strip()
+    if not header:
+        if required:
+            raise Unauthorized("缺少 Authorization token")
+        return ""
+    if len(header) > MAX_TOKEN_LENGTH or not JWT_SHAPE.match(header):
+        if required:
+            raise Unauthorized()
+        return ""
+    return header

@@ -1,0 +1,37 @@
+"""/pb/api/system: token refresh, users count, health."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app
+
+from sidecar.errors import envelope
+from sidecar.routes import WX_CODE_MAX_LENGTH, users
+from sidecar.routes.inputs import bearer_token, json_object, optional_string
+
+bp = Blueprint("system", __name__, url_prefix="/pb/api/system")
+
+
+@bp.post("/refresh-token")
+def refresh_token():
+    """A new token from a valid bearer, else from a WeChat code."""
+    token = bearer_token(required=False)
+    code = optional_string(json_object(), "users_wx_code", WX_CODE_MAX_LENGTH)
+    return envelope(200, "刷新成功", {}, token=users().refresh_token(token, code))
+
+
+@bp.post("/users-count")
+def users_count():
+    """Number of users (public)."""
+    json_object()
+    return envelope(200, "查询成功", {"total_users": users().count_users()})
+
+
+@bp.get("/health")
+def health():
+    """Whether PocketBase answers, and which WeChat server is in use (readiness checks)."""
+    config = current_app.config["SIDECAR"]
+    pocketbase_ok = current_app.extensions["pocketbase"].healthy()
+    data = {"pocketbase": "ok" if pocketbase_ok else "down",
+            "wechat_mode": "dev-stub" if config.WECHAT_DEV_STUB else "live"}
+    if pocketbase_ok:
+        return envelope(200, "服务正常", data)
+    return envelope(503, "数据服务暂不可用", data)

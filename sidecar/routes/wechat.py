@@ -1,0 +1,34 @@
+"""/pb/api/wechat: login and profile."""
+from __future__ import annotations
+
+from flask import Blueprint
+
+from sidecar.errors import envelope
+from sidecar.routes import WX_CODE_MAX_LENGTH, users
+from sidecar.routes.inputs import bearer_token, json_object, optional_string, required_string
+from sidecar.users import PROFILE_FIELDS
+
+bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
+
+
+@bp.post("/login")
+def login():
+    """WeChat login, creating the user on first login."""
+    code = required_string(json_object(), "users_wx_code", WX_CODE_MAX_LENGTH)
+    result = users().login(code)
+    data = {
+        "status": "register_success" if result.registered else "login_success",
+        "is_info_complete": result.is_info_complete,
+        "user": result.user,
+    }
+    return envelope(200, "注册成功" if result.registered else "登录成功", data, token=result.token)
+
+
+@bp.post("/profile")
+def profile():
+    """Incremental profile update of the bearer's user: only non-empty fields change."""
+    token = bearer_token(required=True)
+    body = json_object()
+    fields = {name: optional_string(body, name, limit) for name, limit in PROFILE_FIELDS.items()}
+    user = users().update_profile(token, {name: value for name, value in fields.items() if value})
+    return envelope(200, "资料更新成功", {"status": "update_success", "user": user})
