@@ -210,6 +210,7 @@ migrate((app) => {{
 
   settings.rateLimits.enabled = {json.dumps(bool(rate["enabled"]))};
   settings.rateLimits.rules = {json.dumps(rules, ensure_ascii=False)};
+  settings.rateLimits.excludedIPs = {json.dumps(rate.get("excluded_ips", []))};
 
   settings.batch.enabled = {json.dumps(bool(settings["batch"]["enabled"]))};
   settings.batch.maxRequests = {int(settings["batch"]["max_requests"])};

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 SUPERUSERS = "_superusers"
 # Renew the superuser token this long before it expires, so no request carries a dying token.
 RENEW_MARGIN_SECONDS = 300
+RECHECK_SECONDS = 120
 
 
 class PocketBaseError(Exception):
@@ -60,6 +61,7 @@ class PocketBaseGateway:
         self._auth_lock = threading.Lock()
         self._token = ""
         self._token_expires = 0.0
+        self._token_checked = 0.0
         self._collection_ids: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -68,19 +70,37 @@ class PocketBaseGateway:
     # ------------------------------------------------------------ transport
 
     def _superuser_token(self, stale: str = "") -> str:
-        """The cached superuser token; authenticate again when missing, expiring, or equal to `stale`."""
-        token = self._token
-        if token and token != stale and time.time() < self._token_expires - RENEW_MARGIN_SECONDS:
-            return token
-        with self._auth_lock:
-            if self._token and self._token != stale and time.time() < self._token_expires - RENEW_MARGIN_SECONDS:
-                return self._token
-            body = self._send("POST", f"/api/collections/{SUPERUSERS}/auth-with-password",
-                              body={"identity": self._email, "password": self._password}, token="")
-            self._token = body["token"]
-            self._token_expires = float(token_claims(self._token).get("exp", time.time() + 600))
-            log.info("superuser session renewed")
+        """The cached superuser token, renewed when missing, expiring, due for a check, or equal to `stale`."""
+        if self._token_usable(stale):
             return self._token
+        with self._auth_lock:
+            if self._token_usable(stale):
+                return self._token
+            token = ""
+            if self._token and self._token != stale and time.time() < self._token_expires:
+                token = self._refreshed(self._token)
+            if not token:
+                token = self._send("POST", f"/api/collections/{SUPERUSERS}/auth-with-password",
+                                   body={"identity": self._email, "password": self._password}, token="")["token"]
+                log.info("superuser session created")
+            self._token = token
+            self._token_expires = float(token_claims(token).get("exp", time.time() + 600))
+            self._token_checked = time.monotonic()
+            return token
+
+    def _token_usable(self, stale: str) -> bool:
+        # PocketBase treats an invalid token as a guest: lists then come back empty instead of
+        # failing. So the token is also re-checked every few minutes, not only trusted until expiry.
+        return bool(self._token) and self._token != stale \
+            and time.time() < self._token_expires - RENEW_MARGIN_SECONDS \
+            and time.monotonic() - self._token_checked < RECHECK_SECONDS
+
+    def _refreshed(self, token: str) -> str:
+        """A renewed superuser token from auth-refresh, or "" when PocketBase no longer accepts token."""
+        try:
+            return self._send("POST", f"/api/collections/{SUPERUSERS}/auth-refresh", token=token)["token"]
+        except PocketBaseError:
+            return ""
 
     def _send(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
               token: str | None = None) -> Any:
@@ -102,12 +122,12 @@ class PocketBaseGateway:
             raise PocketBaseError(exc.status, exc.data) from None
 
     def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
-        """A superuser call; a 401 (token revoked, PocketBase restarted with new keys) re-authenticates once."""
+        """A superuser call; 401 or 403 (the token was revoked: we are not superuser) re-authenticates once."""
         token = self._superuser_token()
         try:
             return self._send(method, path, params=params, body=body, token=token)
         except PocketBaseError as exc:
-            if exc.status != 401:
+            if exc.status not in (401, 403):
                 raise
             return self._send(method, path, params=params, body=body, token=self._superuser_token(stale=token))
 

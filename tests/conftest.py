@@ -1,14 +1,21 @@
 """Fixtures: a real PocketBase on a free port in a temp dir, and helpers to talk to it."""
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
+import jsonschema
 import pytest
 import requests
+import responses
 import yaml
 
 from ops.pbserver import PocketBaseServer
+from sidecar import create_app
+from sidecar.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SPEC = ROOT.parent / "shared" / "spec" / "openapi-wx.yaml"
@@ -80,3 +87,89 @@ def unique() -> str:
 def spec() -> dict:
     """The project's OpenAPI document."""
     return yaml.safe_load(PROJECT_SPEC.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def conforms(spec):
+    """conforms(schema_name, body): raise unless body validates against the spec's components schema."""
+    def check(schema_name: str, body) -> None:
+        schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec["components"]}
+        jsonschema.Draft202012Validator(schema).validate(body)
+    return check
+
+
+WECHAT_BASE = "https://wechat.test"
+APP_SECRET = "test-app-secret-" + secrets.token_hex(6)
+
+
+class FakeWeChat:
+    """WeChat's server API at the HTTP boundary (responses): code NAME or NAME.x -> openid oid-NAME."""
+
+    SESSION_KEY = "fake-session-key-" + secrets.token_hex(6)
+
+    def __init__(self, mock: responses.RequestsMock):
+        self.mock = mock
+        mock.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))  # the real PocketBase
+        self.errors: dict[str, int] = {}
+        self.phones: dict[str, str] = {}
+        self.calls: list[str] = []
+        mock.add_callback(responses.GET, f"{WECHAT_BASE}/sns/jscode2session", callback=self._session)
+        mock.add_callback(responses.POST, f"{WECHAT_BASE}/cgi-bin/stable_token", callback=self._token)
+        mock.add_callback(responses.POST, re.compile(re.escape(WECHAT_BASE) + r"/wxa/business/getuserphonenumber.*"),
+                          callback=self._phone)
+
+    def _session(self, request):
+        code = parse_qs(urlparse(request.url).query)["js_code"][0]
+        self.calls.append(f"jscode2session:{code}")
+        if code in self.errors:
+            return 200, {}, json.dumps({"errcode": self.errors[code], "errmsg": "fake"})
+        name = code.split(".")[0]
+        return 200, {}, json.dumps({"openid": f"oid-{name}", "session_key": self.SESSION_KEY,
+                                    "unionid": f"uid-{name}"})
+
+    def _token(self, request):
+        self.calls.append("stable_token")
+        return 200, {}, json.dumps({"access_token": "fake-access-token", "expires_in": 7200})
+
+    def _phone(self, request):
+        code = json.loads(request.body)["code"]
+        self.calls.append(f"phone:{code}")
+        if code in self.errors:
+            return 200, {}, json.dumps({"errcode": self.errors[code], "errmsg": "fake"})
+        if code not in self.phones:
+            return 200, {}, json.dumps({"errcode": 40029, "errmsg": "invalid code"})
+        return 200, {}, json.dumps({"errcode": 0, "phone_info": {"purePhoneNumber": self.phones[code]}})
+
+
+@pytest.fixture
+def wechat():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeWeChat(mock)
+
+
+@pytest.fixture(scope="session")
+def sidecar_config(pocketbase) -> Config:
+    return Config(PB_URL=pocketbase.url, PB_SUPERUSER_EMAIL=SUPERUSER_EMAIL, PB_SUPERUSER_PASSWORD=SUPERUSER_PASSWORD,
+                  WECHAT_APPID="wx-test-app", WECHAT_SECRET=APP_SECRET, WECHAT_API_BASE=WECHAT_BASE,
+                  PUBLIC_BASE_URL="https://api.example.test")
+
+
+@pytest.fixture(scope="session")
+def app(sidecar_config):
+    return create_app(sidecar_config)
+
+
+@pytest.fixture
+def client(app, wechat):
+    """A test client of the sidecar; PocketBase is real, WeChat is faked."""
+    return app.test_client()
+
+
+@pytest.fixture
+def login(client, unique):
+    """login(name=None) -> (token, user) of a WeChat user logged in through the route."""
+    def do(name: str | None = None):
+        response = client.post("/pb/api/wechat/login", json={"users_wx_code": name or f"user-{unique}"})
+        assert response.status_code == 200, response.json
+        return response.json["token"], response.json["data"]["user"]
+    return do

@@ -13,6 +13,7 @@ migrate((app) => {
 
   settings.rateLimits.enabled = true;
   settings.rateLimits.rules = [{"label": "tbl_company:create", "audience": "", "duration": 60, "maxRequests": 10}, {"label": "*:auth", "audience": "", "duration": 60, "maxRequests": 10}];
+  settings.rateLimits.excludedIPs = ["127.0.0.1", "::1"];
 
   settings.batch.enabled = true;
   settings.batch.maxRequests = 10;

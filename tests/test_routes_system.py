@@ -1,0 +1,91 @@
+"""POST /pb/api/system/refresh-token and /users-count, GET /pb/api/system/health."""
+from __future__ import annotations
+
+import pytest
+
+REFRESH, COUNT, HEALTH = "/pb/api/system/refresh-token", "/pb/api/system/users-count", "/pb/api/system/health"
+
+
+def user_of(client, token) -> str:
+    """pb_id of the token's user, proven by a profile call with it."""
+    response = client.post("/pb/api/wechat/profile", json={}, headers={"Authorization": token})
+    assert response.status_code == 200, response.json
+    return response.json["data"]["user"]["pb_id"]
+
+
+@pytest.mark.parametrize("scheme", ["Bearer ", "bearer ", ""])
+def test_refresh_with_a_valid_token(client, login, conforms, scheme):
+    token, user = login()
+    response = client.post(REFRESH, headers={"Authorization": scheme + token})
+    assert response.status_code == 200
+    conforms("RefreshTokenResponse", response.json)
+    assert (response.json["msg"], response.json["data"]) == ("刷新成功", {})
+    assert user_of(client, response.json["token"]) == user["pb_id"]
+
+
+@pytest.mark.parametrize("header", [None, "Bearer junk", "Bearer a.b.c"])
+def test_refresh_with_a_wechat_code_when_the_token_is_unusable(client, login, wechat, unique, header):
+    _, user = login(f"refresher-{unique}")
+    headers = {"Authorization": header} if header else {}
+    response = client.post(REFRESH, json={"users_wx_code": f"refresher-{unique}.again"}, headers=headers)
+    assert response.status_code == 200
+    assert user_of(client, response.json["token"]) == user["pb_id"]
+
+
+def test_refresh_never_creates_a_user(client, pb, unique):
+    before = pb.request("GET", "/api/collections/tbl_auth_users/records", params={"perPage": 1}).json()["totalItems"]
+    response = client.post(REFRESH, json={"users_wx_code": f"stranger-{unique}"})
+    assert response.status_code == 404 and response.json["code"] == 404 and "token" not in response.json
+    after = pb.request("GET", "/api/collections/tbl_auth_users/records", params={"perPage": 1}).json()["totalItems"]
+    assert after == before
+
+
+@pytest.mark.parametrize("kwargs, status", [
+    ({}, 401),
+    ({"json": {}}, 401),
+    ({"json": {"users_wx_code": None}}, 401),
+    ({"json": {"users_wx_code": ""}}, 401),
+    ({"headers": {"Authorization": "Bearer junk"}}, 401),
+    ({"json": {"users_wx_code": 5}}, 400),
+    ({"json": [1]}, 400),
+    ({"data": "code=1", "content_type": "text/plain"}, 415),
+])
+def test_refresh_refusals(client, kwargs, status):
+    response = client.post(REFRESH, **kwargs)
+    assert response.status_code == status and response.json["code"] == status
+    assert "token" not in response.json
+
+
+def test_refresh_with_a_refused_wechat_code(client, wechat, unique):
+    wechat.errors[f"used-{unique}"] = 40163
+    response = client.post(REFRESH, json={"users_wx_code": f"used-{unique}"})
+    assert response.status_code == 400 and "已被使用" in response.json["msg"]
+
+
+def test_users_count_counts_users(client, login, conforms, pb):
+    before = client.post(COUNT)
+    conforms("UsersCountResponse", before.json)
+    login()
+    after = client.post(COUNT, json={})
+    assert after.json["data"]["total_users"] == before.json["data"]["total_users"] + 1
+    total = pb.request("GET", "/api/collections/tbl_auth_users/records", params={"perPage": 1}).json()["totalItems"]
+    assert after.json["data"]["total_users"] == total
+
+
+def test_users_count_refuses_a_non_json_body(client):
+    response = client.post(COUNT, data="x", content_type="text/plain")
+    assert response.status_code == 415 and response.json["code"] == 415
+
+
+def test_health_reports_pocketbase_and_wechat_mode(client):
+    response = client.get(HEALTH)
+    assert response.status_code == 200
+    assert response.json["data"] == {"pocketbase": "ok", "wechat_mode": "live"}
+
+
+def test_every_response_carries_a_request_id(client):
+    generated = client.post(COUNT).headers["X-Request-Id"]
+    assert len(generated) == 32
+    echoed = client.post(COUNT, headers={"X-Request-Id": "abcdef0123456789"}).headers["X-Request-Id"]
+    assert echoed == "abcdef0123456789"
+    assert client.post(COUNT, headers={"X-Request-Id": "bad id;x"}).headers["X-Request-Id"] != "bad id;x"

@@ -1,0 +1,197 @@
+"""POST /pb/api/wechat/login and /profile: envelopes, validation, what is (and is not) written."""
+from __future__ import annotations
+
+import pytest
+
+LOGIN, PROFILE = "/pb/api/wechat/login", "/pb/api/wechat/profile"
+
+
+def users_count(pb) -> int:
+    return pb.request("GET", "/api/collections/tbl_auth_users/records", params={"perPage": 1}).json()["totalItems"]
+
+
+def stored_user(pb, pb_id: str) -> dict:
+    return pb.request("GET", f"/api/collections/tbl_auth_users/records/{pb_id}").json()
+
+
+def test_first_login_registers_then_logs_in(client, conforms, spec, unique):
+    first = client.post(LOGIN, json={"users_wx_code": f"new-{unique}.1"})
+    assert first.status_code == 200
+    conforms("AuthSuccessResponse", first.json)
+    assert (first.json["code"], first.json["msg"]) == (200, "注册成功")
+    data = first.json["data"]
+    assert data["status"] == "register_success" and data["is_info_complete"] is False
+    user = data["user"]
+    assert set(user) == set(spec["components"]["schemas"]["UserInfo"]["properties"])
+    assert user["openid"] == f"oid-new-{unique}"
+    assert (user["users_idtype"], user["users_type"], user["company"]) == ("WeChat", "游客", None)
+    assert user["users_id"].startswith("USR-") and first.json["token"].count(".") == 2
+
+    second = client.post(LOGIN, json={"users_wx_code": f"new-{unique}.2"})
+    assert second.json["data"]["status"] == "login_success" and second.json["msg"] == "登录成功"
+    assert second.json["data"]["user"]["pb_id"] == user["pb_id"]
+
+
+def test_login_keeps_unionid_and_never_answers_secrets(client, pb, wechat, unique):
+    response = client.post(LOGIN, json={"users_wx_code": f"secret-{unique}"})
+    assert stored_user(pb, response.json["data"]["user"]["pb_id"])["unionid"] == f"uid-secret-{unique}"
+    text = response.get_data(as_text=True)
+    for secret in (wechat.SESSION_KEY, "password", "tokenKey", "session_key", "unionid"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize("kwargs, status", [
+    ({}, 400),
+    ({"json": {}}, 400),
+    ({"json": {"users_wx_code": ""}}, 400),
+    ({"json": {"users_wx_code": "   "}}, 400),
+    ({"json": {"users_wx_code": None}}, 400),
+    ({"json": {"users_wx_code": 123}}, 400),
+    ({"json": {"users_wx_code": ["a"]}}, 400),
+    ({"json": {"users_wx_code": {"a": 1}}}, 400),
+    ({"json": {"users_wx_code": "x" * 129}}, 400),
+    ({"json": ["users_wx_code"]}, 400),
+    ({"json": "users_wx_code"}, 400),
+    ({"data": "users_wx_code=abc", "content_type": "application/x-www-form-urlencoded"}, 415),
+    ({"data": '{"users_wx_code": "abc"}', "content_type": "text/plain"}, 415),
+    ({"data": '{"users_wx_code": ', "content_type": "application/json"}, 415),
+    ({"data": b"\xff\xfe\x00", "content_type": "application/json"}, 415),
+    ({"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"}, 415),
+    ({"data": "x" * (65 * 1024), "content_type": "application/json"}, 413),
+])
+def test_bad_login_requests_get_an_envelope_and_write_nothing(client, pb, wechat, kwargs, status):
+    before = users_count(pb)
+    response = client.post(LOGIN, **kwargs)
+    assert response.status_code == status
+    assert response.json["code"] == status and response.json["msg"] and isinstance(response.json["data"], dict)
+    assert not [c for c in wechat.calls if c.startswith("jscode2session")]
+    assert users_count(pb) == before
+
+
+@pytest.mark.parametrize("errcode, status", [
+    (40029, 400), (40163, 400), (40226, 400), (45011, 429), (-1, 502), (40013, 502),
+])
+def test_wechat_refusals_map_to_envelopes_and_write_nothing(client, pb, wechat, unique, errcode, status):
+    wechat.errors[f"refused-{unique}"] = errcode
+    before = users_count(pb)
+    response = client.post(LOGIN, json={"users_wx_code": f"refused-{unique}"})
+    assert (response.status_code, response.json["code"]) == (status, status)
+    assert "token" not in response.json
+    assert users_count(pb) == before
+
+
+@pytest.mark.parametrize("method", ["get", "put", "delete", "patch"])
+def test_other_methods_are_405_envelopes(client, method):
+    response = getattr(client, method)(LOGIN)
+    assert response.status_code == 405 and response.json["code"] == 405
+
+
+def test_unknown_route_is_404_envelope(client):
+    response = client.post("/pb/api/wechat/nope", json={})
+    assert response.status_code == 404 and response.json == {"code": 404, "msg": "接口不存在", "data": {}}
+
+
+# ---------------------------------------------------------------- profile
+
+def profile(client, token, body, scheme="Bearer "):
+    return client.post(PROFILE, json=body, headers={"Authorization": scheme + token})
+
+
+def test_profile_updates_given_fields_only(client, login, conforms, pb):
+    token, user = login()
+    first = profile(client, token, {"users_name": "张三", "users_tag": "核心客户"})
+    assert first.status_code == 200
+    conforms("WechatProfileResponse", first.json)
+    assert first.json["data"]["status"] == "update_success" and first.json["msg"] == "资料更新成功"
+    second = profile(client, token, {"users_name": "", "users_tag": None, "users_phone": "13900139000"}, scheme="")
+    updated = second.json["data"]["user"]
+    assert (updated["users_name"], updated["users_tag"], updated["users_phone"]) == ("张三", "核心客户", "13900139000")
+    assert updated["users_phone_masked"] == "139****9000"
+    assert updated["users_type"] == "注册用户"
+    assert stored_user(pb, user["pb_id"])["users_type"] == "注册用户"
+
+
+def test_profile_phone_code_wins_over_phone(client, login, wechat, unique):
+    token, _ = login()
+    wechat.phones[f"pc-{unique}"] = "13700137000"
+    response = profile(client, token, {"users_phone_code": f"pc-{unique}", "users_phone": "13600136000"})
+    assert response.json["data"]["user"]["users_phone"] == "13700137000"
+    assert f"phone:pc-{unique}" in wechat.calls
+
+
+def test_profile_ignores_every_other_key(client, login, pb):
+    token, user = login()
+    attack = {"openid": "stolen", "users_type": "注册用户", "users_idtype": "ManagePlatform", "company_id": "CMP-x",
+              "users_rank_level": 9, "tokenKey": "x" * 50, "password": "p" * 20, "passwordConfirm": "p" * 20,
+              "email": "a@b.cd", "verified": True, "users_id": "USR-x", "id": "aaaaaaaaaaaaaaa", "unionid": "u"}
+    before = stored_user(pb, user["pb_id"])
+    response = profile(client, token, attack)
+    assert response.status_code == 200
+    after = stored_user(pb, user["pb_id"])
+    for key in ("openid", "users_type", "users_idtype", "company_id", "users_rank_level", "email", "verified",
+                "users_id", "unionid", "id"):
+        assert after.get(key) == before.get(key), key
+    assert profile(client, token, {}).status_code == 200  # the old token still works: tokenKey unchanged
+
+
+def test_profile_phone_taken_by_another_user_is_refused(client, login, pb, unique):
+    phone = "135" + str(int(unique, 16) % 10**8).zfill(8)
+    first_token, _ = login(f"owner-{unique}")
+    second_token, second = login(f"taker-{unique}")
+    assert profile(client, first_token, {"users_phone": phone}).status_code == 200
+    response = profile(client, second_token, {"users_phone": phone, "users_name": "李四"})
+    assert response.status_code == 400 and response.json["msg"] == "手机号已被其他账号使用"
+    assert stored_user(pb, second["pb_id"])["users_name"] == ""
+
+
+@pytest.mark.parametrize("body, fragment", [
+    ({"users_phone": "12345"}, "手机号"),
+    ({"users_phone": "1380013800a"}, "手机号"),
+    ({"users_phone": "23800138000"}, "手机号"),
+    ({"users_name": 42}, "users_name"),
+    ({"users_tag": ["a"]}, "users_tag"),
+    ({"users_phone": 13800138000}, "users_phone"),
+    ({"users_name": "名" * 101}, "users_name"),
+    ({"users_picture": "ATT-does-not-exist"}, "users_picture"),
+    ({"users_id_pic_a": "x" * 65}, "users_id_pic_a"),
+    ({"users_phone_code": True}, "users_phone_code"),
+])
+def test_bad_profile_values_are_400_and_change_nothing(client, login, pb, body, fragment):
+    token, user = login()
+    before = stored_user(pb, user["pb_id"])
+    response = profile(client, token, {"users_tag": "should-not-be-written", **body})
+    assert response.status_code == 400 and fragment in response.json["msg"]
+    assert stored_user(pb, user["pb_id"]) == before
+
+
+def test_profile_phone_code_refused_by_wechat_changes_nothing(client, login, pb, wechat, unique):
+    token, user = login()
+    wechat.errors[f"badphone-{unique}"] = 40029
+    response = profile(client, token, {"users_phone_code": f"badphone-{unique}", "users_name": "王五"})
+    assert response.status_code == 400
+    assert stored_user(pb, user["pb_id"])["users_name"] == ""
+
+
+def test_profile_resolves_attachment_links_and_company(client, login, pb, unique):
+    token, user = login()
+    upload = pb.request("POST", "/api/collections/tbl_attachments/records",
+                        files={"attachments_link": ("face.png", b"\x89PNG-face", "image/png")}).json()
+    company = pb.create("tbl_company", {"company_name": f"co-{unique}"}).json()
+    pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{user['pb_id']}",
+               json={"company_id": company["company_id"]})
+    response = profile(client, token, {"users_picture": upload["attachments_id"]})
+    info = response.json["data"]["user"]
+    assert info["users_picture_url"] == (f"https://api.example.test/pb/api/files/{upload['collectionId']}/"
+                                         f"{upload['id']}/{upload['attachments_link']}")
+    assert info["users_id_pic_a_url"] == ""
+    assert info["company"]["pb_id"] == company["id"] and info["company"]["company_name"] == f"co-{unique}"
+
+
+@pytest.mark.parametrize("header", [
+    None, "", "Bearer", "Bearer ", "Bearer junk", "Basic abc", "Bearer a.b.c", "x" * 10000,
+    "Bearer eyJhbGciOiJIUzI1NiJ9.eyJpZCI6ImFiYyJ9.c2ln",
+])
+def test_profile_without_a_valid_token_is_401(client, header):
+    headers = {} if header is None else {"Authorization": header}
+    response = client.post(PROFILE, json={"users_name": "x"}, headers=headers)
+    assert response.status_code == 401 and response.json["code"] == 401
