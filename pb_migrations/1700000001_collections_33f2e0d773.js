@@ -18,6 +18,7 @@ migrate((app) => {
       "CREATE UNIQUE INDEX `idx_tokenKey_pbc_2984427021` ON `tbl_auth_users` (`tokenKey`)",
       "CREATE UNIQUE INDEX `idx_email_pbc_2984427021` ON `tbl_auth_users` (`email`) WHERE `email` != ''",
       "CREATE UNIQUE INDEX `idx_tbl_auth_users_openid` ON `tbl_auth_users` (`openid`) WHERE openid != ''",
+      "CREATE INDEX `idx_tbl_auth_users_openid_lookup` ON `tbl_auth_users` (`openid`)",
       "CREATE UNIQUE INDEX `idx_tbl_auth_users_users_id` ON `tbl_auth_users` (`users_id`) WHERE users_id != ''",
       "CREATE UNIQUE INDEX `idx_tbl_auth_users_users_phone` ON `tbl_auth_users` (`users_phone`) WHERE users_phone != ''",
       "CREATE INDEX `idx_tbl_auth_users_company_id` ON `tbl_auth_users` (`company_id`)"
@@ -441,7 +442,8 @@ migrate((app) => {
     "updateRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
     "deleteRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
     "indexes": [
-      "CREATE UNIQUE INDEX `idx_tbl_company_company_id` ON `tbl_company` (`company_id`) WHERE company_id != ''"
+      "CREATE UNIQUE INDEX `idx_tbl_company_company_id` ON `tbl_company` (`company_id`) WHERE company_id != ''",
+      "CREATE INDEX `idx_tbl_company_company_id_lookup` ON `tbl_company` (`company_id`)"
     ],
     "fields": [
       {
@@ -757,7 +759,8 @@ migrate((app) => {
     "updateRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
     "deleteRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
     "indexes": [
-      "CREATE UNIQUE INDEX `idx_tbl_attachments_attachments_id` ON `tbl_attachments` (`attachments_id`) WHERE attachments_id != ''"
+      "CREATE UNIQUE INDEX `idx_tbl_attachments_attachments_id` ON `tbl_attachments` (`attachments_id`) WHERE attachments_id != ''",
+      "CREATE INDEX `idx_tbl_attachments_attachments_id_lookup` ON `tbl_attachments` (`attachments_id`)"
     ],
     "fields": [
       {
