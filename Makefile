@@ -54,3 +54,24 @@ schema-pull: venv ## write the running PocketBase's collections into schema.yaml
 
 clean: ## remove the virtualenv and runtime files (keeps pb_data/)
 	rm -rf $(VENV) .run .pytest_cache
+
+run: venv nginx ## run the whole stack in the foreground (PocketBase, sidecar, nginx; WeChat dev stub without WECHAT_APPID)
+	$(PY) -m ops.stack
+
+superuser: venv ## create or update the PocketBase superuser (prints the email and the password file, never the password)
+	$(PY) -m ops.stack superuser
+
+backup: venv ## back up the running PocketBase into pb_data/backups/ (prints the zip's path)
+	$(PY) -m ops.stack backup
+
+restore: venv ## restore a backup into the running PocketBase: make restore NAME=<file.zip>
+	@test -n "$(NAME)" || { echo "usage: make restore NAME=<file.zip> (a file in pb_data/backups/)"; exit 2; }
+	$(PY) -m ops.stack restore "$(NAME)"
+
+logs: ## follow the logs of the running stack (RUN_DIR, default .run/<HTTP_PORT>)
+	$(PY) -m ops.stack logs
+
+bench: venv-dev nginx ## load-test the whole stack with wrk (seeded temp data, free ports); writes bench/results.md
+	@command -v wrk >/dev/null 2>&1 || { echo "make: installing wrk (Debian package)"; \
+	  $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq wrk >/dev/null; }
+	$(PY) -m bench.run

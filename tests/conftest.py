@@ -24,7 +24,7 @@ PROJECT_SPEC = ROOT / "spec" / "openapi-wx.yaml"
 SUPERUSER_EMAIL = "root@example.com"
 SUPERUSER_PASSWORD = "Test-superuser-" + secrets.token_hex(8)
 
-pytest_plugins = ["tests.stack_fixtures"] if (Path(__file__).parent / "stack_fixtures.py").exists() else []
+pytest_plugins = ["tests.stack_fixtures"]
 
 
 class PB:

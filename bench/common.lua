@@ -1,0 +1,51 @@
+-- Shared by every bench/*.lua scenario: per-thread ids, status counting, and a JSON summary in done().
+-- Parameters come from the environment (set by bench/run.py): BENCH_PREFIX, BENCH_TOKENS (a file, one
+-- token per line), BENCH_USERS (number of seeded users), BENCH_COMPANIES (a file, one company_id per line).
+local M = {}
+local threads = {}
+local next_tid = 0
+
+function M.lines(path)
+  local out = {}
+  if path and path ~= "" then
+    for line in io.lines(path) do
+      if line ~= "" then out[#out + 1] = line end
+    end
+  end
+  return out
+end
+
+function setup(thread)
+  next_tid = next_tid + 1
+  thread:set("tid", next_tid)
+  threads[#threads + 1] = thread
+end
+
+statuses = {}
+counter = 0
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local merged = {}
+  for _, t in ipairs(threads) do
+    local s = t:get("statuses")
+    if s then
+      for code, n in pairs(s) do merged[code] = (merged[code] or 0) + n end
+    end
+  end
+  local parts = {}
+  for code, n in pairs(merged) do parts[#parts + 1] = string.format('"%d": %d', code, n) end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"duration_us": %d, "requests": %d, "bytes": %d, "errors": {"connect": %d, "read": %d, ' ..
+    '"write": %d, "status": %d, "timeout": %d}, "latency_us": {"mean": %.1f, "p50": %d, "p90": %d, ' ..
+    '"p99": %d, "max": %d}, "statuses": {%s}}\n',
+    summary.duration, summary.requests, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    table.concat(parts, ", ")))
+end
+
+return M

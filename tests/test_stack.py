@@ -1,0 +1,484 @@
+"""The whole stack through nginx: routing, error envelopes, limits, docs page, the `make run` CLI, admin commands."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from ops.processes import ROOT, free_port
+from ops.stack import (DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, Stack, StackConfig, StackError,
+                       process_group_members, render_nginx_conf)
+from tests.stack_fixtures import stack_settings
+
+SPEC_FILE = ROOT / "spec" / "openapi-wx.yaml"
+NGINX_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def assert_envelope(response: requests.Response, status: int) -> dict:
+    """The response is our {code, msg, data} JSON envelope with code == HTTP status."""
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert set(body) >= {"code", "msg", "data"}, body
+    assert body["code"] == status and isinstance(body["msg"], str) and body["msg"]
+    assert isinstance(body["data"], dict)
+    return body
+
+
+def get_from(source_ip: str, host: str, port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+    """One request from a given local source address; (status, JSON body)."""
+    connection = http.client.HTTPConnection(host, port, timeout=10, source_address=(source_ip, 0))
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+# -- configuration (no processes) ----------------------------------------------------------------------
+
+
+def test_config_precedence_overrides_then_env_then_dotenv(tmp_path, monkeypatch):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("HTTP_PORT=9101\nPB_PORT=9102\nSIDECAR_PORT=9103\nAUTH_TOKEN_TTL=60\n"
+                      f"PB_DATA_DIR={tmp_path / 'data'}\n")
+    monkeypatch.setenv("PB_PORT", "9202")
+    monkeypatch.delenv("HTTP_PORT", raising=False)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    monkeypatch.delenv("RUN_DIR", raising=False)
+    monkeypatch.delenv("PB_SUPERUSER_PASSWORD", raising=False)
+    monkeypatch.delenv("AUTH_TOKEN_TTL", raising=False)
+    monkeypatch.delenv("SIDECAR_PORT", raising=False)
+    config = StackConfig.from_env({"SIDECAR_PORT": "9303", "WECHAT_TIMEOUT": "2"}, dotenv_path=dotenv)
+    assert (config.http_port, config.pb_port, config.sidecar_port) == (9101, 9202, 9303)
+    assert config.auth_token_ttl == "60"
+    assert config.public_base_url == "http://localhost:9101"
+    assert config.run_dir == ROOT / ".run" / "9101"
+    assert config.sidecar_extra_env == {"WECHAT_TIMEOUT": "2"}
+    assert config.dev_mode
+
+
+def test_generated_password_is_private_and_reused(tmp_path):
+    settings = {"PB_DATA_DIR": str(tmp_path / "data"), "PB_SUPERUSER_PASSWORD": ""}
+    first = StackConfig.from_env(settings, dotenv_path=None)
+    password_file = tmp_path / "data" / PASSWORD_FILE_NAME
+    assert first.superuser_password_file == password_file
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert len(first.superuser_password) >= 20
+    assert StackConfig.from_env(settings, dotenv_path=None).superuser_password == first.superuser_password
+    given = StackConfig.from_env({**settings, "PB_SUPERUSER_PASSWORD": "Given-password-1"}, dotenv_path=None)
+    assert given.superuser_password == "Given-password-1" and given.superuser_password_file is None
+    assert "Given-password-1" not in repr(given)
+
+
+def test_config_rejects_appid_without_secret_and_bad_rate_limits(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12}
+    with pytest.raises(StackError, match="WECHAT_SECRET"):
+        StackConfig.from_env({**base, "WECHAT_APPID": "wx123", "WECHAT_SECRET": ""}, dotenv_path=None)
+    with pytest.raises(StackError, match="RATE_LIMITS"):
+        StackConfig.from_env({**base, "RATE_LIMITS": "lots"}, dotenv_path=None)
+
+
+def test_nginx_conf_rate_limit_lines_follow_rate_limits(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "RUN_DIR": str(tmp_path / "run")}
+    off = render_nginx_conf(StackConfig.from_env({**base, "RATE_LIMITS": "off"}, dotenv_path=None))
+    assert "limit_req" not in off
+    on = render_nginx_conf(StackConfig.from_env({**base, "RATE_LIMITS": "7r/s,burst=9"}, dotenv_path=None))
+    assert "limit_req_zone $binary_remote_addr zone=sidecar_per_ip:10m rate=7r/s;" in on
+    assert "limit_req zone=sidecar_per_ip burst=9 nodelay;" in on
+    assert "limit_req_status 429;" in on
+    default = render_nginx_conf(StackConfig.from_env({**base, "RATE_LIMITS": ""}, dotenv_path=None))
+    assert f"rate={DEFAULT_RATE_LIMITS.split(',')[0]};" in default
+    # Nothing is left unrendered, and nginx's own variables survive the templating.
+    assert "${" not in on and "$request_id" in on and "$proxy_add_x_forwarded_for" in on
+
+
+def nginx_directives(text: str, directive: str) -> list[str]:
+    """The arguments of every `directive` line of an nginx config, in order."""
+    return [m.group(1).strip() for m in re.finditer(rf"^\s*{directive}\s+([^;{{]*)[;{{]", text, re.M)]
+
+
+def test_production_nginx_conf_routes_like_the_template_and_passes_nginx_t(tmp_path):
+    config = StackConfig.from_env({"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12,
+                                    "RATE_LIMITS": "", "PB_PORT": "8090", "SIDECAR_PORT": "8000",
+                                    "HTTP_PORT": "8080"}, dotenv_path=None)
+    rendered = render_nginx_conf(config)
+    production = (ROOT / "deploy" / "nginx-production.conf").read_text()
+    for directive in ("upstream", "server 127.0.0.1", "keepalive", "limit_req_zone",
+                      "limit_req_status"):
+        assert nginx_directives(rendered, directive) == nginx_directives(production, directive), directive
+    # Compare the API server blocks: the template's only one, production's TLS one.
+    rendered_server = rendered.split("    server {", 1)[1]
+    production_server = production.split("listen 443", 1)[1]
+    for directive in ("location", "error_page", "proxy_pass", "proxy_set_header", "client_max_body_size",
+                      "proxy_redirect", "return", "limit_req", "proxy_read_timeout", "proxy_buffering",
+                      "add_header X-Request-Id", "default_type"):
+        assert nginx_directives(rendered_server, directive) == nginx_directives(production_server, directive), directive
+    openssl, nginx = shutil.which("openssl"), shutil.which("nginx") or "/usr/sbin/nginx"
+    if not openssl or not Path(nginx).exists():
+        pytest.skip("openssl or nginx missing")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test",
+                    "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)
+    site = (production.replace("/etc/ssl/CHANGE_ME/fullchain.pem", str(tmp_path / "cert.pem"))
+            .replace("/etc/ssl/CHANGE_ME/privkey.pem", str(tmp_path / "key.pem"))
+            .replace("/var/log/nginx/", f"{tmp_path}/"))
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n client_body_temp_path {tmp_path}/body;\n proxy_temp_path {tmp_path}/proxy;\n"
+        f" fastcgi_temp_path {tmp_path}/fastcgi;\n uwsgi_temp_path {tmp_path}/uwsgi;\n scgi_temp_path {tmp_path}/scgi;\n"
+        f" include {tmp_path}/site.conf;\n}}\n")
+    check = subprocess.run([nginx, "-t", "-p", f"{tmp_path}/", "-c", str(tmp_path / "nginx.conf"),
+                            "-e", str(tmp_path / "error.log")], capture_output=True, text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
+
+
+# -- the session stack ----------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_health_envelope_through_nginx(stack):
+    body = assert_envelope(requests.get(stack.base_url + "/pb/api/system/health", timeout=10), 200)
+    assert body["data"] == {"pocketbase": "ok", "wechat_mode": "dev-stub"}
+
+
+@pytest.mark.slow
+def test_sidecar_env_points_at_this_stacks_pocketbase_and_stub(stack):
+    env = stack.sidecar_env
+    assert env["PB_URL"] == stack.pb.url
+    assert env["WECHAT_API_BASE"] == stack.stub_url
+    assert env["WECHAT_DEV_STUB"] == "1"
+    assert env["PUBLIC_BASE_URL"] == stack.config.public_base_url
+    assert env["PB_SUPERUSER_PASSWORD"] == stack.config.superuser_password
+    assert "PATH" in env
+
+
+@pytest.mark.slow
+def test_dashboard_is_served_under_pb_and_redirects_keep_the_prefix(stack):
+    page = requests.get(stack.base_url + "/pb/_/", timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert "<html" in page.text.lower()
+    for path in ("/pb/_", "/pb"):
+        redirect = requests.get(stack.base_url + path, timeout=10, allow_redirects=False)
+        assert redirect.status_code in (301, 302, 307, 308), path
+        assert redirect.headers["Location"] == "/pb/_/", path
+    assert requests.get(stack.base_url + "/pb", timeout=10).url == stack.base_url + "/pb/_/"
+
+
+@pytest.mark.slow
+def test_pocketbase_api_is_reached_with_the_prefix_stripped(stack):
+    health = requests.get(stack.base_url + "/pb/api/health", timeout=10)
+    assert health.status_code == 200 and health.json()["message"] == "API is healthy."
+    # The default superuser email is one PocketBase accepts, and the generated password works through nginx.
+    login = requests.post(stack.base_url + "/pb/api/collections/_superusers/auth-with-password", timeout=10,
+                          json={"identity": stack.config.superuser_email, "password": stack.config.superuser_password})
+    assert login.status_code == 200, login.text
+    assert login.json()["record"]["email"] == "admin@localhost.local"
+
+
+@pytest.mark.slow
+def test_realtime_events_stream_unbuffered(stack):
+    with requests.get(stack.base_url + "/pb/api/realtime", stream=True, timeout=5) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        # PocketBase's first event; it only arrives in time if nginx does not buffer the stream.
+        started = time.monotonic()
+        first_lines = []
+        for line in response.iter_lines(decode_unicode=True):
+            first_lines.append(line)
+            if line.startswith("data:"):
+                break
+        assert time.monotonic() - started < 5
+        assert any(line == "event:PB_CONNECT" or line == "event: PB_CONNECT" for line in first_lines), first_lines
+
+
+@pytest.mark.slow
+def test_docs_page_and_spec_are_served(stack):
+    redirect = requests.get(stack.base_url + "/pb/api/docs", timeout=10, allow_redirects=False)
+    assert redirect.status_code in (301, 302, 308)
+    assert redirect.headers["Location"] in ("docs/", "/pb/api/docs/")
+    page = requests.get(stack.base_url + "/pb/api/docs", timeout=10)
+    assert page.url == stack.base_url + "/pb/api/docs/"
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    assert 'src="swagger-ui-bundle.js"' in page.text and "http" not in page.text.split("<body>")[1].split("</body>")[0]
+    bundle = requests.get(stack.base_url + "/pb/api/docs/swagger-ui-bundle.js", timeout=10)
+    assert bundle.status_code == 200 and len(bundle.content) > 100_000
+    spec_yaml = requests.get(stack.base_url + "/pb/api/docs/openapi.yaml", timeout=10)
+    assert spec_yaml.status_code == 200 and spec_yaml.content == SPEC_FILE.read_bytes()
+    spec_json = requests.get(stack.base_url + "/pb/api/docs/openapi.json", timeout=10)
+    assert spec_json.json() == yaml.safe_load(SPEC_FILE.read_text())
+    for_ui = requests.get(stack.base_url + "/pb/api/docs/openapi-ui.json", timeout=10).json()
+    assert for_ui["openapi"].startswith("3.0.") and set(for_ui["paths"]) == set(spec_json.json()["paths"])
+    assert requests.get(stack.base_url + "/pb/api/docs/index.j2", timeout=10).status_code == 404
+
+
+@pytest.mark.slow
+def test_unknown_wechat_path_is_an_envelope_404(stack):
+    assert_envelope(requests.post(stack.base_url + "/pb/api/wechat/no-such-route", json={}, timeout=10), 404)
+    assert_envelope(requests.get(stack.base_url + "/nothing-here", timeout=10), 404)
+
+
+@pytest.mark.slow
+def test_request_id_is_generated_by_nginx_and_echoed(stack):
+    first = requests.get(stack.base_url + "/pb/api/system/health", timeout=10)
+    second = requests.get(stack.base_url + "/pb/api/system/health", timeout=10)
+    ids = [first.headers.get("X-Request-Id"), second.headers.get("X-Request-Id")]
+    assert all(ids) and all(NGINX_REQUEST_ID.match(i) for i in ids), ids
+    assert ids[0] != ids[1]
+    # The sidecar saw the same id nginx generated (it logs it), so logs of both can be joined.
+    deadline = time.monotonic() + 5
+    while ids[1] not in (stack.run_dir / "sidecar.log").read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ids[1] in (stack.run_dir / "sidecar.log").read_text()
+
+
+@pytest.mark.slow
+def test_body_over_64k_to_a_sidecar_route_is_an_envelope_413(stack):
+    response = requests.post(stack.base_url + "/pb/api/wechat/login", data=b"{" + b" " * 70_000 + b"}",
+                             headers={"Content-Type": "application/json"}, timeout=10)
+    assert_envelope(response, 413)
+    assert NGINX_REQUEST_ID.match(response.headers["X-Request-Id"])
+    # Just under the limit reaches the sidecar (which answers for itself, not with 413).
+    small = requests.post(stack.base_url + "/pb/api/wechat/login", data=b"{" + b" " * 60_000 + b"}",
+                          headers={"Content-Type": "application/json"}, timeout=10)
+    assert small.status_code != 413
+
+
+@pytest.mark.slow
+def test_long_headers_reach_the_sidecar_and_too_long_ones_are_an_envelope_400(stack):
+    # 10 kB: over nginx's and gunicorn's default 8 kB, so only the raised limits let the sidecar judge it.
+    long_token = requests.post(stack.base_url + "/pb/api/wechat/profile", json={}, timeout=10,
+                               headers={"Authorization": "Bearer " + "a" * 10240})
+    assert_envelope(long_token, 401)
+    too_long = requests.post(stack.base_url + "/pb/api/wechat/profile", json={}, timeout=10,
+                             headers={"Authorization": "Bearer " + "a" * 20480})
+    assert_envelope(too_long, 400)
+    with socket.create_connection(("127.0.0.1", stack.config.http_port), timeout=10) as raw:
+        raw.sendall(b"NOT-HTTP\r\n\r\n")
+        answer = raw.recv(65536).decode("utf-8", "replace")
+    assert answer.startswith("HTTP/1.1 400") and '"code":400' in answer and "<html" not in answer
+
+
+@pytest.mark.slow
+def test_body_over_25m_to_pocketbase_is_a_pocketbase_413(stack):
+    response = requests.post(stack.base_url + "/pb/api/collections/tbl_attachments/records",
+                             data=b"x" * (26 * 1024 * 1024), headers={"Content-Type": "application/octet-stream"},
+                             timeout=30)
+    assert response.status_code == 413
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == 413 and body["message"] and body["data"] == {}
+
+
+# -- extra stacks -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_dead_sidecar_gives_json_502_and_dead_pocketbase_gives_pocketbase_502(make_stack):
+    extra = make_stack()
+    extra.processes["sidecar"].kill()
+    response = requests.post(extra.base_url + "/pb/api/wechat/login", json={"users_wx_code": "alice"}, timeout=10)
+    assert response.status_code in (502, 503)
+    assert_envelope(response, response.status_code)
+    # The sidecar can be started again on its own, and the route answers for itself again.
+    extra.start_sidecar()
+    assert requests.get(extra.base_url + "/pb/api/system/health", timeout=10).status_code == 200
+
+    extra.pb.kill()
+    down = requests.get(extra.base_url + "/pb/api/collections/tbl_company/records", timeout=10)
+    assert down.status_code == 502 and down.headers["Content-Type"].startswith("application/json")
+    assert down.json()["code"] == 502 and down.json()["message"]
+    # The sidecar's own 503 passes through nginx untouched (its data says why).
+    health = requests.get(extra.base_url + "/pb/api/system/health", timeout=15)
+    assert_envelope(health, 503)
+    assert health.json()["data"]["pocketbase"] != "ok"
+
+
+@pytest.mark.slow
+def test_rate_limit_is_per_client_ip_and_spares_health(make_stack):
+    extra = make_stack(RATE_LIMITS="5r/s,burst=5")
+    host, port = "127.0.0.1", extra.config.http_port
+    statuses, bodies = [], []
+    for _ in range(30):
+        status, body = get_from("127.0.0.1", host, port, "POST", "/pb/api/system/users-count", b"{}")
+        statuses.append(status)
+        bodies.append(body)
+    assert 200 in statuses and 429 in statuses, statuses
+    limited = bodies[statuses.index(429)]
+    assert limited["code"] == 429 and limited["msg"] and limited["data"] == {}
+    # Another client address has its own allowance.
+    assert get_from("127.0.0.2", host, port, "POST", "/pb/api/system/users-count", b"{}")[0] == 200
+    # The health route is never limited, even for the client that just was.
+    health = [get_from("127.0.0.1", host, port, "GET", "/pb/api/system/health")[0] for _ in range(20)]
+    assert health == [200] * 20
+
+
+@pytest.mark.slow
+def test_two_stacks_side_by_side_keep_their_own_data(stack, make_stack):
+    other = make_stack()
+    assert other.base_url != stack.base_url and other.run_dir != stack.run_dir
+    assert other.config.pb_data_dir != stack.config.pb_data_dir
+
+    def users_count(target: Stack) -> int:
+        response = requests.post(target.base_url + "/pb/api/system/users-count", json={}, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]["total_users"]
+
+    before = users_count(stack)
+    other_before = users_count(other)
+    login = requests.post(other.base_url + "/pb/api/wechat/login", json={"users_wx_code": "side-by-side.1"}, timeout=15)
+    assert login.status_code == 200, login.text
+    assert users_count(other) == other_before + 1
+    assert users_count(stack) == before
+    assert other.stub_url != stack.stub_url
+
+
+# -- the CLI (`make run`, `make backup`, `make restore`) --------------------------------------------------
+
+
+def cli_env(base_dir: Path, **settings) -> dict:
+    """The environment for `python -m ops.stack` with a stack of its own."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.update({key: str(value) for key, value in stack_settings(base_dir, **settings).items()})
+    return env
+
+
+def wait_for_output(process: subprocess.Popen, output_path: Path, text: str, deadline: float = 90) -> str:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        output = output_path.read_text(errors="replace")
+        if text in output:
+            return output
+        if process.poll() is not None:
+            pytest.fail(f"ops.stack exited with {process.returncode}:\n{output}")
+        time.sleep(0.1)
+    pytest.fail(f"no {text!r} in the output of ops.stack:\n{output_path.read_text(errors='replace')}")
+
+
+def child_process_groups(parent_pid: int) -> set[int]:
+    """Process groups of the direct children of parent_pid (each stack process leads its own)."""
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent_pid:
+                groups.add(int(fields[2]))
+    return groups
+
+
+@pytest.mark.slow
+def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
+    output_path = tmp_path / "output.txt"
+    with open(output_path, "wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(tmp_path),
+                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        printed = wait_for_output(process, output_path, "Press Ctrl-C to stop.")
+        groups = child_process_groups(process.pid)
+        assert len(groups) == 4, groups  # pocketbase, stub, gunicorn, nginx
+        assert process_group_members(groups)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    printed = output_path.read_text()
+    assert process_group_members(groups) == [], "a stack process outlived ops.stack"
+    password = (tmp_path / "pb_data" / PASSWORD_FILE_NAME).read_text().strip()
+    assert password and password not in printed
+    for log in (tmp_path / "run").glob("*.log"):
+        assert password not in log.read_text(errors="replace"), log
+    assert re.search(r"API base\s+http://localhost:\d+/pb/api/", printed)
+    assert re.search(r"Dashboard\s+http://localhost:\d+/pb/_/", printed)
+    assert re.search(r"API docs\s+http://localhost:\d+/pb/api/docs", printed)
+    assert "admin@localhost.local" in printed and str(tmp_path / "pb_data" / PASSWORD_FILE_NAME) in printed
+    assert "DEV STUB" in printed and "deploy/README.md" in printed
+    assert "Stopped." in printed
+
+
+@pytest.mark.slow
+def test_cli_exits_nonzero_when_a_child_dies(tmp_path):
+    output_path = tmp_path / "output.txt"
+    with open(output_path, "wb") as output:
+        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(tmp_path),
+                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_output(process, output_path, "Press Ctrl-C to stop.")
+        groups = child_process_groups(process.pid)
+        stub_group = next(g for g in groups if b"ops.wechat_stub" in Path(f"/proc/{g}/cmdline").read_bytes())
+        os.killpg(stub_group, signal.SIGKILL)
+        assert process.wait(timeout=60) == 1
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    printed = output_path.read_text()
+    assert "wechat_stub exited unexpectedly" in printed
+    assert process_group_members(groups) == []
+
+
+@pytest.mark.slow
+def test_backup_and_restore_commands_against_a_running_stack(make_stack, tmp_path):
+    extra = make_stack()
+    env = dict(os.environ, PB_URL=extra.pb.url, PB_DATA_DIR=str(extra.config.pb_data_dir),
+               PB_SUPERUSER_EMAIL="", PB_SUPERUSER_PASSWORD="", HTTP_PORT=str(extra.config.http_port))
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "ops.stack", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    backup = run("backup")
+    assert backup.returncode == 0, backup.stderr
+    zip_path = Path(re.search(r"Backup created: (\S+\.zip)", backup.stdout).group(1))
+    assert zip_path.parent == extra.config.pb_data_dir / "backups" and zip_path.stat().st_size > 0
+    restore = run("restore", zip_path.name)
+    assert restore.returncode == 0, restore.stderr
+    assert requests.get(extra.base_url + "/pb/api/system/health", timeout=10).status_code == 200
+    password = extra.config.superuser_password
+    assert password not in backup.stdout + backup.stderr + restore.stdout + restore.stderr
+    missing = run("restore", "no_such_backup.zip")
+    assert missing.returncode != 0 and "no_such_backup.zip" in missing.stderr
+
+
+# -- the docs page in a real browser ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_docs_page_renders_in_headless_chromium(stack):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; `make test` installs it (make chromium)")
+        pytest.skip("chromium is not installed (make chromium)")
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
+             stack.base_url + "/pb/api/docs"],
+            capture_output=True, text=True, timeout=120,
+        )
+    dom = result.stdout
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "/pb/api/wechat/login" in dom
+    assert "微信登录或首次注册" in dom
+    assert "更新微信用户资料" in dom
+    assert "Unable to render this definition" not in dom
