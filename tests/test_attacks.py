@@ -144,10 +144,6 @@ def test_superuser_token_cannot_be_refreshed_into_user_token(stack, su):
     assert response.status_code == 401 and "token" not in response.json()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a 10 kB Authorization header is answered by nginx with 400 'Request Header Or Cookie Too Large' "
-    "as text/html (large_client_header_buffers default 8k; no error_page 400/494 -> envelope in "
-    "deploy/nginx.conf.template), not a 401 JSON envelope"))
 @pytest.mark.parametrize("path", ["wechat/profile", "system/refresh-token"])
 def test_huge_authorization_header_is_401_envelope(stack, path):
     response = api(stack, path, raw_auth="Bearer " + "a" * 10240, json={})
