@@ -501,7 +501,7 @@ DEV_BANNER = """\
 #   No request reaches the real WeChat servers. Login codes are fake:          #
 #     any code NAME (or NAME.anything) logs in as openid dev-openid-NAME,      #
 #     phone-13800138000 is a phone code, fail-40029 / slow-2 / http500 ...     #
-#   The table of codes: {doc:<54}#
+#   The table of codes: {doc:<55}#
 #   Set WECHAT_APPID and WECHAT_SECRET (env or .env) to use the real WeChat.   #
 #                                                                              #
 ################################################################################"""

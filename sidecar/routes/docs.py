@@ -98,7 +98,7 @@ class _SpecCache:
 spec_cache = _SpecCache(SPEC_PATH)
 
 
-def _nullable_30(node: dict) -> dict:
+def _schema_node_to_30(node: dict) -> dict:
     """One schema node rewritten from 3.1 to 3.0 idioms (type lists, type null, const, examples)."""
     node_type = node.get("type")
     if isinstance(node_type, list):
@@ -139,7 +139,7 @@ def openapi_31_to_30(spec: dict) -> dict:
         if isinstance(value, dict):
             for child in value.values():
                 walk(child)
-            _nullable_30(value)
+            _schema_node_to_30(value)
         elif isinstance(value, list):
             for child in value:
                 walk(child)
