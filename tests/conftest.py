@@ -9,13 +9,13 @@ from urllib.parse import parse_qs, urlparse
 
 import jsonschema
 import pytest
-import requests
 import responses
 import yaml
 
 from ops.pbserver import PocketBaseServer
 from sidecar import create_app
 from sidecar.config import Config
+from tests.helpers import PB
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SPEC = ROOT.parent / "shared" / "spec" / "openapi-wx.yaml"
@@ -25,41 +25,6 @@ SUPERUSER_EMAIL = "root@example.com"
 SUPERUSER_PASSWORD = "Test-superuser-" + secrets.token_hex(8)
 
 pytest_plugins = ["tests.stack_fixtures"]
-
-
-class PB:
-    """A thin HTTP helper over one PocketBase: superuser, guest or user-token calls."""
-
-    def __init__(self, server: PocketBaseServer):
-        self.server = server
-        self.url = server.url
-        self.session = requests.Session()
-        self.superuser_token = server.superuser_token()
-
-    def request(self, method: str, path: str, token: str | None = None, **kwargs) -> requests.Response:
-        """token None = superuser, "" = guest."""
-        headers = kwargs.pop("headers", {})
-        auth = self.superuser_token if token is None else token
-        if auth:
-            headers["Authorization"] = auth
-        return self.session.request(method, self.url + path, headers=headers, timeout=15, **kwargs)
-
-    def create(self, collection: str, data: dict, token: str | None = None, **kwargs) -> requests.Response:
-        return self.request("POST", f"/api/collections/{collection}/records", token, json=data, **kwargs)
-
-    def create_user(self, **fields) -> dict:
-        """A tbl_auth_users record created as superuser, as the sidecar does."""
-        password = secrets.token_urlsafe(32)
-        body = {"password": password, "passwordConfirm": password, **fields}
-        response = self.create("tbl_auth_users", body)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def user_token(self, record_id: str, duration: int = 3600) -> str:
-        response = self.request("POST", f"/api/collections/tbl_auth_users/impersonate/{record_id}",
-                                json={"duration": duration})
-        assert response.status_code == 200, response.text
-        return response.json()["token"]
 
 
 @pytest.fixture(scope="session")

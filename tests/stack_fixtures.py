@@ -12,6 +12,7 @@ import pytest
 
 from ops.processes import free_port
 from ops.stack import Stack, StackConfig
+from tests.helpers import PB
 
 
 def stack_settings(base_dir: Path, **settings) -> dict:
@@ -58,6 +59,12 @@ def stack(tmp_path_factory) -> Stack:
     started = start_stack(tmp_path_factory.mktemp("stack"))
     yield started
     stop_and_check(started)
+
+
+@pytest.fixture(scope="session")
+def stack_pb(stack) -> PB:
+    """Superuser access to the session stack's PocketBase (directly, not through nginx)."""
+    return PB(stack.pb)
 
 
 @pytest.fixture()

@@ -16,15 +16,7 @@ import pytest
 import requests
 
 from ops.stack import DEV_SECRET
-
-
-def api(stack, path, token=None, raw_auth=None, **kwargs):
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    if raw_auth is not None:
-        headers["Authorization"] = raw_auth
-    return requests.post(stack.base_url + "/pb/api/" + path, headers=headers, timeout=30, **kwargs)
+from tests.helpers import assert_envelope, login_through, route
 
 
 def native(stack, method, path, token=None, **kwargs):
@@ -35,40 +27,6 @@ def native(stack, method, path, token=None, **kwargs):
     return requests.request(method, stack.base_url + "/pb/api/" + path, headers=headers, timeout=30, **kwargs)
 
 
-class SuperPB:
-    def __init__(self, stack):
-        self.url = stack.config.pb_url
-        self.token = stack.pb.superuser_token()
-
-    def req(self, method, path, **kwargs):
-        return requests.request(method, self.url + path, headers={"Authorization": self.token}, timeout=15,
-                                **kwargs)
-
-    def get_user(self, pb_id):
-        return self.req("GET", f"/api/collections/tbl_auth_users/records/{pb_id}")
-
-
-@pytest.fixture(scope="module")
-def su(stack):
-    return SuperPB(stack)
-
-
-def login(stack, code):
-    response = api(stack, "wechat/login", json={"users_wx_code": code})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    return body["token"], body["data"]["user"]
-
-
-def assert_envelope(response, status):
-    assert response.status_code == status, (response.status_code, response.text[:300])
-    assert response.headers.get("Content-Type", "").startswith("application/json"), response.headers
-    body = response.json()
-    assert body["code"] == status and body["msg"]
-    assert "token" not in body or status == 200
-    return body
-
-
 def b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
@@ -77,39 +35,39 @@ def b64(data: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def bad_tokens(stack, su):
+def bad_tokens(stack, stack_pb):
     """name -> Authorization header value that must be refused."""
     suffix = secrets.token_hex(4)
-    good, user = login(stack, f"atk{suffix}")
+    good, user = login_through(stack, f"atk{suffix}")
     head, payload, signature = good.split(".")
     forged_sig = head + "." + payload + "." + ("A" if signature[0] != "A" else "B") + signature[1:]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     other_user_claims = dict(claims, id="a" * 15)
     forged_claims = head + "." + b64(other_user_claims) + "." + signature
 
-    response = su.req("POST", f"/api/collections/tbl_auth_users/impersonate/{user['pb_id']}", json={"duration": 1})
+    response = stack_pb.request("POST", f"/api/collections/tbl_auth_users/impersonate/{user['pb_id']}", json={"duration": 1})
     assert response.status_code == 200, response.text
     expired = response.json()["token"]
 
-    superuser = su.token
+    superuser = stack_pb.superuser_token
 
     # A second auth collection, with one record and an impersonated token of it.
     other_name = f"tmp_auth_{suffix}"
-    response = su.req("POST", "/api/collections", json={
+    response = stack_pb.request("POST", "/api/collections", json={
         "name": other_name, "type": "auth", "listRule": "id = @request.auth.id", "viewRule": "id = @request.auth.id",
         "fields": [{"name": "openid", "type": "text"}]})
     assert response.status_code == 200, response.text
     password = secrets.token_urlsafe(16)
-    response = su.req("POST", f"/api/collections/{other_name}/records",
+    response = stack_pb.request("POST", f"/api/collections/{other_name}/records",
                       json={"email": f"x{suffix}@example.com", "password": password, "passwordConfirm": password,
                             "openid": user["openid"]})
     assert response.status_code == 200, response.text
-    response = su.req("POST", f"/api/collections/{other_name}/impersonate/{response.json()['id']}",
+    response = stack_pb.request("POST", f"/api/collections/{other_name}/impersonate/{response.json()['id']}",
                       json={"duration": 600})
     other_collection = response.json()["token"]
 
-    deleted_token, deleted_user = login(stack, f"atkdel{suffix}")
-    assert su.req("DELETE", f"/api/collections/tbl_auth_users/records/{deleted_user['pb_id']}").status_code == 204
+    deleted_token, deleted_user = login_through(stack, f"atkdel{suffix}")
+    assert stack_pb.request("DELETE", f"/api/collections/tbl_auth_users/records/{deleted_user['pb_id']}").status_code == 204
 
     time.sleep(1.5)  # the 1-second token expires
     yield {
@@ -124,7 +82,7 @@ def bad_tokens(stack, su):
         "bearer-junk-jwt-shape": "Bearer aaa.bbb.ccc",
         "bearer-empty": "Bearer ",
     }
-    su.req("DELETE", f"/api/collections/{other_name}")
+    stack_pb.request("DELETE", f"/api/collections/{other_name}")
 
 
 TOKEN_CASES = ["forged-signature", "forged-claims", "expired", "superuser", "superuser-bare",
@@ -133,35 +91,35 @@ TOKEN_CASES = ["forged-signature", "forged-claims", "expired", "superuser", "sup
 
 @pytest.mark.parametrize("case", TOKEN_CASES)
 @pytest.mark.parametrize("path", ["wechat/profile", "system/refresh-token"])
-def test_bad_token_is_401(stack, bad_tokens, su, path, case):
+def test_bad_token_is_401(stack, bad_tokens, stack_pb, path, case):
     body = {"users_name": "pwned"} if path == "wechat/profile" else {}
-    response = api(stack, path, raw_auth=bad_tokens[case], json=body)
+    response = route(stack, path, raw_auth=bad_tokens[case], json=body)
     assert_envelope(response, 401)
 
 
-def test_superuser_token_cannot_be_refreshed_into_user_token(stack, su):
-    response = api(stack, "system/refresh-token", raw_auth=su.token, json={})
+def test_superuser_token_cannot_be_refreshed_into_user_token(stack, stack_pb):
+    response = route(stack, "system/refresh-token", raw_auth=stack_pb.superuser_token, json={})
     assert response.status_code == 401 and "token" not in response.json()
 
 
 @pytest.mark.parametrize("path", ["wechat/profile", "system/refresh-token"])
 def test_huge_authorization_header_is_401_envelope(stack, path):
-    response = api(stack, path, raw_auth="Bearer " + "a" * 10240, json={})
+    response = route(stack, path, raw_auth="Bearer " + "a" * 10240, json={})
     assert_envelope(response, 401)
 
 
 def test_authorization_header_just_over_token_limit_is_401(stack):
     # 5 kB: under nginx's header buffer, over the sidecar's MAX_TOKEN_LENGTH (4096).
-    response = api(stack, "wechat/profile", raw_auth="Bearer " + "a.b." + "c" * 5000, json={})
+    response = route(stack, "wechat/profile", raw_auth="Bearer " + "a.b." + "c" * 5000, json={})
     assert_envelope(response, 401)
 
 
 # ------------------------------------------------------------------ mass assignment
 
 
-def test_profile_mass_assignment_changes_nothing(stack, su, unique):
-    token, user = login(stack, f"mass{unique}")
-    before = su.get_user(user["pb_id"]).json()
+def test_profile_mass_assignment_changes_nothing(stack, stack_pb, unique):
+    token, user = login_through(stack, f"mass{unique}")
+    before = stack_pb.user(user["pb_id"])
     attack = {
         "openid": "dev-openid-victim", "unionid": "u-evil", "users_type": "注册用户", "users_idtype": "ManagePlatform",
         "company_id": "WX-COMPANY-EVIL", "users_rank_level": 99, "users_auth_type": 9, "users_level": "S",
@@ -170,16 +128,16 @@ def test_profile_mass_assignment_changes_nothing(stack, su, unique):
         "verified": True, "id": "a" * 15, "users_parent_id": "p", "users_promo_code": "c", "usergroups_id": "g",
         "users_name": f"legit-{unique}",
     }
-    response = api(stack, "wechat/profile", token, json=attack)
+    response = route(stack, "wechat/profile", token, json=attack)
     body = assert_envelope(response, 200)
     assert body["data"]["user"]["users_name"] == f"legit-{unique}"
-    after = su.get_user(user["pb_id"]).json()
+    after = stack_pb.user(user["pb_id"])
     for name in ("openid", "unionid", "users_type", "users_idtype", "company_id", "users_rank_level",
                  "users_auth_type", "users_level", "users_status", "users_id", "email", "verified",
                  "users_parent_id", "users_promo_code", "usergroups_id"):
         assert after.get(name) == before.get(name), name
     # tokenKey / password unchanged: the old token still works (either change would revoke it).
-    again = api(stack, "wechat/profile", token, json={})
+    again = route(stack, "wechat/profile", token, json={})
     assert_envelope(again, 200)
     assert again.json()["data"]["user"]["users_idtype"] == before["users_idtype"] == "WeChat"
 
@@ -187,10 +145,10 @@ def test_profile_mass_assignment_changes_nothing(stack, su, unique):
 # ------------------------------------------------------------------ broken object access via native API
 
 
-def test_user_cannot_read_or_change_another_user(stack, su, unique):
-    token_a, user_a = login(stack, f"bola{unique}a")
-    token_b, user_b = login(stack, f"bola{unique}b")
-    api(stack, "wechat/profile", token_b, json={"users_name": f"victim-{unique}"})
+def test_user_cannot_read_or_change_another_user(stack, stack_pb, unique):
+    token_a, user_a = login_through(stack, f"bola{unique}a")
+    token_b, user_b = login_through(stack, f"bola{unique}b")
+    route(stack, "wechat/profile", token_b, json={"users_name": f"victim-{unique}"})
     path = f"collections/tbl_auth_users/records/{user_b['pb_id']}"
     assert native(stack, "GET", path, token_a).status_code == 404
     listed = native(stack, "GET", "collections/tbl_auth_users/records", token_a, params={"perPage": 500})
@@ -203,12 +161,12 @@ def test_user_cannot_read_or_change_another_user(stack, su, unique):
     own = native(stack, "PATCH", f"collections/tbl_auth_users/records/{user_a['pb_id']}", token_a,
                  json={"users_idtype": "ManagePlatform"})
     assert own.status_code in (403, 404)
-    assert su.get_user(user_b["pb_id"]).json()["users_name"] == f"victim-{unique}"
-    assert su.get_user(user_a["pb_id"]).json()["users_idtype"] == "WeChat"
+    assert stack_pb.user(user_b["pb_id"])["users_name"] == f"victim-{unique}"
+    assert stack_pb.user(user_a["pb_id"])["users_idtype"] == "WeChat"
 
 
-def test_user_cannot_patch_or_delete_company(stack, su, unique):
-    token, _ = login(stack, f"co{unique}")
+def test_user_cannot_patch_or_delete_company(stack, stack_pb, unique):
+    token, _ = login_through(stack, f"co{unique}")
     created = native(stack, "POST", "collections/tbl_company/records", json={"company_name": f"co-{unique}"})
     assert created.status_code == 200, created.text
     company = created.json()
@@ -216,7 +174,7 @@ def test_user_cannot_patch_or_delete_company(stack, su, unique):
     for auth in (token, None):
         assert native(stack, "PATCH", path, auth, json={"company_name": "pwned"}).status_code in (403, 404)
         assert native(stack, "DELETE", path, auth).status_code in (403, 404)
-    stored = su.req("GET", f"/api/collections/tbl_company/records/{company['id']}")
+    stored = stack_pb.request("GET", f"/api/collections/tbl_company/records/{company['id']}")
     assert stored.status_code == 200 and stored.json()["company_name"] == f"co-{unique}"
 
 
@@ -224,20 +182,20 @@ def test_user_cannot_patch_or_delete_company(stack, su, unique):
     ("tbl_attachments", {"attachments_filename": "evil.jpg"}),
     ("tbl_document", {"document_title": "evil"}),
 ])
-def test_user_cannot_create_attachments_or_documents(stack, su, unique, collection, body):
-    token, _ = login(stack, f"cr{unique}")
+def test_user_cannot_create_attachments_or_documents(stack, stack_pb, unique, collection, body):
+    token, _ = login_through(stack, f"cr{unique}")
     marker = f"evil-{unique}"
     key = next(iter(body))
     for auth in (token, None):
         response = native(stack, "POST", f"collections/{collection}/records", auth, json={key: marker})
         assert response.status_code in (400, 403), response.text
-    rows = su.req("GET", f"/api/collections/{collection}/records", params={"filter": f'{key} = "{marker}"'})
+    rows = stack_pb.request("GET", f"/api/collections/{collection}/records", params={"filter": f'{key} = "{marker}"'})
     assert rows.json()["totalItems"] == 0
 
 
-def test_attachments_cannot_be_enumerated(stack, su, unique):
-    token, _ = login(stack, f"en{unique}")
-    created = su.req("POST", "/api/collections/tbl_attachments/records", json={"attachments_filename": "a.jpg"})
+def test_attachments_cannot_be_enumerated(stack, stack_pb, unique):
+    token, _ = login_through(stack, f"en{unique}")
+    created = stack_pb.request("POST", "/api/collections/tbl_attachments/records", json={"attachments_filename": "a.jpg"})
     attachment_id = created.json()["attachments_id"]
     for auth in (token, None):
         for params in ({}, {"filter": 'attachments_id != ""'}, {"filter": 'attachments_id ~ "ATT"'},
@@ -255,7 +213,7 @@ def test_attachments_cannot_be_enumerated(stack, su, unique):
 @pytest.mark.parametrize("path", ["wechat/login", "wechat/profile", "system/refresh-token", "system/users-count"])
 def test_body_over_64k_is_413_envelope(stack, path):
     body = json.dumps({"users_wx_code": "x" * (65 * 1024)})
-    response = api(stack, path, data=body, headers={"Content-Type": "application/json"})
+    response = route(stack, path, data=body, headers={"Content-Type": "application/json"})
     assert_envelope(response, 413)
 
 
@@ -302,7 +260,7 @@ def test_rate_limit_per_client_ip(make_stack, unique):
 
 
 def test_no_secret_in_responses_or_logs(make_stack, monkeypatch, unique):
-    superuser_password = "Known-su-pass-" + secrets.token_hex(8)
+    superuser_password = "Known-stack_pb-pass-" + secrets.token_hex(8)
     session_key = "Known-session-key-" + secrets.token_hex(8)
     monkeypatch.setenv("WECHAT_STUB_SESSION_KEY", session_key)
     known = make_stack(PB_SUPERUSER_PASSWORD=superuser_password)
@@ -311,7 +269,7 @@ def test_no_secret_in_responses_or_logs(make_stack, monkeypatch, unique):
     responses_seen = []
 
     def call(path, token=None, **kwargs):
-        response = api(known, path, token, **kwargs)
+        response = route(known, path, token, **kwargs)
         responses_seen.append(response)
         return response
 

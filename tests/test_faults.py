@@ -12,40 +12,10 @@ import time
 import pytest
 import requests
 
+from tests.helpers import PB, assert_envelope, route
 from tests.stack_fixtures import start_stack, stop_and_check
 
 WECHAT_TIMEOUT = 1.0
-
-
-def api(stack, path, token=None, timeout=30, **kwargs):
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return requests.post(stack.base_url + "/pb/api/" + path, headers=headers, timeout=timeout, **kwargs)
-
-
-def su_get(stack, path, **params):
-    token = stack.pb.superuser_token()
-    response = requests.get(stack.config.pb_url + path, headers={"Authorization": token}, params=params,
-                            timeout=15)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def count_users(stack, filter_=""):
-    params = {"perPage": 1}
-    if filter_:
-        params["filter"] = filter_
-    return su_get(stack, "/api/collections/tbl_auth_users/records", **params)["totalItems"]
-
-
-def assert_envelope(response, status):
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json"), response.headers
-    body = response.json()
-    assert body["code"] == status and isinstance(body["msg"], str) and body["msg"]
-    assert "token" not in body
-    return body
 
 
 @pytest.fixture(scope="module")
@@ -83,44 +53,44 @@ WECHAT_FAULTS = [
 def test_login_wechat_fault(fast_stack, unique, fault, status):
     name = f"lf{unique}"
     code = f"slow-3.{name}" if fault == "slow-3" else f"{fault}.{name}"
-    before = count_users(fast_stack)
+    before = PB(fast_stack.pb).total("tbl_auth_users")
     started = time.monotonic()
-    response = api(fast_stack, "wechat/login", json={"users_wx_code": code})
+    response = route(fast_stack, "wechat/login", json={"users_wx_code": code})
     elapsed = time.monotonic() - started
     assert_envelope(response, status)
     assert elapsed < WECHAT_TIMEOUT + 1, elapsed
     if fault == "slow-3":
         time.sleep(2.5)  # let the stub finish; nothing may be written after the timeout either
-        assert count_users(fast_stack, f'openid = "dev-openid-{name}"') == 0
-    assert count_users(fast_stack) == before
+        assert PB(fast_stack.pb).total("tbl_auth_users", f'openid = "dev-openid-{name}"') == 0
+    assert PB(fast_stack.pb).total("tbl_auth_users") == before
 
 
 @pytest.mark.parametrize("fault,status", WECHAT_FAULTS)
 def test_phone_wechat_fault(fast_stack, unique, fault, status):
-    login = api(fast_stack, "wechat/login", json={"users_wx_code": f"pf{unique}"}).json()
+    login = route(fast_stack, "wechat/login", json={"users_wx_code": f"pf{unique}"}).json()
     token, pb_id = login["token"], login["data"]["user"]["pb_id"]
     code = f"slow-3.phone-1360000{int(unique, 16) % 10000:04d}" if fault == "slow-3" else f"{fault}.x"
     started = time.monotonic()
-    response = api(fast_stack, "wechat/profile", token, json={"users_phone_code": code, "users_name": "n"})
+    response = route(fast_stack, "wechat/profile", token, json={"users_phone_code": code, "users_name": "n"})
     elapsed = time.monotonic() - started
     assert_envelope(response, status)
     # One token fetch and one phone call, each bounded by the timeout.
     assert elapsed < WECHAT_TIMEOUT + 1, elapsed
     if fault == "slow-3":
         time.sleep(2.5)
-    record = su_get(fast_stack, f"/api/collections/tbl_auth_users/records/{pb_id}")
+    record = PB(fast_stack.pb).user(pb_id)
     assert record["users_phone"] == "" and record["users_name"] == ""
 
 
 def test_access_token_invalidated_between_phone_updates(fast_stack, unique):
     stats_url = fast_stack.stub_url + "/__stub/stats"
-    token = api(fast_stack, "wechat/login", json={"users_wx_code": f"tk{unique}"}).json()["token"]
+    token = route(fast_stack, "wechat/login", json={"users_wx_code": f"tk{unique}"}).json()["token"]
     base = int(unique, 16) % 10000
-    first = api(fast_stack, "wechat/profile", token, json={"users_phone_code": f"phone-1350000{base:04d}"})
+    first = route(fast_stack, "wechat/profile", token, json={"users_phone_code": f"phone-1350000{base:04d}"})
     assert_envelope(first, 200)
     stable_before = requests.get(stats_url, timeout=5).json()["calls"]["/cgi-bin/stable_token"]
     assert requests.post(fast_stack.stub_url + "/__stub/expire-token", timeout=5).status_code == 200
-    second = api(fast_stack, "wechat/profile", token, json={"users_phone_code": f"phone-1340000{base:04d}"})
+    second = route(fast_stack, "wechat/profile", token, json={"users_phone_code": f"phone-1340000{base:04d}"})
     body = assert_envelope(second, 200)
     assert body["data"]["user"]["users_phone"] == f"1340000{base:04d}"
     stable_after = requests.get(stats_url, timeout=5).json()["calls"]["/cgi-bin/stable_token"]
@@ -128,7 +98,7 @@ def test_access_token_invalidated_between_phone_updates(fast_stack, unique):
 
 
 def test_pocketbase_stopped_then_started(pb_stack, unique):
-    login = api(pb_stack, "wechat/login", json={"users_wx_code": f"ps{unique}"}).json()
+    login = route(pb_stack, "wechat/login", json={"users_wx_code": f"ps{unique}"}).json()
     token = login["token"]
     pb_stack.pb.stop()
     try:
@@ -140,15 +110,15 @@ def test_pocketbase_stopped_then_started(pb_stack, unique):
         ]
         for path, bearer, body in calls:
             started = time.monotonic()
-            response = api(pb_stack, path, bearer, timeout=20, json=body)
+            response = route(pb_stack, path, bearer, timeout=20, json=body)
             assert time.monotonic() - started < 5, path
             assert_envelope(response, 503)
     finally:
         pb_stack.pb.start()
         pb_stack._track("pocketbase", pb_stack.pb.process)
-    response = api(pb_stack, "system/users-count", json={})
+    response = route(pb_stack, "system/users-count", json={})
     assert_envelope(response, 200)
-    response = api(pb_stack, "wechat/profile", token, json={"users_name": f"back-{unique}"})
+    response = route(pb_stack, "wechat/profile", token, json={"users_name": f"back-{unique}"})
     assert_envelope(response, 200)
     assert response.json()["data"]["user"]["users_name"] == f"back-{unique}"
 
@@ -156,7 +126,7 @@ def test_pocketbase_stopped_then_started(pb_stack, unique):
 def test_pocketbase_sigkill_keeps_acknowledged_writes(pb_stack, unique):
     users = []
     for i in range(4):
-        login = api(pb_stack, "wechat/login", json={"users_wx_code": f"k{unique}x{i}"}).json()
+        login = route(pb_stack, "wechat/login", json={"users_wx_code": f"k{unique}x{i}"}).json()
         users.append((login["token"], login["data"]["user"]["pb_id"]))
     acked_profiles: dict[str, int] = {}
     acked_companies: dict[str, str] = {}
@@ -168,7 +138,7 @@ def test_pocketbase_sigkill_keeps_acknowledged_writes(pb_stack, unique):
         while not stop.is_set():
             seq += 1
             try:
-                response = api(pb_stack, "wechat/profile", token, timeout=10, json={"users_name": str(seq)})
+                response = route(pb_stack, "wechat/profile", token, timeout=10, json={"users_name": str(seq)})
             except requests.RequestException:
                 continue
             if response.status_code == 200:
@@ -213,16 +183,18 @@ def test_pocketbase_sigkill_keeps_acknowledged_writes(pb_stack, unique):
     profiles, companies = acked_profiles, acked_companies
     assert len(acked_before_kill[0]) == len(users) and len(acked_before_kill[1]) > 10, acked_before_kill
     for pb_id, seq in profiles.items():
-        record = su_get(pb_stack, f"/api/collections/tbl_auth_users/records/{pb_id}")
+        record = PB(pb_stack.pb).user(pb_id)
         assert int(record["users_name"]) >= seq, (pb_id, record["users_name"], seq)
     ids = list(companies)
     found = {}
     for start in range(0, len(ids), 50):
         chunk = ids[start:start + 50]
-        rows = su_get(pb_stack, "/api/collections/tbl_company/records", perPage=50,
-                      filter=" || ".join(f'id = "{i}"' for i in chunk))["items"]
+        listed = PB(pb_stack.pb).request("GET", "/api/collections/tbl_company/records", params={
+            "perPage": 50, "filter": " || ".join(f'id = "{i}"' for i in chunk)})
+        assert listed.status_code == 200, listed.text
+        rows = listed.json()["items"]
         found.update({r["id"]: r["company_name"] for r in rows})
     missing = {i: n for i, n in companies.items() if found.get(i) != n}
     assert not missing, f"{len(missing)} acknowledged company creates lost: {list(missing.items())[:5]}"
     # And the database is usable after the crash.
-    assert_envelope(api(pb_stack, "system/users-count", json={}), 200)
+    assert "token" not in assert_envelope(route(pb_stack, "system/users-count", json={}), 200)

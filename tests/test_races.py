@@ -6,53 +6,16 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-import requests
+from tests.helpers import login_through, route
 
 
 
-def api(stack, path, token=None, **kwargs):
-    headers = kwargs.pop("headers", {})
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return requests.post(stack.base_url + "/pb/api/" + path, headers=headers, timeout=30, **kwargs)
-
-
-class SuperPB:
-    """Direct superuser access to the stack's PocketBase (not through nginx)."""
-
-    def __init__(self, stack):
-        self.url = stack.config.pb_url
-        self.token = stack.pb.superuser_token()
-
-    def req(self, method, path, **kwargs):
-        return requests.request(method, self.url + path, headers={"Authorization": self.token}, timeout=15,
-                                **kwargs)
-
-    def users(self, filter_):
-        response = self.req("GET", "/api/collections/tbl_auth_users/records",
-                            params={"filter": filter_, "perPage": 500})
-        assert response.status_code == 200, response.text
-        return response.json()["items"]
-
-
-@pytest.fixture(scope="module")
-def su(stack):
-    return SuperPB(stack)
-
-
-def login(stack, code):
-    response = api(stack, "wechat/login", json={"users_wx_code": code})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def test_concurrent_first_logins_create_one_user(stack, su, unique):
+def test_concurrent_first_logins_create_one_user(stack, stack_pb, unique):
     barrier = threading.Barrier(50)
 
     def one(i):
         barrier.wait()
-        return api(stack, "wechat/login", json={"users_wx_code": f"race{unique}.{i}"})
+        return route(stack, "wechat/login", json={"users_wx_code": f"race{unique}.{i}"})
 
     with ThreadPoolExecutor(50) as pool:
         answers = list(pool.map(one, range(50)))
@@ -63,13 +26,13 @@ def test_concurrent_first_logins_create_one_user(stack, su, unique):
     pb_ids = {b["data"]["user"]["pb_id"] for b in bodies}
     assert len(pb_ids) == 1, pb_ids
     assert Counter(b["data"]["status"] for b in bodies)["register_success"] == 1
-    rows = su.users(f'openid = "dev-openid-race{unique}"')
+    rows = stack_pb.users(f'openid = "dev-openid-race{unique}"')
     assert [r["id"] for r in rows] == list(pb_ids)
 
 
-def test_two_users_claiming_one_phone_at_once(stack, su, unique):
-    token_a = login(stack, f"pa{unique}")["token"]
-    token_b = login(stack, f"pb{unique}")["token"]
+def test_two_users_claiming_one_phone_at_once(stack, stack_pb, unique):
+    token_a = login_through(stack, f"pa{unique}")[0]
+    token_b = login_through(stack, f"pb{unique}")[0]
     phones = []
     for round_ in range(20):
         phone = f"139{int(unique, 16) % 10000:04d}{round_:04d}"
@@ -78,7 +41,7 @@ def test_two_users_claiming_one_phone_at_once(stack, su, unique):
 
         def claim(token):
             barrier.wait()
-            return api(stack, "wechat/profile", token, json={"users_phone": phone})
+            return route(stack, "wechat/profile", token, json={"users_phone": phone})
 
         with ThreadPoolExecutor(2) as pool:
             answers = list(pool.map(claim, (token_a, token_b)))
@@ -86,19 +49,19 @@ def test_two_users_claiming_one_phone_at_once(stack, su, unique):
         assert statuses == [200, 400], (round_, [a.text for a in answers])
         loser = next(a for a in answers if a.status_code == 400).json()
         assert loser["code"] == 400 and loser["data"].get("field") == "users_phone"
-    rows = su.users(" || ".join(f'users_phone = "{p}"' for p in phones))
+    rows = stack_pb.users(" || ".join(f'users_phone = "{p}"' for p in phones))
     held = Counter(r["users_phone"] for r in rows)
     assert held and max(held.values()) == 1, held
 
 
-def test_concurrent_profile_updates_of_different_fields(stack, su, unique):
-    token = login(stack, f"pf{unique}")["token"]
+def test_concurrent_profile_updates_of_different_fields(stack, stack_pb, unique):
+    token = login_through(stack, f"pf{unique}")[0]
     picture_fields = ("users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture")
     rounds = 10
     attachments = {}
     for r in range(rounds):
         for f in picture_fields:
-            created = su.req("POST", "/api/collections/tbl_attachments/records",
+            created = stack_pb.request("POST", "/api/collections/tbl_attachments/records",
                              json={"attachments_filename": f"{f}-{r}.jpg"})
             assert created.status_code == 200, created.text
             attachments[(r, f)] = created.json()["attachments_id"]
@@ -111,12 +74,12 @@ def test_concurrent_profile_updates_of_different_fields(stack, su, unique):
 
         def update(item):
             barrier.wait()
-            return api(stack, "wechat/profile", token, json={item[0]: item[1]})
+            return route(stack, "wechat/profile", token, json={item[0]: item[1]})
 
         with ThreadPoolExecutor(len(wanted)) as pool:
             answers = list(pool.map(update, wanted.items()))
         assert [a.status_code for a in answers] == [200] * len(wanted), [a.text for a in answers]
-        rows = su.users(f'openid = "dev-openid-pf{unique}"')
+        rows = stack_pb.users(f'openid = "dev-openid-pf{unique}"')
         assert len(rows) == 1
         stored = {k: rows[0][k] for k in wanted}
         assert stored == wanted, f"round {r}: lost update(s)"

@@ -6,14 +6,6 @@ import pytest
 LOGIN, PROFILE = "/pb/api/wechat/login", "/pb/api/wechat/profile"
 
 
-def users_count(pb) -> int:
-    return pb.request("GET", "/api/collections/tbl_auth_users/records", params={"perPage": 1}).json()["totalItems"]
-
-
-def stored_user(pb, pb_id: str) -> dict:
-    return pb.request("GET", f"/api/collections/tbl_auth_users/records/{pb_id}").json()
-
-
 def test_first_login_registers_then_logs_in(client, conforms, spec, unique):
     first = client.post(LOGIN, json={"users_wx_code": f"new-{unique}.1"})
     assert first.status_code == 200
@@ -34,7 +26,7 @@ def test_first_login_registers_then_logs_in(client, conforms, spec, unique):
 
 def test_login_keeps_unionid_and_never_answers_secrets(client, pb, wechat, unique):
     response = client.post(LOGIN, json={"users_wx_code": f"secret-{unique}"})
-    assert stored_user(pb, response.json["data"]["user"]["pb_id"])["unionid"] == f"uid-secret-{unique}"
+    assert pb.user(response.json["data"]["user"]["pb_id"])["unionid"] == f"uid-secret-{unique}"
     text = response.get_data(as_text=True)
     for secret in (wechat.SESSION_KEY, "password", "tokenKey", "session_key", "unionid"):
         assert secret not in text
@@ -60,12 +52,12 @@ def test_login_keeps_unionid_and_never_answers_secrets(client, pb, wechat, uniqu
     ({"data": "x" * (65 * 1024), "content_type": "application/json"}, 413),
 ])
 def test_bad_login_requests_get_an_envelope_and_write_nothing(client, pb, wechat, kwargs, status):
-    before = users_count(pb)
+    before = pb.total("tbl_auth_users")
     response = client.post(LOGIN, **kwargs)
     assert response.status_code == status
     assert response.json["code"] == status and response.json["msg"] and isinstance(response.json["data"], dict)
     assert not [c for c in wechat.calls if c.startswith("jscode2session")]
-    assert users_count(pb) == before
+    assert pb.total("tbl_auth_users") == before
 
 
 @pytest.mark.parametrize("errcode, status", [
@@ -73,11 +65,11 @@ def test_bad_login_requests_get_an_envelope_and_write_nothing(client, pb, wechat
 ])
 def test_wechat_refusals_map_to_envelopes_and_write_nothing(client, pb, wechat, unique, errcode, status):
     wechat.errors[f"refused-{unique}"] = errcode
-    before = users_count(pb)
+    before = pb.total("tbl_auth_users")
     response = client.post(LOGIN, json={"users_wx_code": f"refused-{unique}"})
     assert (response.status_code, response.json["code"]) == (status, status)
     assert "token" not in response.json
-    assert users_count(pb) == before
+    assert pb.total("tbl_auth_users") == before
 
 
 @pytest.mark.parametrize("method", ["get", "put", "delete", "patch"])
@@ -108,7 +100,7 @@ def test_profile_updates_given_fields_only(client, login, conforms, pb):
     assert (updated["users_name"], updated["users_tag"], updated["users_phone"]) == ("张三", "核心客户", "13900139000")
     assert updated["users_phone_masked"] == "139****9000"
     assert updated["users_type"] == "注册用户"
-    assert stored_user(pb, user["pb_id"])["users_type"] == "注册用户"
+    assert pb.user(user["pb_id"])["users_type"] == "注册用户"
 
 
 def test_profile_phone_code_wins_over_phone(client, login, wechat, unique):
@@ -124,10 +116,10 @@ def test_profile_ignores_every_other_key(client, login, pb):
     attack = {"openid": "stolen", "users_type": "注册用户", "users_idtype": "ManagePlatform", "company_id": "CMP-x",
               "users_rank_level": 9, "tokenKey": "x" * 50, "password": "p" * 20, "passwordConfirm": "p" * 20,
               "email": "a@b.cd", "verified": True, "users_id": "USR-x", "id": "aaaaaaaaaaaaaaa", "unionid": "u"}
-    before = stored_user(pb, user["pb_id"])
+    before = pb.user(user["pb_id"])
     response = profile(client, token, attack)
     assert response.status_code == 200
-    after = stored_user(pb, user["pb_id"])
+    after = pb.user(user["pb_id"])
     for key in ("openid", "users_type", "users_idtype", "company_id", "users_rank_level", "email", "verified",
                 "users_id", "unionid", "id"):
         assert after.get(key) == before.get(key), key
@@ -141,7 +133,7 @@ def test_profile_phone_taken_by_another_user_is_refused(client, login, pb, uniqu
     assert profile(client, first_token, {"users_phone": phone}).status_code == 200
     response = profile(client, second_token, {"users_phone": phone, "users_name": "李四"})
     assert response.status_code == 400 and response.json["msg"] == "手机号已被其他账号使用"
-    assert stored_user(pb, second["pb_id"])["users_name"] == ""
+    assert pb.user(second["pb_id"])["users_name"] == ""
 
 
 @pytest.mark.parametrize("body, fragment", [
@@ -158,10 +150,10 @@ def test_profile_phone_taken_by_another_user_is_refused(client, login, pb, uniqu
 ])
 def test_bad_profile_values_are_400_and_change_nothing(client, login, pb, body, fragment):
     token, user = login()
-    before = stored_user(pb, user["pb_id"])
+    before = pb.user(user["pb_id"])
     response = profile(client, token, {"users_tag": "should-not-be-written", **body})
     assert response.status_code == 400 and fragment in response.json["msg"]
-    assert stored_user(pb, user["pb_id"]) == before
+    assert pb.user(user["pb_id"]) == before
 
 
 def test_profile_phone_code_refused_by_wechat_changes_nothing(client, login, pb, wechat, unique):
@@ -169,7 +161,7 @@ def test_profile_phone_code_refused_by_wechat_changes_nothing(client, login, pb,
     wechat.errors[f"badphone-{unique}"] = 40029
     response = profile(client, token, {"users_phone_code": f"badphone-{unique}", "users_name": "王五"})
     assert response.status_code == 400
-    assert stored_user(pb, user["pb_id"])["users_name"] == ""
+    assert pb.user(user["pb_id"])["users_name"] == ""
 
 
 def test_profile_resolves_attachment_links_and_company(client, login, pb, unique):

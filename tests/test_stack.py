@@ -18,24 +18,14 @@ import pytest
 import requests
 import yaml
 
-from ops.processes import ROOT, free_port
+from ops.processes import ROOT
 from ops.stack import (DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, Stack, StackConfig, StackError,
                        process_group_members, render_nginx_conf)
+from tests.helpers import assert_envelope
 from tests.stack_fixtures import stack_settings
 
 SPEC_FILE = ROOT / "spec" / "openapi-wx.yaml"
 NGINX_REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-def assert_envelope(response: requests.Response, status: int) -> dict:
-    """The response is our {code, msg, data} JSON envelope with code == HTTP status."""
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json"), response.headers
-    body = response.json()
-    assert set(body) >= {"code", "msg", "data"}, body
-    assert body["code"] == status and isinstance(body["msg"], str) and body["msg"]
-    assert isinstance(body["data"], dict)
-    return body
 
 
 def get_from(source_ip: str, host: str, port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
