@@ -13,6 +13,14 @@ MIGRATIONS_DIR = ROOT / "pb_migrations"
 HOOKS_DIR = ROOT / "pb_hooks"
 
 
+def superuser_token(url: str, email: str, password: str, timeout: float = 15) -> str:
+    """A fresh superuser token from the PocketBase at url; requests' errors when that fails."""
+    response = requests.post(f"{url}/api/collections/_superusers/auth-with-password",
+                             json={"identity": email, "password": password}, timeout=timeout)
+    response.raise_for_status()
+    return response.json()["token"]
+
+
 @dataclass
 class PocketBaseServer:
     """One PocketBase process: its data dir, port, superuser and log."""
@@ -73,9 +81,4 @@ class PocketBaseServer:
 
     def superuser_token(self) -> str:
         """A fresh superuser auth token."""
-        response = requests.post(
-            self.url + "/api/collections/_superusers/auth-with-password",
-            json={"identity": self.superuser_email, "password": self.superuser_password}, timeout=10,
-        )
-        response.raise_for_status()
-        return response.json()["token"]
+        return superuser_token(self.url, self.superuser_email, self.superuser_password)

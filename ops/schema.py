@@ -11,7 +11,6 @@ import argparse
 import difflib
 import hashlib
 import json
-import os
 import sys
 import zlib
 from pathlib import Path
@@ -295,14 +294,6 @@ def _live_collections(url: str, token: str) -> list[dict]:
     return [c for c in response.json()["items"] if not c.get("system")]
 
 
-def superuser_token(url: str, email: str, password: str) -> str:
-    """Authenticate as superuser against url."""
-    response = requests.post(f"{url}/api/collections/_superusers/auth-with-password",
-                             json={"identity": email, "password": password}, timeout=10)
-    response.raise_for_status()
-    return response.json()["token"]
-
-
 def _unalias(rule: str | None, aliases: dict) -> str | None:
     if rule is None:
         return None
@@ -437,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     check_parser.add_argument("--spec", type=Path, action="append")
     for name in ("diff", "pull"):
         live = sub.add_parser(name)
-        live.add_argument("url", nargs="?", default=os.environ.get("PB_URL", "http://127.0.0.1:8090"))
+        live.add_argument("url", nargs="?", help="PocketBase URL (default: PB_URL, else the stack's PB_PORT)")
     args = parser.parse_args(argv)
 
     if args.command == "generate":
@@ -454,11 +445,15 @@ def main(argv: list[str] | None = None) -> int:
             print("schema-check: pb_migrations/ matches schema.yaml; every spec field is declared")
         return 1 if problems else 0
 
-    email, password = os.environ.get("PB_SUPERUSER_EMAIL"), os.environ.get("PB_SUPERUSER_PASSWORD")
-    if not email or not password:
-        print(f"{args.command}: set PB_SUPERUSER_EMAIL and PB_SUPERUSER_PASSWORD", file=sys.stderr)
+    # The same superuser and URL as make backup/restore: environment, .env, or pb_data's password file.
+    from ops.stack import StackConfig, StackError, admin_pb_url, superuser_token
+    try:
+        config = StackConfig.from_env(generate_password=False)
+        args.url = (args.url or admin_pb_url(config)).rstrip("/")
+        token = superuser_token(args.url, config)
+    except StackError as exc:
+        print(f"schema-{args.command}: {exc}", file=sys.stderr)
         return 2
-    token = superuser_token(args.url, email, password)
     if args.command == "diff":
         text = diff(args.url, token)
         print(text or "schema-diff: the running PocketBase matches schema.yaml")

@@ -33,6 +33,7 @@ from pathlib import Path
 import requests
 
 from ops.pbserver import PocketBaseServer
+from ops.pbserver import superuser_token as pocketbase_superuser_token
 from ops.processes import ROOT, ManagedProcess, free_port
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
@@ -596,17 +597,13 @@ def superuser_token(pb_url: str, config: StackConfig) -> str:
         raise StackError(f"no superuser password: set PB_SUPERUSER_PASSWORD or run `make superuser` "
                          f"(which keeps one in {config.pb_data_dir / PASSWORD_FILE_NAME})")
     try:
-        response = requests.post(
-            pb_url + "/api/collections/_superusers/auth-with-password",
-            json={"identity": config.superuser_email, "password": config.superuser_password}, timeout=15,
-        )
+        return pocketbase_superuser_token(pb_url, config.superuser_email, config.superuser_password)
     except requests.ConnectionError:
         raise StackError(f"cannot reach PocketBase at {pb_url}; is the stack running (make run)? "
                          "Set PB_URL or PB_PORT if it listens elsewhere.") from None
-    if response.status_code != 200:
-        raise StackError(f"superuser login at {pb_url} failed with HTTP {response.status_code}; "
-                         f"is the stack running, and is {config.superuser_email} its superuser?")
-    return response.json()["token"]
+    except requests.HTTPError as exc:
+        raise StackError(f"superuser login at {pb_url} failed with HTTP {exc.response.status_code}; "
+                         f"is the stack running, and is {config.superuser_email} its superuser?") from None
 
 
 def cmd_superuser(config: StackConfig) -> int:

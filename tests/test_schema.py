@@ -1,6 +1,7 @@
 """ops/schema.py: deterministic migrations, staleness and spec checks, round trips through a real PocketBase."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -132,5 +133,25 @@ def test_diff_and_pull_follow_dashboard_changes(workdir):
         users = next(c for c in pulled["collections"] if c["name"] == "tbl_auth_users")
         assert users["auth"]["password_cost"] == 4 and "bcrypt" in users["notes"]
         assert "{admin}" in _company(pulled)["rules"]["update"]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("credentials", ["environment", "password file"])
+def test_diff_command_finds_the_superuser_like_backup_does(workdir, credentials):
+    data_dir = workdir / "pb_data"
+    server = _server(workdir, data_dir).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PB_", "HTTP_PORT"))}
+        env.update(PB_URL=server.url, PB_DATA_DIR=str(data_dir), PB_SUPERUSER_EMAIL=server.superuser_email)
+        if credentials == "environment":
+            env["PB_SUPERUSER_PASSWORD"] = server.superuser_password
+        else:
+            (data_dir / ".superuser_password").write_text(server.superuser_password + "\n")
+        result = subprocess.run([sys.executable, "-m", "ops.schema", "diff"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "matches schema.yaml" in result.stdout
+        assert server.superuser_password not in result.stdout + result.stderr
     finally:
         server.stop()
