@@ -147,14 +147,8 @@ class PocketBaseGateway:
         body = self.call("GET", f"/api/collections/{collection}/records", params={"perPage": 1, "fields": "id"})
         return int(body["totalItems"])
 
-    def get_record(self, collection: str, record_id: str) -> dict:
-        return self.call("GET", f"/api/collections/{collection}/records/{record_id}")
-
     def create_record(self, collection: str, data: dict) -> dict:
         return self.call("POST", f"/api/collections/{collection}/records", body=data)
-
-    def update_record(self, collection: str, record_id: str, data: dict) -> dict:
-        return self.call("PATCH", f"/api/collections/{collection}/records/{record_id}", body=data)
 
     def update_record_atomically(self, collection: str, record_id: str, data: dict) -> dict:
         """PATCH inside a batch transaction, so concurrent updates of other fields are not lost."""
