@@ -15,6 +15,17 @@ function M.lines(path)
   return out
 end
 
+-- Call from init(): a function giving the BENCH_TOKENS in turn (and the turn number), each wrk
+-- thread starting at its own offset so threads do not hammer the same user.
+function M.token_rotation()
+  local tokens = M.lines(os.getenv("BENCH_TOKENS"))
+  local n = (tid or 1) * 13
+  return function()
+    n = n + 1
+    return tokens[(n % #tokens) + 1], n
+  end
+end
+
 function setup(thread)
   next_tid = next_tid + 1
   thread:set("tid", next_tid)
