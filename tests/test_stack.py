@@ -375,14 +375,24 @@ def child_process_groups(parent_pid: int) -> set[int]:
     return groups
 
 
-@pytest.mark.slow
-def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
-    output_path = tmp_path / "output.txt"
+def start_cli_stack(base_dir: Path) -> tuple[subprocess.Popen, Path]:
+    """`python -m ops.stack` as `make run` starts it, once it says it is up; its output goes to a file."""
+    output_path = base_dir / "output.txt"
     with open(output_path, "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(tmp_path),
+        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(base_dir),
                                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        printed = wait_for_output(process, output_path, "Press Ctrl-C to stop.")
+        wait_for_output(process, output_path, "Press Ctrl-C to stop.")
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        raise
+    return process, output_path
+
+
+@pytest.mark.slow
+def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
+    process, output_path = start_cli_stack(tmp_path)
+    try:
         groups = child_process_groups(process.pid)
         assert len(groups) == 4, groups  # pocketbase, stub, gunicorn, nginx
         assert process_group_members(groups)
@@ -407,12 +417,8 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
 
 @pytest.mark.slow
 def test_cli_exits_nonzero_when_a_child_dies(tmp_path):
-    output_path = tmp_path / "output.txt"
-    with open(output_path, "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(tmp_path),
-                                   stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    process, output_path = start_cli_stack(tmp_path)
     try:
-        wait_for_output(process, output_path, "Press Ctrl-C to stop.")
         groups = child_process_groups(process.pid)
         stub_group = next(g for g in groups if b"ops.wechat_stub" in Path(f"/proc/{g}/cmdline").read_bytes())
         os.killpg(stub_group, signal.SIGKILL)
