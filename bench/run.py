@@ -423,8 +423,7 @@ def render(results, conns_list, mem, facts, config, seed_info, duration) -> str:
         f"- nproc {facts['nproc']}, CPU {facts['cpu']}, memory {facts['memory']}, kernel {facts['kernel']}",
         f"- PocketBase: {facts['pocketbase']}; Python {facts['python']}; {facts['gunicorn']}; "
         f"{facts['nginx']}; {facts['wrk']}",
-        f"- gunicorn: gthread, {config.sidecar_workers} workers x {config.sidecar_threads} threads "
-        "(ops/stack.py defaults: 2*nproc+1 workers, 4 threads)",
+        f"- gunicorn: gthread, {config.sidecar_workers} workers x {config.sidecar_threads} threads",
         "- everything (wrk, nginx, gunicorn, PocketBase, stub) shares the same 2 cores",
         "",
         "## Data",
