@@ -1,18 +1,17 @@
-"""The PocketBase gateway: superuser calls over one pooled client, user-token checks, typed failures."""
+"""The PocketBase gateway: superuser calls over pooled keep-alive connections, user-token checks, typed failures."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import threading
 import time
 from typing import Any
-
-import httpx
-from pocketbase import PocketBase
-from pocketbase.errors import ClientResponseError
+from urllib.parse import urlencode
 
 from sidecar.errors import ServiceUnavailable, UpstreamError
+from sidecar.httppool import ConnectionPool
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +46,21 @@ def token_claims(token: str) -> dict:
         return {}
 
 
+def _json_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data) if data else None
+    except ValueError:
+        return None
+
+
 class PocketBaseGateway:
     """Every call the sidecar makes to PocketBase."""
 
-    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 64):
+    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 16):
         self.url = url.rstrip("/")
         self._email = email
         self._password = password
-        self._client = PocketBase(
-            self.url, timeout=timeout,
-            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
-        )
+        self._pool = ConnectionPool(self.url, timeout=timeout, size=pool_size)
         self._auth_lock = threading.Lock()
         self._token = ""
         self._token_expires = 0.0
@@ -104,22 +107,25 @@ class PocketBaseGateway:
 
     def _send(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
               token: str | None = None) -> Any:
-        """One HTTP call; token None = superuser, "" = guest, else that token."""
+        """One HTTP call answering the decoded JSON body; token None = superuser, "" = guest, else that token."""
         headers = {"Authorization": token if token is not None else self._superuser_token()}
-        config = {"method": method, "params": params, "headers": headers}
+        payload = None
         if body is not None:
-            config["body"] = body
+            payload = json.dumps(body, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        target = f"{path}?{urlencode(params)}" if params else path
         try:
-            return self._client.send(path, config)
-        except ClientResponseError as exc:
-            if exc.status == 0:
-                log.warning("pocketbase unreachable: %s %s (%s)", method, path.split("?")[0],
-                            type(exc.original_error).__name__)
-                raise ServiceUnavailable("数据服务暂不可用,请稍后再试") from None
-            if exc.status >= 500:
-                log.warning("pocketbase error %s on %s %s", exc.status, method, path)
-                raise UpstreamError("数据服务异常,请稍后再试") from None
-            raise PocketBaseError(exc.status, exc.data) from None
+            status, data = self._pool.request(method, target, payload, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            log.warning("pocketbase unreachable: %s %s (%s)", method, path, type(exc).__name__)
+            raise ServiceUnavailable("数据服务暂不可用,请稍后再试") from None
+        if status >= 500:
+            log.warning("pocketbase error %s on %s %s", status, method, path)
+            raise UpstreamError("数据服务异常,请稍后再试")
+        decoded = _json_or_none(data)
+        if status >= 400:
+            raise PocketBaseError(status, decoded if isinstance(decoded, dict) else None)
+        return decoded
 
     def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
         """A superuser call; 401 or 403 (the token was revoked: we are not superuser) re-authenticates once."""
