@@ -51,7 +51,9 @@ class PocketBaseServer:
         """Create or update the superuser (runs the migrations first, as PocketBase does on bootstrap)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         result = subprocess.run(
-            [pocketbase_binary(), "superuser", "upsert", self.superuser_email, self.superuser_password, *self._flags()],
+            # "--" ends the flags: a password may start with "-" (token_urlsafe makes such ones).
+            [pocketbase_binary(), "superuser", "upsert", *self._flags(), "--", self.superuser_email,
+             self.superuser_password],
             capture_output=True, text=True, env=self.env, timeout=120,
         )
         if result.returncode != 0:
