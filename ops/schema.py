@@ -122,6 +122,8 @@ def _index_sql(table: str, spec: dict) -> str:
 def to_pocketbase(collection: dict, aliases: dict) -> dict:
     """One collection of schema.yaml as PocketBase's collection JSON."""
     name, kind = collection["name"], collection.get("type", "base")
+    if kind == "view":
+        return _view_to_pocketbase(collection, aliases)
     declared = [_field(f) for f in collection["fields"]]
     names = {f["name"] for f in declared}
     for auto in ("created", "updated"):
@@ -159,6 +161,17 @@ def to_pocketbase(collection: dict, aliases: dict) -> dict:
         base_id = dict(BASE_ID_FIELD, hidden=False, presentable=False)
         result["fields"] = [base_id] + declared
     return result
+
+
+def _view_to_pocketbase(collection: dict, aliases: dict) -> dict:
+    # PocketBase derives a view's fields from its query each time it saves the view.
+    rules = collection.get("rules", {})
+    return {
+        "id": collection_id(collection), "name": collection["name"], "type": "view", "system": False,
+        "listRule": _rule(rules.get("list"), aliases), "viewRule": _rule(rules.get("view"), aliases),
+        "createRule": None, "updateRule": None, "deleteRule": None,
+        "viewQuery": collection["query"], "fields": [], "indexes": [],
+    }
 
 
 def collections_json(schema: dict) -> list[dict]:
@@ -277,7 +290,7 @@ def check(schema_path: Path = SCHEMA_PATH, migrations_dir: Path = MIGRATIONS_DIR
     if wanted != present:
         problems.append("pb_migrations/ is stale against schema.yaml: run `make schema` "
                         f"(expected {sorted(wanted)}, found {sorted(present)})")
-    declared = {c["name"]: {f["name"] for f in c["fields"]} for c in schema["collections"]}
+    declared = {c["name"]: {f["name"] for f in c.get("fields", [])} for c in schema["collections"]}
     for collection, names in spec_field_names(spec_path).items():
         missing = sorted(names - declared.get(collection, set()))
         if missing:
@@ -361,6 +374,9 @@ def from_pocketbase(collection: dict, aliases: dict, previous: dict | None = Non
         out["notes"] = previous["notes"]
     out["rules"] = {k: _unalias(collection.get(f"{k}Rule"), aliases)
                     for k in ("list", "view", "create", "update", "delete")}
+    if collection["type"] == "view":
+        out["query"] = collection["viewQuery"]
+        return out
     fields = collection["fields"]
     if collection["type"] == "auth":
         password = next(f for f in fields if f["name"] == "password")
@@ -389,6 +405,9 @@ def _normalize(collection: dict) -> dict:
     keep = {k: collection.get(k) for k in ("id", "name", "type", "listRule", "viewRule", "createRule",
                                             "updateRule", "deleteRule")}
     keep["indexes"] = sorted(collection.get("indexes", []))
+    if collection["type"] == "view":
+        keep["viewQuery"] = collection.get("viewQuery")
+        return keep  # its fields follow from the query
     # Field order only changes how the dashboard lists them; compare by name.
     keep["fields"] = sorted(({k: v for k, v in f.items() if k != "help"} for f in collection["fields"]),
                             key=lambda f: f["name"])
@@ -407,6 +426,14 @@ def diff(url: str, token: str, schema_path: Path = SCHEMA_PATH) -> str:
     return "\n".join(difflib.unified_diff(a, b, "schema.yaml", url, lineterm=""))
 
 
+class _LiteralDumper(yaml.SafeDumper):
+    """Writes multi-line strings (a view's SQL) as literal blocks, as schema.yaml has them."""
+
+
+_LiteralDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
 def pull(url: str, token: str, schema_path: Path = SCHEMA_PATH) -> None:
     """Rewrite the collections of schema_path from the live instance, keeping its header and settings."""
     schema = load_schema(schema_path)
@@ -416,7 +443,7 @@ def pull(url: str, token: str, schema_path: Path = SCHEMA_PATH) -> None:
                              for c in _live_collections(url, token)]
     text = schema_path.read_text(encoding="utf-8")
     header = "".join(line for line in text.splitlines(keepends=True)[:200] if line.startswith("#"))
-    body = yaml.safe_dump(schema, allow_unicode=True, sort_keys=False, width=120)
+    body = yaml.dump(schema, Dumper=_LiteralDumper, allow_unicode=True, sort_keys=False, width=120)
     schema_path.write_text(header.split("\n\n")[0] + "\n\n" + body, encoding="utf-8")
 
 

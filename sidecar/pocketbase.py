@@ -176,8 +176,15 @@ class PocketBaseGateway:
                          body={"duration": duration})
         return body["token"]
 
-    def record_for_token(self, collection: str, token: str) -> dict | None:
-        """The auth record a user token belongs to, verified by PocketBase; None when the token is not valid."""
+    def get_record(self, collection: str, record_id: str) -> dict:
+        """One record by id (PocketBaseError 404 when it is gone)."""
+        return self.call("GET", f"/api/collections/{collection}/records/{record_id}")
+
+    def record_for_token(self, collection: str, token: str, via: str = "") -> dict | None:
+        """The auth record a user token belongs to, verified by PocketBase; None when the token is not valid.
+
+        With `via`, the record's row in that view instead, whose view rule must admit only its owner.
+        """
         claims = token_claims(token)
         record_id, collection_id = claims.get("id"), claims.get("collectionId")
         if claims.get("type") != "auth" or not isinstance(record_id, str) or not record_id.isalnum():
@@ -187,7 +194,7 @@ class PocketBaseGateway:
         try:
             # The view rule admits only the owner: PocketBase answers 404 unless the signature,
             # expiry and tokenKey of this token are valid for exactly this record.
-            return self._send("GET", f"/api/collections/{collection}/records/{record_id}", token=token)
+            return self._send("GET", f"/api/collections/{via or collection}/records/{record_id}", token=token)
         except PocketBaseError as exc:
             if exc.status in (401, 403, 404):
                 return None

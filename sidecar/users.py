@@ -12,7 +12,11 @@ from sidecar.wechat import WeChatClient
 
 log = logging.getLogger(__name__)
 
-USERS, COMPANIES, ATTACHMENTS = "tbl_auth_users", "tbl_company", "tbl_attachments"
+USERS, ATTACHMENTS = "tbl_auth_users", "tbl_attachments"
+# A user with its company and picture files in one row (schema.yaml): the columns of tbl_auth_users,
+# company_pb_id / company_created / company_updated and the company's own company_* fields,
+# and <picture field>_pb_id / <picture field>_link for each of PICTURE_FIELDS.
+USER_INFO_VIEW = "view_user_info"
 
 # UserInfo fields stored as they are, in the spec's order; numbers stay numbers.
 USERINFO_STORED_FIELDS = (
@@ -75,14 +79,15 @@ class UserService:
     def login(self, js_code: str) -> LoginResult:
         """Exchange the code for an openid; find the user or create it; mint a token."""
         session = self.wechat.code_to_session(js_code)
-        record = self._find_by_openid(session.openid)
+        row = self._find_by_openid(session.openid)
         registered = False
-        if record is None:
-            record, registered = self._create_wechat_user(session.openid, session.unionid)
-        elif session.unionid and not record.get("unionid"):
-            record = self.pb.update_record_atomically(USERS, record["id"], {"unionid": session.unionid})
-        token = self.pb.impersonate(USERS, record["id"], self.token_ttl)
-        return LoginResult(registered, self.user_info(record), token)
+        if row is None:
+            row, registered = self._create_wechat_user(session.openid, session.unionid)
+        elif session.unionid and not row.get("unionid"):
+            record = self.pb.update_record_atomically(USERS, row["id"], {"unionid": session.unionid})
+            row = self._updated_row(row, record, {})
+        token = self.pb.impersonate(USERS, row["id"], self.token_ttl)
+        return LoginResult(registered, self.user_info(row), token)
 
     def refresh_token(self, bearer: str | None, js_code: str | None) -> str:
         """A new token: for the bearer's user when it is valid, else for the user of the WeChat code."""
@@ -100,68 +105,58 @@ class UserService:
 
     def update_profile(self, bearer: str, fields: dict[str, str]) -> dict:
         """Apply the non-empty profile fields to the bearer's user; answer the fresh UserInfo."""
-        record = self.authenticated_user(bearer)
-        if not record.get("openid"):
+        row = self.pb.record_for_token(USERS, bearer, via=USER_INFO_VIEW)
+        if row is None:
+            raise Unauthorized()
+        if not row.get("openid"):
             raise Unauthorized("当前用户缺少 openid")
         changes = {k: v for k, v in fields.items() if k in PROFILE_FIELDS and k != "users_phone_code"}
         if fields.get("users_phone_code"):
-            changes["users_phone"] = self.wechat.phone_number(fields["users_phone_code"], record["openid"])
+            changes["users_phone"] = self.wechat.phone_number(fields["users_phone_code"], row["openid"])
         if "users_phone" in changes and not MAINLAND_MOBILE.match(changes["users_phone"]):
             raise BadRequest("手机号格式不正确")
-        attachments = self._attachments_by_id(
-            {record.get(f, "") for f in PICTURE_FIELDS} | {changes[f] for f in PICTURE_FIELDS if f in changes})
-        missing = [f for f in PICTURE_FIELDS if f in changes and changes[f] not in attachments]
-        if missing:
-            raise BadRequest(f"附件不存在: {missing[0]}", {"field": missing[0]})
+        new_pictures = {f: changes[f] for f in PICTURE_FIELDS if f in changes and changes[f] != row.get(f)}
+        attachments = self._attachments_by_id(set(new_pictures.values()))
+        for field in (f for f in PICTURE_FIELDS if f in changes):
+            exists = changes[field] in attachments if field in new_pictures else bool(row.get(f"{field}_pb_id"))
+            if not exists:
+                raise BadRequest(f"附件不存在: {field}", {"field": field})
         if changes:
-            record = self._save_profile(record, changes)
-        return self.user_info(record, attachments)
+            row = self._updated_row(row, self._save_profile(row, changes), attachments)
+        return self.user_info(row)
 
     def count_users(self) -> int:
         """How many records tbl_auth_users holds."""
         return self.pb.count_records(USERS)
 
-    def authenticated_user(self, bearer: str) -> dict:
-        """The user record of a valid bearer token, else Unauthorized."""
-        record = self.pb.record_for_token(USERS, bearer)
-        if record is None:
-            raise Unauthorized()
-        return record
-
     # ------------------------------------------------------------ the UserInfo view
 
-    def user_info(self, record: dict, attachments: dict[str, dict] | None = None) -> dict:
-        """The spec's UserInfo of a user record: every field present, links and company resolved."""
-        if attachments is None:
-            attachments = self._attachments_by_id({record.get(f, "") for f in PICTURE_FIELDS})
-        info = {"pb_id": record["id"]}
+    def user_info(self, row: dict) -> dict:
+        """The spec's UserInfo of a view_user_info row (or of a user record that has no company or pictures)."""
+        info = {"pb_id": row["id"]}
         for name in USERINFO_STORED_FIELDS:
-            info[name] = record.get(name, "")
+            info[name] = row.get(name, "")
         info["users_phone_masked"] = mask_phone(info["users_phone"]) if info["users_phone"] else ""
         for name in PICTURE_FIELDS:
-            info[name] = record.get(name, "")
-            info[f"{name}_url"] = self._file_url(attachments.get(info[name]))
+            info[name] = row.get(name, "")
+            info[f"{name}_url"] = self._file_url(row.get(f"{name}_pb_id"), row.get(f"{name}_link"))
         for name in USERINFO_TAIL_FIELDS:
-            info[name] = record.get(name, "")
-        info["company"] = self._company(info["company_id"])
-        info["created"], info["updated"] = record.get("created", ""), record.get("updated", "")
+            info[name] = row.get(name, "")
+        info["company"] = self._company(row)
+        info["created"], info["updated"] = row.get("created", ""), row.get("updated", "")
         return info
 
-    def _file_url(self, attachment: dict | None) -> str:
-        if not attachment or not attachment.get("attachments_link"):
+    def _file_url(self, attachment_id: str | None, filename: str | None) -> str:
+        if not attachment_id or not filename:
             return ""
-        return (f"{self.public_base_url}/pb/api/files/{attachment['collectionId']}/{attachment['id']}/"
-                f"{attachment['attachments_link']}")
+        return f"{self.public_base_url}/pb/api/files/{self.pb.collection_id(ATTACHMENTS)}/{attachment_id}/{filename}"
 
-    def _company(self, company_id: str) -> dict | None:
-        if not company_id:
+    @staticmethod
+    def _company(row: dict) -> dict | None:
+        if not row.get("company_pb_id"):
             return None
-        rows = self.pb.list_records(COMPANIES, f"company_id = {quote(company_id)}", per_page=1)
-        if not rows:
-            return None
-        row = rows[0]
-        return {"pb_id": row["id"], **{name: row.get(name, "") for name in COMPANY_FIELDS},
-                "created": row.get("created", ""), "updated": row.get("updated", "")}
+        return {"pb_id": row["company_pb_id"], **{name: row.get(name, "") for name in COMPANY_FIELDS},
+                "created": row.get("company_created", ""), "updated": row.get("company_updated", "")}
 
     def _attachments_by_id(self, attachment_ids: set[str]) -> dict[str, dict]:
         """attachments_id -> record, for all ids in one call."""
@@ -170,14 +165,28 @@ class UserService:
             return {}
         rows = self.pb.list_records(
             ATTACHMENTS, " || ".join(f"attachments_id = {quote(i)}" for i in wanted), per_page=len(wanted),
-            fields="id,collectionId,attachments_id,attachments_link")
+            fields="id,attachments_id,attachments_link")
         return {row["attachments_id"]: row for row in rows}
 
     # ------------------------------------------------------------ storage
 
     def _find_by_openid(self, openid: str) -> dict | None:
-        rows = self.pb.list_records(USERS, f"openid = {quote(openid)}", per_page=1)
+        """The view_user_info row of the user with this openid."""
+        rows = self.pb.list_records(USER_INFO_VIEW, f"openid = {quote(openid)}", per_page=1)
         return rows[0] if rows else None
+
+    def _updated_row(self, row: dict, record: dict, attachments: dict[str, dict]) -> dict:
+        """row with the user's columns taken from record, as saved; read again if what it joins on moved."""
+        updated = {**row, **{k: v for k, v in record.items() if k not in ("collectionId", "collectionName")}}
+        if updated.get("company_id") != row.get("company_id"):
+            return self.pb.get_record(USER_INFO_VIEW, row["id"])
+        for field in PICTURE_FIELDS:
+            if updated.get(field) != row.get(field):
+                attachment = attachments.get(updated[field])
+                if attachment is None:
+                    return self.pb.get_record(USER_INFO_VIEW, row["id"])
+                updated[f"{field}_pb_id"], updated[f"{field}_link"] = attachment["id"], attachment["attachments_link"]
+        return updated
 
     def _create_wechat_user(self, openid: str, unionid: str) -> tuple[dict, bool]:
         """Create the user; when a concurrent login of the same openid won the race, answer the winner."""
@@ -196,9 +205,9 @@ class UserService:
             raise BadRequest("保存用户失败,请重试")
         return winner, False
 
-    def _save_profile(self, record: dict, changes: dict) -> dict:
+    def _save_profile(self, row: dict, changes: dict) -> dict:
         try:
-            return self.pb.update_record_atomically(USERS, record["id"], changes)
+            return self.pb.update_record_atomically(USERS, row["id"], changes)
         except PocketBaseError as exc:
             codes = exc.field_codes()
             if codes.get("users_phone") == "validation_not_unique":

@@ -91,6 +91,29 @@ def test_manager_sees_every_user(pb, actors):
                       actors[MANAGER]).status_code == 200
 
 
+@pytest.mark.parametrize("actor, sees_wechat_row", [(WECHAT, True), (MANAGER, False), (GUEST, False),
+                                                    (SUPERUSER, True)])
+def test_user_info_view_row_is_read_by_its_owner_only(pb, actors, actor, sees_wechat_row):
+    own = actors["wechat_record"]
+    row = pb.request("GET", f"/api/collections/view_user_info/records/{own['id']}", actors[actor])
+    assert row.status_code == (200 if sees_wechat_row else 404), row.text
+    listed = pb.request("GET", "/api/collections/view_user_info/records", actors[actor])
+    assert listed.status_code == (200 if actor == SUPERUSER else 403)
+
+
+def test_user_info_view_joins_company_and_pictures(pb, unique):
+    company = pb.create("tbl_company", {"company_name": f"view-{unique}"}).json()
+    picture = pb.create("tbl_attachments", {"attachments_remark": "no file"}).json()
+    user = pb.create_user(openid=f"view-{unique}", company_id=company["company_id"],
+                          users_picture=picture["attachments_id"], users_id_pic_a="ATT-missing")
+    row = pb.request("GET", f"/api/collections/view_user_info/records/{user['id']}").json()
+    assert (row["openid"], row["company_pb_id"], row["company_name"]) == (f"view-{unique}", company["id"],
+                                                                          f"view-{unique}")
+    assert (row["users_picture_pb_id"], row["users_picture_link"]) == (picture["id"], "")
+    assert (row["users_id_pic_a"], row["users_id_pic_a_pb_id"]) == ("ATT-missing", "")
+    assert row["company_created"] == company["created"]
+
+
 @pytest.mark.parametrize("actor", [WECHAT, MANAGER, GUEST])
 def test_users_cannot_write_user_records(pb, actors, actor):
     own = actors["wechat_record"]

@@ -32,6 +32,19 @@ def test_login_keeps_unionid_and_never_answers_secrets(client, pb, wechat, uniqu
         assert secret not in text
 
 
+def test_login_answers_company_and_picture_links_and_adds_a_missing_unionid(client, pb, unique):
+    upload = upload_attachment(pb, "card.png")
+    company = pb.create("tbl_company", {"company_name": f"co-{unique}"}).json()
+    user = pb.create_user(openid=f"oid-known-{unique}", company_id=company["company_id"],
+                          users_id_pic_a=upload["attachments_id"])
+    response = client.post(LOGIN, json={"users_wx_code": f"known-{unique}"})
+    info = response.json["data"]["user"]
+    assert info["pb_id"] == user["id"] and response.json["data"]["status"] == "login_success"
+    assert info["company"]["pb_id"] == company["id"] and info["company"]["company_name"] == f"co-{unique}"
+    assert info["users_id_pic_a_url"] == file_url(upload) and info["users_picture_url"] == ""
+    assert pb.user(user["id"])["unionid"] == f"uid-known-{unique}"
+
+
 @pytest.mark.parametrize("kwargs, status", [
     ({}, 400),
     ({"json": {}}, 400),
@@ -164,19 +177,61 @@ def test_profile_phone_code_refused_by_wechat_changes_nothing(client, login, pb,
     assert pb.user(user["pb_id"])["users_name"] == ""
 
 
+def upload_attachment(pb, filename: str) -> dict:
+    return pb.request("POST", "/api/collections/tbl_attachments/records",
+                      files={"attachments_link": (filename, b"\x89PNG-" + filename.encode(), "image/png")}).json()
+
+
+def file_url(attachment: dict) -> str:
+    return (f"https://api.example.test/pb/api/files/{attachment['collectionId']}/{attachment['id']}/"
+            f"{attachment['attachments_link']}")
+
+
 def test_profile_resolves_attachment_links_and_company(client, login, pb, unique):
     token, user = login()
-    upload = pb.request("POST", "/api/collections/tbl_attachments/records",
-                        files={"attachments_link": ("face.png", b"\x89PNG-face", "image/png")}).json()
+    upload = upload_attachment(pb, "face.png")
     company = pb.create("tbl_company", {"company_name": f"co-{unique}"}).json()
     pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{user['pb_id']}",
                json={"company_id": company["company_id"]})
     response = profile(client, token, {"users_picture": upload["attachments_id"]})
     info = response.json["data"]["user"]
-    assert info["users_picture_url"] == (f"https://api.example.test/pb/api/files/{upload['collectionId']}/"
-                                         f"{upload['id']}/{upload['attachments_link']}")
+    assert info["users_picture_url"] == file_url(upload)
     assert info["users_id_pic_a_url"] == ""
     assert info["company"]["pb_id"] == company["id"] and info["company"]["company_name"] == f"co-{unique}"
+    again = profile(client, token, {"users_picture": upload["attachments_id"], "users_tag": "again"})
+    assert again.status_code == 200 and again.json["data"]["user"]["users_picture_url"] == file_url(upload)
+
+
+def test_profile_refuses_its_current_picture_once_the_attachment_is_gone(client, login, pb):
+    token, user = login()
+    upload = upload_attachment(pb, "gone.png")
+    assert profile(client, token, {"users_id_pic_b": upload["attachments_id"]}).status_code == 200
+    pb.request("DELETE", f"/api/collections/tbl_attachments/records/{upload['id']}")
+    response = profile(client, token, {"users_id_pic_b": upload["attachments_id"], "users_tag": "x"})
+    assert response.status_code == 400 and "users_id_pic_b" in response.json["msg"]
+    assert pb.user(user["pb_id"])["users_tag"] == ""
+
+
+@pytest.mark.parametrize("moved", ["company_id", "users_title_picture"])
+def test_profile_answers_what_an_admin_changed_meanwhile(client, login, pb, app, monkeypatch, unique, moved):
+    token, user = login()
+    company = pb.create("tbl_company", {"company_name": f"co-{unique}"}).json()
+    upload = upload_attachment(pb, "title.png")
+    admin_edit = {"company_id": company["company_id"], "users_title_picture": upload["attachments_id"]}[moved]
+    gateway = app.extensions["pocketbase"]
+    save = gateway.update_record_atomically
+
+    def save_after_an_admin_edit(collection, record_id, data):
+        pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{record_id}", json={moved: admin_edit})
+        return save(collection, record_id, data)
+
+    monkeypatch.setattr(gateway, "update_record_atomically", save_after_an_admin_edit)
+    info = profile(client, token, {"users_name": "赵六"}).json["data"]["user"]
+    assert info["users_name"] == "赵六" and info[moved] == admin_edit
+    if moved == "company_id":
+        assert info["company"]["pb_id"] == company["id"]
+    else:
+        assert info["users_title_picture_url"] == file_url(upload)
 
 
 @pytest.mark.parametrize("header", [
