@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 from sidecar.errors import BadRequest, NotFound, Unauthorized
@@ -68,11 +69,14 @@ def mask_phone(phone: str) -> str:
 class UserService:
     """Every use case of our routes, over PocketBase and WeChat."""
 
-    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str, token_ttl: int):
+    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str, token_ttl: int,
+                 users_count_ttl: float = 0.0):
         self.pb = pb
         self.wechat = wechat
         self.public_base_url = public_base_url.rstrip("/")
         self.token_ttl = token_ttl
+        self.users_count_ttl = users_count_ttl
+        self._users_count = (0, 0.0)  # (count, monotonic time it expires)
 
     # ------------------------------------------------------------ use cases
 
@@ -126,8 +130,15 @@ class UserService:
         return self.user_info(row)
 
     def count_users(self) -> int:
-        """How many records tbl_auth_users holds."""
-        return self.pb.count_records(USERS)
+        """How many records tbl_auth_users holds, at most users_count_ttl seconds old."""
+        # A public, display-only figure, and a COUNT over every user each time: each worker keeps
+        # it briefly. Concurrent misses may each count; that costs less than making them wait.
+        count, expires = self._users_count
+        if time.monotonic() < expires:
+            return count
+        count = self.pb.count_records(USERS)
+        self._users_count = (count, time.monotonic() + self.users_count_ttl)
+        return count
 
     # ------------------------------------------------------------ the UserInfo view
 

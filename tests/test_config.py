@@ -32,7 +32,8 @@ def test_missing_setting_is_named(monkeypatch, missing):
         Config.from_env(load_dotenv_file=False)
 
 
-@pytest.mark.parametrize("key, value", [("AUTH_TOKEN_TTL", "soon"), ("AUTH_TOKEN_TTL", "-5"), ("PB_TIMEOUT", "x")])
+@pytest.mark.parametrize("key, value", [("AUTH_TOKEN_TTL", "soon"), ("AUTH_TOKEN_TTL", "-5"), ("PB_TIMEOUT", "x"),
+                                        ("USERS_COUNT_CACHE_SECONDS", "-1"), ("USERS_COUNT_CACHE_SECONDS", "2s")])
 def test_malformed_setting_is_refused(monkeypatch, key, value):
     for name, setting in FULL_ENV.items():
         monkeypatch.setenv(name, setting)

@@ -1,6 +1,8 @@
 """POST /pb/api/system/refresh-token and /users-count, GET /pb/api/system/health."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 REFRESH, COUNT, HEALTH = "/pb/api/system/refresh-token", "/pb/api/system/users-count", "/pb/api/system/health"
@@ -62,14 +64,15 @@ def test_refresh_with_a_refused_wechat_code(client, wechat, unique):
     assert response.status_code == 400 and "已被使用" in response.json["msg"]
 
 
-def test_users_count_counts_users(client, login, conforms, pb):
+def test_users_count_counts_users_and_reuses_the_figure_briefly(client, login, conforms, pb, sidecar_config):
     before = client.post(COUNT)
     conforms("UsersCountResponse", before.json)
     login()
+    assert client.post(COUNT, json={}).json["data"] == before.json["data"]  # still the cached figure
+    time.sleep(sidecar_config.USERS_COUNT_CACHE_SECONDS + 0.05)
     after = client.post(COUNT, json={})
     assert after.json["data"]["total_users"] == before.json["data"]["total_users"] + 1
-    total = pb.total("tbl_auth_users")
-    assert after.json["data"]["total_users"] == total
+    assert after.json["data"]["total_users"] == pb.total("tbl_auth_users")
 
 
 def test_users_count_refuses_a_non_json_body(client):
