@@ -1,6 +1,13 @@
--- Baseline: PocketBase's own auth-refresh with a superuser token (BENCH_TOKENS, first line).
+-- Baseline: PocketBase's own auth-refresh of ordinary user tokens (BENCH_TOKENS, round-robin).
 -- The URL path is given on the wrk command line (through nginx: /pb/api/..., direct: /api/...).
 package.path = (os.getenv("BENCH_DIR") or "bench") .. "/?.lua;" .. package.path
 local common = require("common")
-wrk.method = "POST"
-wrk.headers["Authorization"] = common.lines(os.getenv("BENCH_TOKENS"))[1]
+local next_token
+
+function init(args)
+  next_token = common.token_rotation()
+end
+
+function request()
+  return wrk.format("POST", nil, {["Authorization"] = next_token()})
+end

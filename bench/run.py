@@ -147,19 +147,52 @@ def seed(pb_url: str, token: str) -> dict:
     return {"seconds": round(time.monotonic() - t0, 1), "counts": counts}
 
 
-def user_tokens(pb_url: str, token: str, n: int) -> list[str]:
-    """Impersonation tokens (what the sidecar hands out) of n seeded users, alternating with/without company."""
-    h = {"Authorization": token}
-    tokens = []
+def token_user_ids(pb_url: str, token: str, n: int) -> list[str]:
+    """Record ids of n seeded users, alternating with and without a company."""
+    ids = []
     for i in range(n):
-        openid = f"dev-openid-benchuser{i * 37 % N_USERS}"
-        r = requests.get(f"{pb_url}/api/collections/tbl_auth_users/records", headers=h, timeout=10,
-                         params={"filter": f'openid="{openid}"', "perPage": 1, "fields": "id"})
-        rid = r.json()["items"][0]["id"]
-        r = requests.post(f"{pb_url}/api/collections/tbl_auth_users/impersonate/{rid}", headers=h,
-                          json={"duration": 7200}, timeout=10)
+        r = requests.get(f"{pb_url}/api/collections/tbl_auth_users/records", headers={"Authorization": token},
+                         params={"filter": f'openid="dev-openid-benchuser{i * 37 % N_USERS}"', "perPage": 1,
+                                 "fields": "id"}, timeout=10)
+        r.raise_for_status()
+        ids.append(r.json()["items"][0]["id"])
+    return ids
+
+
+def impersonation_tokens(pb_url: str, token: str, user_ids: list[str]) -> list[str]:
+    """What the sidecar hands out: non-refreshable tokens minted by superuser impersonation."""
+    tokens = []
+    for rid in user_ids:
+        r = requests.post(f"{pb_url}/api/collections/tbl_auth_users/impersonate/{rid}",
+                          headers={"Authorization": token}, json={"duration": 7200}, timeout=10)
         r.raise_for_status()
         tokens.append(r.json()["token"])
+    return tokens
+
+
+def refreshable_tokens(pb_url: str, token: str, user_ids: list[str]) -> list[str]:
+    """Ordinary (refreshable) user tokens for the native auth-refresh baseline.
+
+    Password login is off for tbl_auth_users, so it is switched on just for this (with an email and
+    a password given to these users) and off again before anything is measured.
+    """
+    h = {"Authorization": token}
+    collection_url = f"{pb_url}/api/collections/tbl_auth_users"
+    before = requests.get(collection_url, headers=h, timeout=10).json()["passwordAuth"]
+    requests.patch(collection_url, headers=h, timeout=10,
+                   json={"passwordAuth": {"enabled": True, "identityFields": ["email"]}}).raise_for_status()
+    tokens = []
+    try:
+        for n, rid in enumerate(user_ids):
+            email, password = f"bench{n}@bench.invalid", secrets.token_urlsafe(18)
+            requests.patch(f"{collection_url}/records/{rid}", headers=h, timeout=10, json={
+                "email": email, "password": password, "passwordConfirm": password}).raise_for_status()
+            r = requests.post(f"{collection_url}/auth-with-password", timeout=10,
+                              json={"identity": email, "password": password})
+            r.raise_for_status()
+            tokens.append(r.json()["token"])
+    finally:
+        requests.patch(collection_url, headers=h, json={"passwordAuth": before}, timeout=10).raise_for_status()
     return tokens
 
 
@@ -214,6 +247,22 @@ def memory(stack: Stack) -> dict:
     workers = sorted(p for p in members if p != master and "gunicorn" in cmdline(p))
     return {"pocketbase_kb": rss_kb(pb_pid), "gunicorn_master_kb": rss_kb(master),
             "gunicorn_workers_kb": [rss_kb(p) for p in workers], "worker_pids": workers}
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each of the stack's processes and their children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for name, process in stack.processes.items():
+        ticks = 0
+        for pid in process_group_members({process.pid}):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        used[name] = ticks / tick
+    return used
 
 
 def first_line(argv: list[str]) -> str:
@@ -274,6 +323,23 @@ def table(results: dict, conns_list: list[int]) -> str:
             extra = f" ({r['new_users']} new users, {r['new_users_per_s']:.0f}/s)" if "new_users" in r else ""
             lines.append(f"| {label}{extra} | {c} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
                          f"{r['p99_ms'] / max(r['p50_ms'], 0.001):.1f} | {r['non2xx']} | {r['socket_errors']} | {ratio} |")
+    return "\n".join(lines)
+
+
+CPU_COLUMNS = [("sidecar", "sidecar (gunicorn)"), ("pocketbase", "PocketBase"), ("nginx", "nginx"),
+               ("wechat_stub", "WeChat stub")]
+
+
+def cpu_table(results: dict, conns: int) -> str:
+    """CPU milliseconds per request spent in each process of the stack, at one connection count."""
+    lines = ["| route | " + " | ".join(label for _, label in CPU_COLUMNS) + " | total |",
+             "|---|" + "---:|" * (len(CPU_COLUMNS) + 1)]
+    for name, _, label, _ in SCENARIOS:
+        r = results.get((name, conns))
+        if not r or "cpu_ms" not in r:
+            continue
+        cells = [r["cpu_ms"].get(key, 0.0) for key, _ in CPU_COLUMNS]
+        lines.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in cells) + f" | {sum(cells):.2f} |")
     return "\n".join(lines)
 
 
@@ -346,10 +412,11 @@ def main(argv: list[str] | None = None) -> int:
         su = stack.pb.superuser_token()
         seed_info = seed(pb_url, su)
         log(f"seed done in {seed_info['seconds']} s: {seed_info['counts']}")
-        tokens_file = tmp / "user_tokens.txt"
-        tokens_file.write_text("\n".join(user_tokens(pb_url, su, N_TOKENS)) + "\n")
-        su_file = tmp / "su_token.txt"
-        su_file.write_text(stack.pb.superuser_token() + "\n")
+        user_ids = token_user_ids(pb_url, su, N_TOKENS)
+        refreshable_file = tmp / "refreshable_tokens.txt"
+        refreshable_file.write_text("\n".join(refreshable_tokens(pb_url, su, user_ids)) + "\n")
+        tokens_file = tmp / "user_tokens.txt"  # minted after the passwords were set: those renew tokenKey
+        tokens_file.write_text("\n".join(impersonation_tokens(pb_url, su, user_ids)) + "\n")
         companies_file = tmp / "companies.txt"
         companies_file.write_text("\n".join(company_bid(i) for i in range(N_COMPANIES)) + "\n")
         counter = Seeder(pb_url, su)
@@ -364,10 +431,10 @@ def main(argv: list[str] | None = None) -> int:
                 base = stack.base_url if via == "nginx" else pb_url
                 env = {"BENCH_USERS": str(N_USERS), "BENCH_COMPANIES": str(companies_file),
                        "BENCH_PREFIX": f"c{c}x{int(time.time())}",
-                       "BENCH_TOKENS": str(su_file if script == "native_refresh.lua" else tokens_file),
+                       "BENCH_TOKENS": str(refreshable_file if script == "native_refresh.lua" else tokens_file),
                        "BENCH_PATH_PREFIX": "/pb" if via == "nginx" else ""}
                 if script == "native_refresh.lua":
-                    url = base + ("/pb" if via == "nginx" else "") + "/api/collections/_superusers/auth-refresh"
+                    url = base + ("/pb" if via == "nginx" else "") + "/api/collections/tbl_auth_users/auth-refresh"
                 elif script == "users_count.lua":
                     url = base + "/pb/api/system/users-count"
                 else:
@@ -381,7 +448,11 @@ def main(argv: list[str] | None = None) -> int:
                             [pyspy, "record", "-p", str(pid), "-d", str(args.duration), "-r", "50", "-f", "raw",
                              "-o", str(RAW / f"pyspy-login-{pid}.txt"), "--nonblocking"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                cpu_before = cpu_seconds(stack)
                 r = run_wrk(name, script, url, c, args.duration, env)
+                cpu_after = cpu_seconds(stack)
+                r["cpu_ms"] = {k: (cpu_after[k] - cpu_before.get(k, 0.0)) * 1000 / max(r["requests"], 1)
+                               for k in cpu_after}
                 for spy in spies:
                     spy.wait(timeout=60)
                 if name == "login_new":
@@ -440,6 +511,13 @@ def render(results, conns_list, mem, facts, config, seed_info, duration) -> str:
         table(results, conns_list),
         "",
         "Ratio: the route's req/s over the baseline's at the same connection count (nginx rows: vs direct).",
+        "",
+        f"## Where the CPU goes (ms of CPU per request, c={max(conns_list)})",
+        "",
+        "Read from /proc for each process group of the stack during the cell (wrk itself not counted). "
+        "The machine's 2 cores are the budget: at 2 cores, 1 ms of CPU per request caps a route near 2,000 req/s.",
+        "",
+        cpu_table(results, max(conns_list)),
         "",
         "## Memory after the run (VmRSS)",
         "",
