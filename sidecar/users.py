@@ -6,6 +6,9 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from sidecar.errors import BadRequest, NotFound, Unauthorized
 from sidecar.pocketbase import PocketBaseError, PocketBaseGateway
@@ -32,10 +35,23 @@ COMPANY_FIELDS = (
     "company_district", "company_district_code", "company_postalcode", "company_add", "company_status",
     "company_level", "company_owner_openid", "company_remark",
 )
-# The fields a user may change through the profile route, with their longest accepted value.
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.yaml"
+WX_PHONE_CODE_MAX_LENGTH = 128
+
+
+def declared_max_lengths(collection: str, schema_path: Path = SCHEMA_PATH) -> dict[str, int]:
+    """Field name -> max length of the text fields schema.yaml declares for collection."""
+    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    fields = next(c for c in schema["collections"] if c["name"] == collection)["fields"]
+    return {f["name"]: f["max"] for f in fields if f["type"] == "text" and f.get("max")}
+
+
+# The fields a user may change through the profile route, with their longest accepted value: the
+# stored ones as schema.yaml declares them (PocketBase would refuse longer), and WeChat's phone code.
+_USER_MAX_LENGTHS = declared_max_lengths(USERS)
 PROFILE_FIELDS = {
-    "users_name": 100, "users_phone_code": 128, "users_phone": 32, "users_tag": 100,
-    "users_picture": 64, "users_id_pic_a": 64, "users_id_pic_b": 64, "users_title_picture": 64,
+    "users_name": _USER_MAX_LENGTHS["users_name"], "users_phone_code": WX_PHONE_CODE_MAX_LENGTH,
+    **{name: _USER_MAX_LENGTHS[name] for name in ("users_phone", "users_tag", *PICTURE_FIELDS)},
 }
 MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 REGISTERED, VISITOR = "注册用户", "游客"
