@@ -133,8 +133,7 @@ class StackConfig:
     auth_token_ttl: str = ""
     rate_limits: str = DEFAULT_RATE_LIMITS
     # The sidecar mostly waits on PocketBase and WeChat, and PocketBase shares the CPUs: a few processes
-    # with more threads each beat the classic 2 x cores + 1 (wrk on 2 cores: users-count ~1050 r/s with
-    # 3 x 8 or 2 x 8, ~850 r/s with 5 x 4).
+    # with more threads each for the waiting (the shapes tried measured alike: bench/limits.md, "worker model").
     sidecar_workers: int = (os.cpu_count() or 1) + 1
     sidecar_threads: int = 8
     sidecar_app: str = "sidecar.wsgi:app"

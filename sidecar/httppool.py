@@ -45,12 +45,6 @@ class ConnectionPool:
             self._checkin(connection)
         return status, data
 
-    def close(self) -> None:
-        """Close every idle connection."""
-        with self._lock:
-            while self._idle:
-                self._idle.pop().close()
-
     def _exchange(self, connection, method, path, body, headers) -> tuple[int, bytes, bool]:
         try:
             connection.request(method, self._base_path + path, body=body, headers=headers or {})

@@ -54,7 +54,7 @@ PROFILE_FIELDS = {
     **{name: _USER_MAX_LENGTHS[name] for name in ("users_phone", "users_tag", *PICTURE_FIELDS)},
 }
 MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-REGISTERED, VISITOR = "注册用户", "游客"
+VISITOR = "游客"
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ MSG_LOGIN_CODE_MISSING = "缺少微信登录 code"
 MSG_PHONE_CODE_INVALID = "手机号授权 code 无效或已过期"
 MSG_PHONE_CODE_MISSING = "缺少手机号授权 code"
 
-ERR_SYSTEM_BUSY = -1
 ERR_INVALID_CODE = 40029
 ERR_CODE_USED = 40163
 ERR_RISKY_USER = 40226
@@ -148,18 +147,18 @@ class WeChatClient:
         if not isinstance(phone_code, str) or not phone_code.strip():
             raise BadRequest(MSG_PHONE_CODE_MISSING)
         endpoint = "getuserphonenumber"
-        body = {"code": phone_code, "openid": openid}
+
+        def ask(token: str) -> tuple[dict, int]:
+            data = self._call(endpoint, "POST", "/wxa/business/getuserphonenumber",
+                              params={"access_token": token}, json={"code": phone_code, "openid": openid})
+            return data, _errcode(endpoint, data)
+
         token = self._access_token()
-        data = self._call(endpoint, "POST", "/wxa/business/getuserphonenumber",
-                          params={"access_token": token}, json=body)
-        errcode = _errcode(endpoint, data)
+        data, errcode = ask(token)
         if errcode in TOKEN_ERRCODES:
             # WeChat rejected the token before looking at the phone code, so the code is still unused.
             self._drop_token(token)
-            token = self._access_token()
-            data = self._call(endpoint, "POST", "/wxa/business/getuserphonenumber",
-                              params={"access_token": token}, json=body)
-            errcode = _errcode(endpoint, data)
+            data, errcode = ask(self._access_token())
             if errcode in TOKEN_ERRCODES:
                 raise UpstreamError(MSG_UPSTREAM)
         if errcode:
