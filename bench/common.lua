@@ -15,14 +15,18 @@ function M.lines(path)
   return out
 end
 
--- Call from init(): a function giving the BENCH_TOKENS in turn (and the turn number), each wrk
--- thread starting at its own offset so threads do not hammer the same user.
-function M.token_rotation()
-  local tokens = M.lines(os.getenv("BENCH_TOKENS"))
-  local n = (tid or 1) * 13
-  return function()
+-- Defines wrk's init() and request() for a scenario that rotates over the BENCH_TOKENS, each wrk
+-- thread starting at its own offset so threads do not hammer the same user:
+-- make_request(token, n) builds the request of the n-th turn.
+function M.rotate_tokens(make_request)
+  local tokens, n
+  function init(args)
+    tokens = M.lines(os.getenv("BENCH_TOKENS"))
+    n = (tid or 1) * 13
+  end
+  function request()
     n = n + 1
-    return tokens[(n % #tokens) + 1], n
+    return make_request(tokens[(n % #tokens) + 1], n)
   end
 end
 

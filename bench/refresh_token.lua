@@ -1,13 +1,6 @@
 -- Sidecar refresh-token with a valid bearer (several users' tokens, round-robin).
 package.path = (os.getenv("BENCH_DIR") or "bench") .. "/?.lua;" .. package.path
-local common = require("common")
-local next_token
-
-function init(args)
-  next_token = common.token_rotation()
-end
-
-function request()
+require("common").rotate_tokens(function(token)
   return wrk.format("POST", "/pb/api/system/refresh-token",
-    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. next_token()}, "{}")
-end
+    {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, "{}")
+end)
