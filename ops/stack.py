@@ -34,7 +34,7 @@ import requests
 
 from ops.pbserver import PocketBaseServer
 from ops.pbserver import superuser_token as pocketbase_superuser_token
-from ops.processes import ROOT, ManagedProcess, free_port
+from ops.processes import ROOT, ManagedProcess, free_port, proc_stat
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 STUB_CODES_DOC = "deploy/README.md, section \"WeChat dev stub\""
@@ -290,16 +290,8 @@ def process_group_members(pgids) -> list[int]:
     wanted = {pgid for pgid in pgids if pgid}
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name (field 2) may contain spaces; the fields after its closing ')' do not.
-        fields_after_name = stat.rsplit(")", 1)[1].split()
-        state, pgid = fields_after_name[0], int(fields_after_name[2])
-        if pgid in wanted and state != "Z":
+        fields = proc_stat(entry.name) if entry.name.isdigit() else None
+        if fields and int(fields[2]) in wanted and fields[0] != "Z":
             found.append(int(entry.name))
     return found
 

@@ -18,7 +18,7 @@ import pytest
 import requests
 import yaml
 
-from ops.processes import ROOT
+from ops.processes import ROOT, proc_stat
 from ops.stack import (DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, Stack, StackConfig, StackError,
                        process_group_members, render_nginx_conf)
 from tests.helpers import assert_envelope
@@ -368,13 +368,9 @@ def child_process_groups(parent_pid: int) -> set[int]:
     """Process groups of the direct children of parent_pid (each stack process leads its own)."""
     groups = set()
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == parent_pid:
-                groups.add(int(fields[2]))
+        fields = proc_stat(entry.name) if entry.name.isdigit() else None
+        if fields and int(fields[1]) == parent_pid:
+            groups.add(int(fields[2]))
     return groups
 
 
