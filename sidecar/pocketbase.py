@@ -105,10 +105,9 @@ class PocketBaseGateway:
         except PocketBaseError:
             return ""
 
-    def _send(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
-              token: str | None = None) -> Any:
-        """One HTTP call answering the decoded JSON body; token None = superuser, "" = guest, else that token."""
-        headers = {"Authorization": token if token is not None else self._superuser_token()}
+    def _send(self, method: str, path: str, *, token: str, params: dict | None = None, body: Any = None) -> Any:
+        """One HTTP call with that token ("" = guest), answering the decoded JSON body."""
+        headers = {"Authorization": token}
         payload = None
         if body is not None:
             payload = json.dumps(body, ensure_ascii=False).encode()
