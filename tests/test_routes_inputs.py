@@ -5,7 +5,8 @@ import pytest
 from flask import Flask
 
 from sidecar.errors import BadRequest, Unauthorized, UnsupportedMediaType
-from sidecar.routes.inputs import MAX_TOKEN_LENGTH, bearer_token, json_object, optional_string, required_string
+from sidecar.limits import MAX_TOKEN_LENGTH
+from sidecar.routes.inputs import bearer_token, json_object, optional_string, required_string
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpZCI6ImFiYyJ9.c2lnbmF0dXJl"
 JSON = "application/json"
