@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from flask import current_app
 
+from sidecar.limits import WX_CODE_MAX_LENGTH  # noqa: F401 - the name routes/wechat.py and system.py import
 from sidecar.users import UserService
-
-WX_CODE_MAX_LENGTH = 128
 
 
 def users() -> UserService:
