@@ -9,6 +9,7 @@ Commands (the Makefile targets of the same names)::
     python -m ops.stack superuser      # create or update the superuser
     python -m ops.stack backup         # back up a running PocketBase (pb_data/backups/ or the S3 bucket)
     python -m ops.stack restore NAME   # restore that backup into the running PocketBase
+    python -m ops.stack storage        # apply S3_* / BACKUP_* to the running PocketBase
     python -m ops.stack logs           # tail the run dir's logs
 
 Settings come from the environment, else from .env (the environment wins); see StackConfig.from_env.
@@ -720,6 +721,17 @@ def reapply_storage(pb_url: str, config: StackConfig) -> None:
         raise StackError(str(exc)) from None
 
 
+def cmd_storage(config: StackConfig) -> int:
+    """Apply the S3 and backup settings to the running PocketBase (servers run it without ops.stack)."""
+    pb_url = admin_pb_url(config)
+    try:
+        apply_storage_settings(pb_url, superuser_token(pb_url, config), config.storage)
+    except StorageError as exc:
+        raise StackError(str(exc)) from None
+    print(f"PocketBase at {pb_url}: {config.storage.describe()}.")
+    return 0
+
+
 def cmd_logs(config: StackConfig) -> int:
     """Follow the run dir's log files (replaces this process with tail)."""
     logs = sorted(str(p) for p in config.run_dir.glob("*.log"))
@@ -733,7 +745,7 @@ def cmd_logs(config: StackConfig) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m ops.stack`."""
     parser = argparse.ArgumentParser(prog="python -m ops.stack", description="Run and administer the stack.")
-    parser.add_argument("command", nargs="?", default="run", choices=("run", "superuser", "backup", "restore", "logs"))
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "superuser", "backup", "restore", "storage", "logs"))
     parser.add_argument("name", nargs="?", help="restore: the backup's file name (pb_data/backups/<name>.zip)")
     args = parser.parse_args(argv)
     secret_values = [os.environ.get("PB_SUPERUSER_PASSWORD", ""), os.environ.get("WECHAT_SECRET", "")]
@@ -751,6 +763,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.name:
                 parser.error("restore needs the backup's name: make restore NAME=<file.zip>")
             return cmd_restore(config, args.name)
+        if args.command == "storage":
+            return cmd_storage(config)
         return cmd_logs(config)
     except (StackError, RuntimeError, requests.RequestException) as exc:
         print(f"error: {mask_secrets(str(exc), secret_values)}", file=sys.stderr)

@@ -226,6 +226,11 @@ def test_restore_drill_a_lost_machine_comes_back_from_s3(s3, tmp_path):
         # The restored settings are this environment's: files and backups still in the bucket.
         s3_settings = PB(b.pb).request("GET", "/api/settings").json()
         assert s3_settings["s3"]["bucket"] == BUCKET and s3_settings["backups"]["s3"]["enabled"] is True
+        # `make storage` (servers) applies them to a running PocketBase too, here with another schedule.
+        storage = admin_command(b, {**settings, "BACKUP_CRON": "30 2 * * *"}, "storage")
+        outputs.append(storage.stdout + storage.stderr)
+        assert storage.returncode == 0 and f"S3 bucket {BUCKET}" in storage.stdout, storage.stderr
+        assert PB(b.pb).request("GET", "/api/settings").json()["backups"]["cron"] == "30 2 * * *"
     finally:
         stop_and_check(b)
     logs += [path.read_text(errors="replace") for path in (tmp_path / "b" / "run").glob("*.log")]
