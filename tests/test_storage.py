@@ -45,6 +45,13 @@ def test_s3_settings_become_pocketbase_settings_for_files_and_backups():
     assert "s3-secret-value" not in repr(storage) + storage.describe()
 
 
+def test_backups_may_have_a_bucket_of_their_own():
+    storage = settings_from({**FULL_S3, "S3_BACKUPS_BUCKET": "b-backups"})
+    body = storage.pocketbase_settings()
+    assert body["s3"]["bucket"] == "b" and body["backups"]["s3"]["bucket"] == "b-backups"
+    assert body["backups"]["s3"]["secret"] == "s3-secret-value" and "b-backups" in storage.describe()
+
+
 def test_without_s3_files_stay_on_disk_and_backups_are_still_scheduled():
     body = settings_from({}).pocketbase_settings()
     assert body == {"s3": {"enabled": False},
@@ -57,6 +64,7 @@ def test_without_s3_files_stay_on_disk_and_backups_are_still_scheduled():
     ({**FULL_S3, "S3_SECRET": ""}, "S3_SECRET missing"),
     ({**FULL_S3, "S3_ENDPOINT": "minio:9000"}, "S3_ENDPOINT must be an http(s):// URL"),
     ({**FULL_S3, "S3_FORCE_PATH_STYLE": "maybe"}, "S3_FORCE_PATH_STYLE must be true or false"),
+    ({"S3_BACKUPS_BUCKET": "b"}, "S3_BACKUPS_BUCKET is set but S3 is not"),
     ({"BACKUP_KEEP": "0"}, "BACKUP_KEEP must be a positive whole number"),
     ({"BACKUP_KEEP": "many"}, "BACKUP_KEEP must be a positive whole number"),
 ])
@@ -135,6 +143,7 @@ def s3(tmp_path_factory):
     ({"S3_SECRET": "wrong-" + secrets.token_hex(8)}, "SignatureDoesNotMatch"),
     ({"S3_ENDPOINT": f"http://127.0.0.1:{free_port()}"}, "connection refused"),
     ({"S3_BUCKET": "no-such-bucket"}, "NoSuchBucket"),
+    ({"S3_BACKUPS_BUCKET": "no-backups-bucket"}, "no-backups-bucket at"),
 ])
 def test_a_wrong_endpoint_bucket_or_key_stops_the_start_with_one_line(s3, tmp_path, change, words):
     settings = s3.settings(**change)
@@ -143,7 +152,8 @@ def test_a_wrong_endpoint_bucket_or_key_stops_the_start_with_one_line(s3, tmp_pa
     with pytest.raises(StackError) as failure:
         stack.start()
     message = str(failure.value)
-    assert "\n" not in message and words in message and settings["S3_BUCKET"] in message, message
+    assert "\n" not in message and words in message, message
+    assert settings["S3_BUCKET"] in message or "S3_BACKUPS_BUCKET" in settings, message
     assert s3.secret not in message and settings["S3_SECRET"] not in message
     assert stack.leftover_pids() == [], "a half-started stack was left running"
 
