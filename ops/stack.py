@@ -715,19 +715,13 @@ def reapply_storage(pb_url: str, config: StackConfig) -> None:
     """After a restore: the backup brought its own S3 settings back; put this environment's in place again."""
     if not config.storage.s3_enabled:
         return  # no S3 here: the restored settings stay until the next start applies the environment's
-    try:
-        apply_storage_settings(pb_url, superuser_token(pb_url, config), config.storage)
-    except StorageError as exc:
-        raise StackError(str(exc)) from None
+    apply_storage_settings(pb_url, superuser_token(pb_url, config), config.storage)
 
 
 def cmd_storage(config: StackConfig) -> int:
     """Apply the S3 and backup settings to the running PocketBase (servers run it without ops.stack)."""
     pb_url = admin_pb_url(config)
-    try:
-        apply_storage_settings(pb_url, superuser_token(pb_url, config), config.storage)
-    except StorageError as exc:
-        raise StackError(str(exc)) from None
+    apply_storage_settings(pb_url, superuser_token(pb_url, config), config.storage)
     print(f"PocketBase at {pb_url}: {config.storage.describe()}.")
     return 0
 
@@ -748,7 +742,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="run", choices=("run", "superuser", "backup", "restore", "storage", "logs"))
     parser.add_argument("name", nargs="?", help="restore: the backup's file name (pb_data/backups/<name>.zip)")
     args = parser.parse_args(argv)
-    secret_values = [os.environ.get("PB_SUPERUSER_PASSWORD", ""), os.environ.get("WECHAT_SECRET", "")]
+    secret_values = [os.environ.get(name, "") for name in ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET", "S3_SECRET")]
     try:
         # Only `run` and `superuser` may create the password file; the others need the existing one.
         config = StackConfig.from_env(generate_password=args.command in ("run", "superuser"))
@@ -766,7 +760,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "storage":
             return cmd_storage(config)
         return cmd_logs(config)
-    except (StackError, RuntimeError, requests.RequestException) as exc:
+    except (StackError, StorageError, RuntimeError, requests.RequestException) as exc:
         print(f"error: {mask_secrets(str(exc), secret_values)}", file=sys.stderr)
         return 1
 
