@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops.processes import free_port
+from ops.processes import free_ports
 from ops.stack import StackConfig, StackError, render_nginx_conf
 from tests.helpers import assert_envelope, route
 
@@ -47,9 +47,9 @@ def served_by(stack) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_the_contract_flow_works_with_two_sidecars_answering_in_turn(make_stack):
-    first, second = free_port(), free_port()
-    stack = make_stack(SIDECAR_PORT=first, SIDECAR_UPSTREAMS=f"127.0.0.1:{first},127.0.0.1:{second}",
-                       SIDECAR_WORKERS=1)
+    http_port, pb_port, first, second = free_ports(4)
+    stack = make_stack(HTTP_PORT=http_port, PB_PORT=pb_port, SIDECAR_PORT=first,
+                       SIDECAR_UPSTREAMS=f"127.0.0.1:{first},127.0.0.1:{second}", SIDECAR_WORKERS=1)
     assert {"sidecar", f"sidecar-{second}"} <= set(stack.processes)
     steps = []  # (request id, what it was) in order
     for n in range(4):
