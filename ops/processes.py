@@ -22,6 +22,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """count distinct TCP ports free on host right now (held open together, so no two are the same)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def proc_stat(pid: int | str) -> list[str] | None:
     """The fields of /proc/<pid>/stat after the command name: [0] state, [1] ppid, [2] process group,
     [11] utime, [12] stime (see proc(5)); None when the process is gone."""
