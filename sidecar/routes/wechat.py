@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from sidecar.audit import audited
 from sidecar.errors import envelope
 from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, users
 from sidecar.routes.inputs import bearer_token, json_object, optional_string, required_string
@@ -12,6 +13,7 @@ bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
 
 
 @bp.post("/login")
+@audited("login")
 def login():
     """WeChat login, creating the user on first login."""
     code = required_string(json_object(), "users_wx_code", WX_CODE_MAX_LENGTH)
