@@ -5,6 +5,7 @@ from flask import Flask
 
 from sidecar.accounts import AccountService
 from sidecar.config import Config
+from sidecar.cors import init_cors
 from sidecar.errors import register_error_handlers
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
@@ -36,5 +37,6 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(system.bp)
     app.register_blueprint(docs.bp)
     init_request_log(app)
+    init_cors(app, config.CORS_ALLOWED_ORIGINS)
     register_error_handlers(app)
     return app
