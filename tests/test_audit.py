@@ -6,11 +6,15 @@ import hashlib
 import json
 import sqlite3
 import time
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 
-from tests.helpers import assert_envelope, login_through, route
+from ops.stack import Stack, StackConfig, StackError
+from tests.helpers import PB, assert_envelope, login_through, route
+from tests.stack_fixtures import stack_settings
 
 LOGIN_LOG = "tbl_login_log"
 
@@ -133,16 +137,47 @@ def test_the_log_is_not_delivered_over_realtime_to_guests_or_users(stack, stack_
             listener.close()
 
 
-def test_cron_prunes_rows_older_than_the_retention(pocketbase, pb, unique):
-    old = pb.create(LOGIN_LOG, {"route": "login", "result": "ok", "status": 200, "reason": f"old-{unique}"}).json()
-    fresh = pb.create(LOGIN_LOG, {"route": "login", "result": "ok", "status": 200, "reason": f"new-{unique}"}).json()
-    # Backdate one row past the default 90 days (`created` cannot be set through the API).
-    with sqlite3.connect(pocketbase.data_dir / "data.db", timeout=10) as db:
-        db.execute(f"UPDATE {LOGIN_LOG} SET created = '2020-01-01 00:00:00.000Z' WHERE id = ?", (old["id"],))
+def backdated_rows(server, pb, days_ago: dict[str, float]) -> dict[str, str]:
+    """Name -> id of new tbl_login_log rows whose `created` is set that many days back (not settable by API)."""
+    ids = {name: pb.create(LOGIN_LOG, {"route": "login", "result": "ok", "status": 200}).json()["id"]
+           for name in days_ago}
+    # Written after every create: an open write transaction here would block PocketBase's inserts.
+    with closing(sqlite3.connect(server.data_dir / "data.db", timeout=10)) as db, db:
+        for name, days in days_ago.items():
+            stamp = (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S.000Z")
+            db.execute(f"UPDATE {LOGIN_LOG} SET created = ? WHERE id = ?", (stamp, ids[name]))
+    return ids
+
+
+def kept_after_prune(pb, ids: dict[str, str]) -> set[str]:
+    """Run the retention cron now; answer the names of the rows that are still there."""
     ran = pb.request("POST", "/api/crons/login_log_prune")
     assert ran.status_code == 204, ran.text
-    assert pb.request("GET", f"/api/collections/{LOGIN_LOG}/records/{old['id']}").status_code == 404
-    assert pb.request("GET", f"/api/collections/{LOGIN_LOG}/records/{fresh['id']}").status_code == 200
+    return {name for name, row_id in ids.items()
+            if pb.request("GET", f"/api/collections/{LOGIN_LOG}/records/{row_id}").status_code == 200}
+
+
+def test_cron_prunes_rows_older_than_90_days_by_default(pocketbase, pb):
+    ids = backdated_rows(pocketbase, pb, {"old": 91, "recent": 89, "new": 0})
+    assert kept_after_prune(pb, ids) == {"recent", "new"}
+
+
+def test_login_log_days_reaches_pocketbase_through_the_stack(tmp_path):
+    """LOGIN_LOG_DAYS of the stack's settings is what PocketBase's cron uses."""
+    stack = Stack(StackConfig.from_env(stack_settings(tmp_path, LOGIN_LOG_DAYS="2"), dotenv_path=None))
+    try:
+        stack.start_pocketbase()
+        pb = PB(stack.pb)
+        ids = backdated_rows(stack.pb, pb, {"old": 2.5, "recent": 1.5})
+        assert kept_after_prune(pb, ids) == {"recent"}
+    finally:
+        stack.stop()
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "ninety", "1.5"])
+def test_login_log_days_must_be_a_positive_whole_number(tmp_path, value):
+    with pytest.raises(StackError, match="LOGIN_LOG_DAYS"):
+        StackConfig.from_env(stack_settings(tmp_path, LOGIN_LOG_DAYS=value), dotenv_path=None)
 
 
 def test_login_through_the_sidecar_writes_one_row_per_attempt(client, pb, wechat, unique):
