@@ -2,12 +2,13 @@
 pb_hooks/accounts.pb.js)."""
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
 import requests
 
-from tests.helpers import assert_envelope, login_through, route
+from tests.helpers import RealtimeListener, assert_envelope, login_through, route
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +54,26 @@ def test_logout_revokes_the_tokens_of_every_session(stack, conforms, unique):
     third, later = login_through(stack, f"logout-{unique}.phone2")
     assert later["pb_id"] == user["pb_id"]
     assert token_works(stack, third, user["pb_id"])
+
+
+def test_logout_drops_the_auth_of_open_realtime_connections(stack, stack_pb, unique):
+    """PocketBase (0.38.1+) unsets the auth of realtime connections when a record's tokenKey changes."""
+    token, user = login_through(stack, f"logout-rt-{unique}")
+    listener = RealtimeListener(stack.base_url, token, f"tbl_auth_users/{user['pb_id']}")
+    try:
+        def touch(tag: str) -> None:
+            touched = stack_pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{user['pb_id']}",
+                                       json={"users_tag": tag})
+            assert touched.status_code == 200, touched.text
+        touch("before")
+        # The user sees changes of their own record while logged in...
+        assert json.loads(listener.next_data())["record"]["users_tag"] == "before"
+        assert_envelope(route(stack, "wechat/logout", token=token), 200)
+        touch("after")
+        # ... and no longer once logged out: the connection is a guest's now.
+        assert listener.next_data() is None
+    finally:
+        listener.close()
 
 
 def test_close_account_frees_the_phone_and_a_later_login_registers_anew(stack, stack_pb, conforms, unique):

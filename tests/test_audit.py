@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from ops.stack import Stack, StackConfig, StackError
-from tests.helpers import PB, assert_envelope, login_through, route
+from tests.helpers import PB, RealtimeListener, assert_envelope, login_through, route
 from tests.stack_fixtures import stack_settings
 
 LOGIN_LOG = "tbl_login_log"
@@ -96,34 +96,10 @@ def test_guests_and_users_cannot_list_or_view_the_log(stack, stack_pb, unique, w
                         timeout=15).status_code == 200
 
 
-class RealtimeListener:
-    """A realtime (SSE) client subscribed to tbl_login_log with a token ("" = guest)."""
-
-    READ_TIMEOUT = 1.5
-
-    def __init__(self, base_url: str, token: str):
-        self._stream = requests.get(base_url + "/pb/api/realtime", stream=True, timeout=(5, self.READ_TIMEOUT))
-        self._lines = self._stream.iter_lines(decode_unicode=True)
-        client_id = json.loads(self.next_data())["clientId"]
-        subscribed = requests.post(base_url + "/pb/api/realtime", headers={"Authorization": token} if token else {},
-                                   json={"clientId": client_id, "subscriptions": [LOGIN_LOG]}, timeout=15)
-        assert subscribed.status_code == 204, subscribed.text
-
-    def next_data(self) -> str | None:
-        """The data of the next event, or None when none comes within READ_TIMEOUT seconds."""
-        try:
-            return next(line[5:] for line in self._lines if line.startswith("data:"))
-        except requests.exceptions.ConnectionError:  # requests' read timeout while streaming
-            return None
-
-    def close(self):
-        self._stream.close()
-
-
 @pytest.mark.slow
 def test_the_log_is_not_delivered_over_realtime_to_guests_or_users(stack, stack_pb, unique):
     token, _ = login_through(stack, f"audit-rt-{unique}")
-    listeners = {name: RealtimeListener(stack.base_url, auth)
+    listeners = {name: RealtimeListener(stack.base_url, auth, LOGIN_LOG)
                  for name, auth in (("guest", ""), ("user", token), ("superuser", stack_pb.superuser_token))}
     try:
         route(stack, "wechat/login", json={"users_wx_code": "fail-40029"}, headers={"User-Agent": f"rt-{unique}"})
