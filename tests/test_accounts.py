@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -134,3 +136,27 @@ def test_a_body_that_is_not_json_is_a_415_that_changes_nothing(stack, unique, pa
     response = route(stack, path, token=token, data="x", headers={"Content-Type": "text/plain"})
     assert_envelope(response, 415)
     assert token_works(stack, token, user["pb_id"])
+
+
+def test_logout_racing_profile_updates_loses_none_of_them(stack, stack_pb, unique):
+    """Logout saves the whole record: read and written in one transaction, it cannot undo a concurrent update."""
+    lost = []
+    for round_ in range(15):
+        updater, user = login_through(stack, f"race-out-{unique}.a{round_}")
+        leaver, _ = login_through(stack, f"race-out-{unique}.b{round_}")
+        barrier = threading.Barrier(2)
+
+        def update():
+            barrier.wait()
+            return route(stack, "wechat/profile", token=updater, json={"users_tag": f"tag-{round_}"})
+
+        def logout():
+            barrier.wait()
+            return route(stack, "wechat/logout", token=leaver)
+
+        with ThreadPoolExecutor(2) as pool:
+            updated, logged_out = pool.submit(update), pool.submit(logout)
+            assert logged_out.result().status_code == 200
+            if updated.result().status_code == 200 and stack_pb.user(user["pb_id"])["users_tag"] != f"tag-{round_}":
+                lost.append(round_)
+    assert lost == []
