@@ -1,9 +1,9 @@
 """The login audit (tbl_login_log): one row per login and refresh-token attempt, successful or not.
 
-Written here as a separate PocketBase call after the attempt. Rows never hold a code, token or
-session_key: only the route, openid and user id when known, the client address nginx saw, the user
-agent (truncated), and the result with its status and our short message. pb_hooks/lib/login_log.js
-writes the same fields from inside PocketBase.
+Written after the attempt as one call to the internal route /api/internal/login-log, whose
+pb_hooks/lib/login_log.js shapes every row (lengths, result), also for the login routes inside
+PocketBase. Rows never hold a code, token or session_key: only the route, openid and user id when
+known, the client address nginx saw, the user agent, and the result with its status and our message.
 """
 from __future__ import annotations
 
@@ -18,26 +18,26 @@ from sidecar.pocketbase import token_claims
 
 log = logging.getLogger(__name__)
 
-LOGIN_LOG = "tbl_login_log"
-USER_AGENT_MAX = 256
-REASON_MAX = 200
+LOGIN_LOG_PATH = "/api/internal/login-log"
+# More than the row keeps (lib/login_log.js clips it): only so that no header's size reaches PocketBase.
+USER_AGENT_SENT_MAX = 1024
 
 
 def login_log_row(route: str, status: int, reason: str = "", openid: str = "", user_id: str = "") -> dict:
-    """The tbl_login_log fields of one attempt of this request."""
+    """The lib/login_log.js entry of one attempt of this request."""
     return {
-        "route": route, "openid": openid, "user_id": user_id,
+        "route": route, "openid": openid, "userId": user_id,
         # nginx overwrites X-Real-IP with the address it saw; without nginx (tests) it is the peer.
-        "ip": (request.headers.get("X-Real-IP") or request.remote_addr or "")[:64],
-        "user_agent": request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
-        "result": "ok" if status == 200 else "failed", "status": status, "reason": reason[:REASON_MAX],
+        "ip": request.headers.get("X-Real-IP") or request.remote_addr or "",
+        "userAgent": request.headers.get("User-Agent", "")[:USER_AGENT_SENT_MAX],
+        "result": "ok" if status == 200 else "failed", "status": status, "reason": reason,
     }
 
 
 def write(row: dict) -> None:
     """Save the row; a failure is logged and never fails the attempt it describes."""
     try:
-        current_app.extensions["pocketbase"].create_record(LOGIN_LOG, row)
+        current_app.extensions["pocketbase"].call("POST", LOGIN_LOG_PATH, body=row)
     except Exception as exc:  # noqa: BLE001 - the audit must not turn a login into an error
         log.warning("login log not written: route=%s status=%s (%s)", row["route"], row["status"],
                     type(exc).__name__)

@@ -13,6 +13,8 @@ import pytest
 import requests
 
 from ops.stack import Stack, StackConfig, StackError
+from sidecar import audit
+from sidecar.errors import UpstreamError
 from tests.helpers import PB, RealtimeListener, assert_envelope, login_through, route
 from tests.stack_fixtures import stack_settings
 
@@ -166,3 +168,18 @@ def test_login_through_the_sidecar_writes_one_row_per_attempt(client, pb, wechat
     assert [(r["result"], r["status"], r["openid"]) for r in rows] == [
         ("ok", 200, f"oid-good-{unique}"), ("failed", 400, ""), ("failed", 400, "")]
     assert wechat.SESSION_KEY not in json.dumps(rows)
+
+
+def test_a_failing_audit_write_does_not_fail_the_login(app, client, wechat, monkeypatch, unique, caplog):
+    gateway = app.extensions["pocketbase"]
+    real_call = gateway.call
+
+    def call(method, path, **kwargs):
+        if path == audit.LOGIN_LOG_PATH:
+            raise UpstreamError()
+        return real_call(method, path, **kwargs)
+
+    monkeypatch.setattr(gateway, "call", call)
+    response = client.post("/pb/api/wechat/login", json={"users_wx_code": f"unaudited-{unique}"})
+    assert response.status_code == 200 and response.json["token"]
+    assert "login log not written: route=login status=200 (UpstreamError)" in caplog.text
