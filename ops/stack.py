@@ -55,7 +55,7 @@ SETTINGS = (
     "HTTP_PORT", "PB_PORT", "SIDECAR_PORT", "PB_DATA_DIR", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD",
     "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "AUTH_TOKEN_TTL", "RATE_LIMITS",
     "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN", "SIDECAR_UPSTREAMS",
-    *S3_SETTINGS, *BACKUP_SETTINGS,
+    "LOGIN_LOG_DAYS", *S3_SETTINGS, *BACKUP_SETTINGS,
 )
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
@@ -136,6 +136,8 @@ class StackConfig:
     public_base_url: str = "http://localhost:8080"
     auth_token_ttl: str = ""
     rate_limits: str = DEFAULT_RATE_LIMITS
+    # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
+    login_log_days: str = ""
     # The sidecar mostly waits on PocketBase and WeChat, and PocketBase shares the CPUs: a few processes
     # with more threads each for the waiting (the shapes tried measured alike: bench/limits.md, "worker model").
     sidecar_workers: int = (os.cpu_count() or 1) + 1
@@ -200,6 +202,7 @@ class StackConfig:
             public_base_url=get("PUBLIC_BASE_URL", f"http://localhost:{http_port}").rstrip("/"),
             auth_token_ttl=get("AUTH_TOKEN_TTL"),
             rate_limits=get("RATE_LIMITS", DEFAULT_RATE_LIMITS),
+            login_log_days=get("LOGIN_LOG_DAYS"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
             sidecar_threads=get_int("SIDECAR_THREADS", cls.sidecar_threads),
             sidecar_app=get("SIDECAR_APP", cls.sidecar_app),
@@ -219,6 +222,8 @@ class StackConfig:
         if self.wechat_appid and not self.wechat_secret:
             raise StackError("WECHAT_APPID is set but WECHAT_SECRET is not")
         RateLimit.parse(self.rate_limits)
+        if self.login_log_days and not (self.login_log_days.isdigit() and int(self.login_log_days) > 0):
+            raise StackError(f"LOGIN_LOG_DAYS must be a positive whole number of days, not {self.login_log_days!r}")
         ports = [self.http_port, self.pb_port, *self.local_sidecar_ports]
         if len(set(ports)) != len(ports):
             raise StackError(f"HTTP_PORT, PB_PORT and the sidecar ports (SIDECAR_PORT, SIDECAR_UPSTREAMS) "
@@ -388,6 +393,8 @@ class Stack:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
         env = dict(without_storage_keys(os.environ), PUBLIC_BASE_URL=self.config.public_base_url,
                    RATE_LIMITS=self.config.rate_limits)
+        if self.config.login_log_days:
+            env["LOGIN_LOG_DAYS"] = self.config.login_log_days
         self.pb = PocketBaseServer(
             data_dir=self.config.pb_data_dir, superuser_email=self.config.superuser_email,
             superuser_password=self.config.superuser_password, port=self.config.pb_port,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 
 
@@ -31,6 +32,8 @@ class Config:
     USERS_COUNT_CACHE_SECONDS: float = 2.0
     PB_TIMEOUT: float = 10.0
     MAX_BODY_BYTES: int = 64 * 1024
+    # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
+    CORS_ALLOWED_ORIGINS: str = "*"
 
     REQUIRED = ("PB_URL", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD", "WECHAT_APPID", "WECHAT_SECRET")
     SECRETS = ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET")
@@ -72,4 +75,7 @@ class Config:
             raise ConfigError("AUTH_TOKEN_TTL must be a positive number of seconds")
         if self.USERS_COUNT_CACHE_SECONDS < 0:
             raise ConfigError("USERS_COUNT_CACHE_SECONDS must be 0 (no cache) or a positive number of seconds")
+        for origin in (self.CORS_ALLOWED_ORIGINS or "*").replace(",", " ").split():
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin.rstrip("/")):
+                raise ConfigError(f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://h5.example.com")
         return self
