@@ -11,9 +11,8 @@ import functools
 import logging
 
 from flask import current_app, request
-from werkzeug.exceptions import HTTPException
 
-from sidecar.errors import HTTP_MESSAGES, ApiError
+from sidecar.errors import status_and_message
 from sidecar.pocketbase import token_claims
 
 log = logging.getLogger(__name__)
@@ -59,15 +58,8 @@ def audited(route: str):
         def wrapper(*args, **kwargs):
             try:
                 response = view(*args, **kwargs)
-            except ApiError as exc:
-                write(login_log_row(route, exc.status, exc.msg))
-                raise
-            except HTTPException as exc:
-                status = exc.code or 500
-                write(login_log_row(route, status, HTTP_MESSAGES.get(status, "请求错误")))
-                raise
-            except Exception:
-                write(login_log_row(route, 500, HTTP_MESSAGES[500]))
+            except Exception as exc:
+                write(login_log_row(route, *status_and_message(exc)))
                 raise
             openid, user_id = _success_ids(response)
             write(login_log_row(route, 200, "", openid, user_id))

@@ -102,6 +102,18 @@ def envelope(status: int, msg: str, data: dict | None = None, **extra):
     return jsonify(body), status
 
 
+def status_and_message(error: Exception) -> tuple[int, str]:
+    """The envelope's status and message for any exception (the handlers below and the login audit)."""
+    if isinstance(error, ApiError):
+        return error.status, error.msg
+    if isinstance(error, WeChatError):
+        return wechat_answer(error)
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        return status, HTTP_MESSAGES.get(status, HTTP_MESSAGES[500] if status >= 500 else "请求错误")
+    return 500, HTTP_MESSAGES[500]
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map every exception to the envelope; never an HTML page, never a stack trace."""
 
@@ -109,17 +121,13 @@ def register_error_handlers(app: Flask) -> None:
     def handle_api_error(error: ApiError):
         return envelope(error.status, error.msg, error.data)
 
+    # wechat.py has logged a WeChat failure with its errcode; this only words it for the API user.
     @app.errorhandler(WeChatError)
-    def handle_wechat_error(error: WeChatError):
-        # wechat.py has logged the failure with its errcode; this only words it for the API user.
-        return envelope(*wechat_answer(error))
-
     @app.errorhandler(HTTPException)
-    def handle_http_exception(error: HTTPException):
-        status = error.code or 500
-        return envelope(status, HTTP_MESSAGES.get(status, HTTP_MESSAGES[500] if status >= 500 else "请求错误"))
+    def handle_known_error(error: Exception):
+        return envelope(*status_and_message(error))
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("unhandled error: %s", type(error).__name__)
-        return envelope(500, HTTP_MESSAGES[500])
+        return envelope(*status_and_message(error))
