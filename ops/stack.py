@@ -83,7 +83,7 @@ def read_superuser_password(data_dir: Path, generate: bool) -> str:
             return password
     if not generate:
         return ""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     password = secrets.token_urlsafe(24)
     # Created with mode 0600, so the password is never readable by others, not even for a moment.
     fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
