@@ -215,6 +215,9 @@ def test_docs_page_and_spec_are_served(stack):
     assert spec_json.json() == yaml.safe_load(SPEC_FILE.read_text())
     for_ui = requests.get(stack.base_url + "/pb/api/docs/openapi-ui.json", timeout=10).json()
     assert for_ui["openapi"].startswith("3.0.") and set(for_ui["paths"]) == set(spec_json.json()["paths"])
+    # Try it out defaults to this stack; production stays listed, never first.
+    assert for_ui["servers"][0]["url"] == "/"
+    assert [s["url"] for s in for_ui["servers"][1:]] == [s["url"] for s in spec_json.json()["servers"]]
     assert requests.get(stack.base_url + "/pb/api/docs/index.j2", timeout=10).status_code == 404
 
 
@@ -477,3 +480,5 @@ def test_docs_page_renders_in_headless_chromium(stack):
     assert "微信登录或首次注册" in dom
     assert "更新微信用户资料" in dom
     assert "Unable to render this definition" not in dom
+    # Swagger UI selects the first server: this origin, before production.
+    assert 0 <= dom.find(f'<option value="{stack.base_url}">') < dom.find('<option value="https://bai-api.blv-oa.com">')
