@@ -197,7 +197,8 @@ class StackConfig:
             sidecar_threads=get_int("SIDECAR_THREADS", cls.sidecar_threads),
             sidecar_app=get("SIDECAR_APP", cls.sidecar_app),
             run_dir=_resolve(get("RUN_DIR", f".run/{http_port}")),
-            nginx_listen=get("NGINX_LISTEN", "0.0.0.0"),
+            # The dev stub logs anyone in as any user by name: dev mode stays on this machine unless asked.
+            nginx_listen=get("NGINX_LISTEN", "0.0.0.0" if get("WECHAT_APPID") else "127.0.0.1"),
             sidecar_extra_env={k: v for k, v in overrides.items() if k not in SETTINGS},
         )
         return config.validated()
@@ -506,6 +507,15 @@ def superuser_source(config: StackConfig) -> str:
     return "password from PB_SUPERUSER_PASSWORD"
 
 
+def dev_exposure(config: StackConfig) -> str:
+    """The dev banner's line on who can reach the stub's fake logins."""
+    if config.nginx_listen in ("127.0.0.1", "::1", "localhost"):
+        return (f"Dev mode listens on {config.nginx_listen} only: nobody else can reach it. "
+                "NGINX_LISTEN=0.0.0.0 would open it to the network.")
+    return (f"WARNING: dev mode listens on {config.nginx_listen} (NGINX_LISTEN): anyone who reaches this "
+            "machine can log in as any user by name.")
+
+
 def print_started(stack: Stack) -> None:
     """The URLs and where credentials live; nothing secret."""
     config = stack.config
@@ -525,7 +535,7 @@ def print_started(stack: Stack) -> None:
         "",
     ]
     if config.dev_mode:
-        lines += [DEV_BANNER.format(doc=STUB_CODES_DOC), ""]
+        lines += [DEV_BANNER.format(doc=STUB_CODES_DOC), dev_exposure(config), ""]
     lines.append("Press Ctrl-C to stop.")
     print(mask_secrets("\n".join(lines), config.secret_values()), flush=True)
 

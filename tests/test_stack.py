@@ -20,7 +20,7 @@ import yaml
 
 from ops.processes import ROOT, proc_stat
 from ops.stack import (DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, Stack, StackConfig, StackError,
-                       process_group_members, render_nginx_conf)
+                       dev_exposure, process_group_members, render_nginx_conf)
 from tests.helpers import assert_envelope
 from tests.stack_fixtures import stack_settings
 
@@ -82,6 +82,21 @@ def test_config_rejects_appid_without_secret_and_bad_rate_limits(tmp_path):
         StackConfig.from_env({**base, "WECHAT_APPID": "wx123", "WECHAT_SECRET": ""}, dotenv_path=None)
     with pytest.raises(StackError, match="RATE_LIMITS"):
         StackConfig.from_env({**base, "RATE_LIMITS": "lots"}, dotenv_path=None)
+
+
+@pytest.mark.parametrize("settings, listen", [
+    ({}, "127.0.0.1"),  # dev mode: the stub's fake logins stay on this machine
+    ({"NGINX_LISTEN": "0.0.0.0"}, "0.0.0.0"),
+    ({"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s"}, "0.0.0.0"),
+    ({"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s", "NGINX_LISTEN": "127.0.0.1"}, "127.0.0.1"),
+])
+def test_dev_mode_listens_on_loopback_unless_told_and_the_banner_says_which(tmp_path, settings, listen):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "WECHAT_APPID": "",
+            "WECHAT_SECRET": "", "NGINX_LISTEN": ""}
+    config = StackConfig.from_env({**base, **settings}, dotenv_path=None)
+    assert config.nginx_listen == listen
+    exposure = dev_exposure(config)
+    assert listen in exposure and (("WARNING" in exposure) is (listen != "127.0.0.1"))
 
 
 def test_nginx_conf_rate_limit_lines_follow_rate_limits(tmp_path):
@@ -414,6 +429,7 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
     assert re.search(r"API docs\s+http://localhost:\d+/pb/api/docs", printed)
     assert "admin@localhost.local" in printed and str(tmp_path / "pb_data" / PASSWORD_FILE_NAME) in printed
     assert "DEV STUB" in printed and "deploy/README.md" in printed
+    assert "Dev mode listens on 127.0.0.1 only" in printed
     assert "Stopped." in printed
 
 
