@@ -16,6 +16,7 @@ Settings come from the environment, else from .env (the environment wins); see S
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import secrets
@@ -48,11 +49,13 @@ HEALTH_PATH = "/pb/api/system/health"
 DEV_APPID = "dev-appid"
 DEV_SECRET = "dev-secret"
 
+# Read by pb_hooks/superuser_access.pb.js, so PocketBase gets them: both off by default.
+SUPERUSER_SWITCHES = ("SUPERUSER_MFA", "SUPERUSER_ALLOWED_IPS")
 # Every setting StackConfig reads; other keys given as overrides go to the sidecar's environment as they are.
 SETTINGS = (
     "HTTP_PORT", "PB_PORT", "SIDECAR_PORT", "PB_DATA_DIR", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD",
     "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "AUTH_TOKEN_TTL", "RATE_LIMITS",
-    "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN",
+    "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN", *SUPERUSER_SWITCHES,
 )
 
 
@@ -114,6 +117,17 @@ class RateLimit:
         return cls(rate, burst)
 
 
+def check_superuser_switches(switches: dict) -> None:
+    """Raise StackError on a SUPERUSER_MFA or SUPERUSER_ALLOWED_IPS PocketBase would refuse at boot."""
+    if switches.get("SUPERUSER_MFA", "").lower() not in ("", "on", "off"):
+        raise StackError(f"SUPERUSER_MFA must be on, off or empty, not {switches['SUPERUSER_MFA']!r}")
+    for entry in filter(None, (e.strip() for e in switches.get("SUPERUSER_ALLOWED_IPS", "").split(","))):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise StackError(f"SUPERUSER_ALLOWED_IPS: {entry!r} is not an IP address or CIDR network") from None
+
+
 @dataclass
 class StackConfig:
     """Ports, paths, credentials and tuning of one stack."""
@@ -139,6 +153,8 @@ class StackConfig:
     sidecar_app: str = "sidecar.wsgi:app"
     run_dir: Path = ROOT / ".run" / "8080"
     nginx_listen: str = "0.0.0.0"
+    # SUPERUSER_MFA / SUPERUSER_ALLOWED_IPS as given ("" = unset).
+    superuser_switches: dict = field(default_factory=dict)
     # Overrides that are not stack settings (e.g. WECHAT_TIMEOUT): passed to the sidecar as they are.
     sidecar_extra_env: dict = field(default_factory=dict)
 
@@ -199,6 +215,7 @@ class StackConfig:
             run_dir=_resolve(get("RUN_DIR", f".run/{http_port}")),
             # The dev stub logs anyone in as any user by name: dev mode stays on this machine unless asked.
             nginx_listen=get("NGINX_LISTEN", "0.0.0.0" if get("WECHAT_APPID") else "127.0.0.1"),
+            superuser_switches={name: get(name) for name in SUPERUSER_SWITCHES},
             sidecar_extra_env={k: v for k, v in overrides.items() if k not in SETTINGS},
         )
         return config.validated()
@@ -208,6 +225,7 @@ class StackConfig:
         if self.wechat_appid and not self.wechat_secret:
             raise StackError("WECHAT_APPID is set but WECHAT_SECRET is not")
         RateLimit.parse(self.rate_limits)
+        check_superuser_switches(self.superuser_switches)
         ports = [self.http_port, self.pb_port, self.sidecar_port]
         if len(set(ports)) != len(ports):
             raise StackError(f"HTTP_PORT, PB_PORT and SIDECAR_PORT must differ: {ports}")
@@ -348,7 +366,8 @@ class Stack:
 
     def start_pocketbase(self) -> None:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
-        env = dict(os.environ, PUBLIC_BASE_URL=self.config.public_base_url, RATE_LIMITS=self.config.rate_limits)
+        env = dict(os.environ, PUBLIC_BASE_URL=self.config.public_base_url, RATE_LIMITS=self.config.rate_limits,
+                   **self.config.superuser_switches)
         self.pb = PocketBaseServer(
             data_dir=self.config.pb_data_dir, superuser_email=self.config.superuser_email,
             superuser_password=self.config.superuser_password, port=self.config.pb_port,
