@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -74,3 +75,8 @@ def test_an_existing_data_dir_is_made_private_on_start(tmp_path):
     os.chmod(data_dir / "old.txt", 0o644)
     secure_data_dir(data_dir)
     assert _modes(data_dir) == {".": 0o700, "old.txt": 0o600}
+
+
+def test_production_unit_runs_pocketbase_with_a_private_umask():
+    unit = (Path(__file__).resolve().parent.parent / "deploy" / "systemd" / "bai-pocketbase.service").read_text()
+    assert "\nUMask=0077\n" in unit
