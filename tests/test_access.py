@@ -191,15 +191,21 @@ def test_create_update_delete(world, name, actor):
 
 
 @pytest.mark.parametrize("name, actor", CASES)
-def test_batch_create(world, name, actor):
-    api = world["apis"][actor]
+def test_batch_applies_the_same_rules(world, name, actor):
+    api, su, row, owner = world["apis"][actor], world["su"], world["rows"][name], world["owners"][name]
+    path = f"/api/collections/{name}/records"
     body = SAMPLE_BODIES[name]() if _writable(name) else {}
-    response = api.call("POST", "/api/batch", json={"requests": [
-        {"method": "POST", "url": f"/api/collections/{name}/records", "body": body}]})
-    assert (response.status_code == 200) is allowed(name, "create", actor), (response.status_code,
-                                                                             response.text[:200])
-    if response.status_code == 200:
-        world["created"].append((name, response.json()[0]["body"]["id"]))
+    victim = su.call("POST", path, json=SAMPLE_BODIES[name]()).json()["id"] if _writable(name) else row
+    for action, request in (("create", {"method": "POST", "url": path, "body": body}),
+                            ("update", {"method": "PATCH", "url": f"{path}/{row}", "body": {}}),
+                            ("delete", {"method": "DELETE", "url": f"{path}/{victim}"})):
+        response = api.call("POST", "/api/batch", json={"requests": [request]})
+        expected = allowed(name, action, actor, owner if action == "update" else None)
+        assert (response.status_code == 200) is expected, (action, response.status_code, response.text[:200])
+        if action == "create" and response.status_code == 200:
+            world["created"].append((name, response.json()[0]["body"]["id"]))
+    if _writable(name):
+        su.call("DELETE", f"{path}/{victim}")
 
 
 @pytest.mark.parametrize("actor", ACTORS)
