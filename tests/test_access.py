@@ -172,3 +172,12 @@ def test_user_password_login_otp_and_oauth2_are_off(world):
     methods = world["apis"][GUEST].call("GET", "/api/collections/tbl_auth_users/auth-methods").json()
     assert methods["password"]["enabled"] is False
     assert methods["otp"]["enabled"] is False and methods["oauth2"]["enabled"] is False
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_only_superusers_impersonate(world, actor):
+    """Impersonation mints a token for any user: PocketBase allows it to superusers only."""
+    row = world["rows"]["tbl_auth_users"]
+    response = world["apis"][actor].call("POST", f"/api/collections/tbl_auth_users/impersonate/{row}",
+                                         json={"duration": 60})
+    assert (response.status_code == 200 and "token" in response.json()) is (actor == SUPERUSER), response.text[:200]
