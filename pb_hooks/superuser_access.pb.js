@@ -6,20 +6,20 @@
 // A request from elsewhere may neither authenticate as a superuser (/api/collections/_superusers/...)
 // nor use a superuser token. The client address is e.realIP(): nginx's X-Real-IP, a header
 // PocketBase trusts (schema.yaml settings) and nginx always overwrites. Loopback is always allowed.
-routerUse((e) => {
-  const list = $os.getenv("SUPERUSER_ALLOWED_IPS");
-  if (list && list.trim()) {
+// Registered only when set, so requests pay nothing for it otherwise (it is read once, at boot).
+if (($os.getenv("SUPERUSER_ALLOWED_IPS") || "").trim()) {
+  routerUse((e) => {
     const path = e.request.url.path;
     const superuserRoute = /^\/api\/collections\/(_superusers|pbc_3142635823)(\/|$)/.test(path);
-    if ((superuserRoute || e.hasSuperuserAuth()) && !require(`${__hooks}/lib/ip_allow.js`).allowed(list, e.realIP())) {
-      throw new ForbiddenError("Superusers are not allowed from this address.");
+    if (superuserRoute || e.hasSuperuserAuth()) {
+      const list = $os.getenv("SUPERUSER_ALLOWED_IPS");
+      if (!require(`${__hooks}/lib/ip_allow.js`).allowed(list, e.realIP())) {
+        throw new ForbiddenError("Superusers are not allowed from this address.");
+      }
     }
-  }
-  return e.next();
-});
-
-// A local process calling PocketBase directly: no nginx in between (nginx always sets X-Real-IP) and a
-// loopback peer. PocketBase listens on 127.0.0.1 only, so this is the sidecar or an operator's tool.
+    return e.next();
+  });
+}
 
 // SUPERUSER_ALLOWED_IPS is checked at boot, so a typo stops PocketBase instead of locking nobody out.
 // SUPERUSER_MFA=on: PocketBase's own MFA for _superusers (the password, then a one-time code by email:
