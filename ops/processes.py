@@ -56,8 +56,10 @@ def pocketbase_binary() -> str:
 class ManagedProcess:
     """A child process in its own process group, logging to a file, stopped with its children."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None, cwd: Path = ROOT):
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None, cwd: Path = ROOT,
+                 umask: int = -1):
         self.name = name
+        self.umask = umask
         self.argv = argv
         self.log_path = log_path
         self.env = env
@@ -67,10 +69,11 @@ class ManagedProcess:
     def start(self) -> "ManagedProcess":
         """Start the process; stdout and stderr go to log_path."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        # Logs are their owner's alone (0600), like the data they may describe.
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.proc = subprocess.Popen(
             self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self.env, cwd=self.cwd, start_new_session=True,
+            env=self.env, cwd=self.cwd, start_new_session=True, umask=self.umask,
         )
         log.close()
         return self

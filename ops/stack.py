@@ -17,6 +17,7 @@ Settings come from the environment, else from .env (the environment wins); see S
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import secrets
@@ -50,12 +51,14 @@ HEALTH_PATH = "/pb/api/system/health"
 DEV_APPID = "dev-appid"
 DEV_SECRET = "dev-secret"
 
+# Read by pb_hooks/superuser_access.pb.js, so PocketBase gets them: both off by default.
+SUPERUSER_SWITCHES = ("SUPERUSER_MFA", "SUPERUSER_ALLOWED_IPS")
 # Every setting StackConfig reads; other keys given as overrides go to the sidecar's environment as they are.
 SETTINGS = (
     "HTTP_PORT", "PB_PORT", "SIDECAR_PORT", "PB_DATA_DIR", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD",
     "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "AUTH_TOKEN_TTL", "RATE_LIMITS",
     "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN", "SIDECAR_UPSTREAMS",
-    "LOGIN_LOG_DAYS", *S3_SETTINGS, *BACKUP_SETTINGS,
+    "LOGIN_LOG_DAYS", *S3_SETTINGS, *BACKUP_SETTINGS, *SUPERUSER_SWITCHES,
 )
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
@@ -87,7 +90,7 @@ def read_superuser_password(data_dir: Path, generate: bool) -> str:
             return password
     if not generate:
         return ""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     password = secrets.token_urlsafe(24)
     # Created with mode 0600, so the password is never readable by others, not even for a moment.
     fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -118,6 +121,17 @@ class RateLimit:
         return cls(rate, burst)
 
 
+def check_superuser_switches(switches: dict) -> None:
+    """Raise StackError on a SUPERUSER_MFA or SUPERUSER_ALLOWED_IPS PocketBase would refuse at boot."""
+    if switches.get("SUPERUSER_MFA", "").lower() not in ("", "on", "off"):
+        raise StackError(f"SUPERUSER_MFA must be on, off or empty, not {switches['SUPERUSER_MFA']!r}")
+    for entry in filter(None, (e.strip() for e in switches.get("SUPERUSER_ALLOWED_IPS", "").split(","))):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise StackError(f"SUPERUSER_ALLOWED_IPS: {entry!r} is not an IP address or CIDR network") from None
+
+
 @dataclass
 class StackConfig:
     """Ports, paths, credentials and tuning of one stack."""
@@ -145,6 +159,8 @@ class StackConfig:
     sidecar_app: str = "sidecar.wsgi:app"
     run_dir: Path = ROOT / ".run" / "8080"
     nginx_listen: str = "0.0.0.0"
+    # SUPERUSER_MFA / SUPERUSER_ALLOWED_IPS as given ("" = unset).
+    superuser_switches: dict = field(default_factory=dict)
     # Overrides that are not stack settings (e.g. WECHAT_TIMEOUT): passed to the sidecar as they are.
     sidecar_extra_env: dict = field(default_factory=dict)
     # nginx's sidecar upstream, host:port each; the stack runs a gunicorn for every local one.
@@ -207,7 +223,9 @@ class StackConfig:
             sidecar_threads=get_int("SIDECAR_THREADS", cls.sidecar_threads),
             sidecar_app=get("SIDECAR_APP", cls.sidecar_app),
             run_dir=_resolve(get("RUN_DIR", f".run/{http_port}")),
-            nginx_listen=get("NGINX_LISTEN", "0.0.0.0"),
+            # The dev stub logs anyone in as any user by name: dev mode stays on this machine unless asked.
+            nginx_listen=get("NGINX_LISTEN", "0.0.0.0" if get("WECHAT_APPID") else "127.0.0.1"),
+            superuser_switches={name: get(name) for name in SUPERUSER_SWITCHES},
             sidecar_extra_env={k: v for k, v in overrides.items() if k not in SETTINGS},
             sidecar_upstreams=parse_upstreams(get("SIDECAR_UPSTREAMS"), get_int("SIDECAR_PORT", 8000)),
         )
@@ -224,6 +242,7 @@ class StackConfig:
         RateLimit.parse(self.rate_limits)
         if self.login_log_days and not (self.login_log_days.isdigit() and int(self.login_log_days) > 0):
             raise StackError(f"LOGIN_LOG_DAYS must be a positive whole number of days, not {self.login_log_days!r}")
+        check_superuser_switches(self.superuser_switches)
         ports = [self.http_port, self.pb_port, *self.local_sidecar_ports]
         if len(set(ports)) != len(ports):
             raise StackError(f"HTTP_PORT, PB_PORT and the sidecar ports (SIDECAR_PORT, SIDECAR_UPSTREAMS) "
@@ -392,7 +411,8 @@ class Stack:
     def start_pocketbase(self) -> None:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
         env = dict(without_storage_keys(os.environ), PUBLIC_BASE_URL=self.config.public_base_url,
-                   RATE_LIMITS=self.config.rate_limits)
+                   RATE_LIMITS=self.config.rate_limits,
+                   **self.config.superuser_switches)
         if self.config.login_log_days:
             env["LOGIN_LOG_DAYS"] = self.config.login_log_days
         self.pb = PocketBaseServer(
@@ -566,6 +586,15 @@ def superuser_source(config: StackConfig) -> str:
     return "password from PB_SUPERUSER_PASSWORD"
 
 
+def dev_exposure(config: StackConfig) -> str:
+    """The dev banner's line on who can reach the stub's fake logins."""
+    if config.nginx_listen in ("127.0.0.1", "::1", "localhost"):
+        return (f"Dev mode listens on {config.nginx_listen} only: nobody else can reach it. "
+                "NGINX_LISTEN=0.0.0.0 would open it to the network.")
+    return (f"WARNING: dev mode listens on {config.nginx_listen} (NGINX_LISTEN): anyone who reaches this "
+            "machine can log in as any user by name.")
+
+
 def print_started(stack: Stack) -> None:
     """The URLs and where credentials live; nothing secret."""
     config = stack.config
@@ -587,7 +616,7 @@ def print_started(stack: Stack) -> None:
         "",
     ]
     if config.dev_mode:
-        lines += [DEV_BANNER.format(doc=STUB_CODES_DOC), ""]
+        lines += [DEV_BANNER.format(doc=STUB_CODES_DOC), dev_exposure(config), ""]
     lines.append("Press Ctrl-C to stop.")
     print(mask_secrets("\n".join(lines), config.secret_values()), flush=True)
 
