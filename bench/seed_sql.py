@@ -132,7 +132,8 @@ def clone_rows(db: sqlite3.Connection, table: str, template_id: str, count: int,
     fixed_values = tuple(base[c] for c in fixed)
     db.execute(f'DELETE FROM "{table}" WHERE id = ?', (template_id,))
 
-    pick = operator.itemgetter(*varying)   # varying has two columns at least (id and one more)
+    # itemgetter of one key answers the value, not a 1-tuple
+    pick = operator.itemgetter(*varying) if len(varying) > 1 else (lambda o: (o[varying[0]],))
 
     def rows():
         for i in range(count):
