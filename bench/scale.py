@@ -290,9 +290,10 @@ def draw_chart(data: dict, path: Path = CHART) -> None:
         ax.set_xlabel("users")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
-    ax_rps.legend(fontsize=8, loc="lower left")
+    handles, labels = ax_rps.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=8, frameon=False)
     fig.suptitle(f"Cost curve ({data['generated']}, shared 2-core machine: compare within the run)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
