@@ -134,13 +134,17 @@ def median(values: list[float]) -> float:
 
 
 def combine(rounds: list[dict]) -> dict:
-    """One cell from its rounds: median req/s and median CPU ms per process; errors summed."""
+    """One cell from its rounds: median req/s, latencies and CPU ms per process; counts summed."""
     out = dict(rounds[0])
     out["rps_rounds"] = [round(r["rps"], 1) for r in rounds]
-    out["rps"] = median([r["rps"] for r in rounds])
+    for key in ("rps", "p50_ms", "p99_ms", "seconds"):
+        out[key] = median([r[key] for r in rounds])
     out["cpu_ms"] = {k: median([r["cpu_ms"].get(k, 0.0) for r in rounds]) for k in rounds[0]["cpu_ms"]}
-    for key in ("non2xx", "socket_errors", "requests", "ok"):
-        out[key] = sum(r[key] for r in rounds)
+    for key in ("non2xx", "socket_errors", "requests", "ok", "new_users"):
+        if key in out:
+            out[key] = sum(r[key] for r in rounds)
+    if "new_users" in out:
+        out["new_users_per_s"] = out["new_users"] / sum(r["seconds"] for r in rounds)
     return out
 
 
