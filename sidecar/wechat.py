@@ -142,15 +142,21 @@ class WeChatClient:
             raise UpstreamError(MSG_UPSTREAM)
         return WeChatSession(openid=openid, unionid=unionid, session_key=session_key)
 
-    def phone_number(self, phone_code: str, openid: str) -> str:
-        """Exchange a getPhoneNumber code for the user's phone number without country code (purePhoneNumber)."""
+    def phone_number(self, phone_code: str, openid: str = "") -> str:
+        """Exchange a getPhoneNumber code for the user's phone number without country code (purePhoneNumber).
+
+        openid is optional in WeChat's API: the profile route sends none, so that the phone call is not
+        preceded by a PocketBase request (the code itself is bound to the user who produced it).
+        """
         if not isinstance(phone_code, str) or not phone_code.strip():
             raise BadRequest(MSG_PHONE_CODE_MISSING)
         endpoint = "getuserphonenumber"
 
+        body = {"code": phone_code, **({"openid": openid} if openid else {})}
+
         def ask(token: str) -> tuple[dict, int]:
             data = self._call(endpoint, "POST", "/wxa/business/getuserphonenumber",
-                              params={"access_token": token}, json={"code": phone_code, "openid": openid})
+                              params={"access_token": token}, json=body)
             return data, _errcode(endpoint, data)
 
         token = self._access_token()

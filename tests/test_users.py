@@ -1,6 +1,14 @@
-"""sidecar/users.py: pieces of the user service that need no PocketBase (the rest runs through the routes)."""
+"""sidecar/users.py: pure pieces of the user service, and how many PocketBase requests each use case makes."""
 from __future__ import annotations
 
+import dataclasses
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from sidecar import create_app
 from sidecar.users import declared_max_lengths, mask_phone
 
 
@@ -21,3 +29,70 @@ collections:
 
 def test_mask_phone_keeps_three_and_four_digits():
     assert (mask_phone("13800138000"), mask_phone("1234567")) == ("138****8000", "*******")
+
+
+class CountingProxy:
+    """An HTTP/1.1 keep-alive proxy in front of PocketBase that records each request's method and path."""
+
+    def __init__(self, target: str):
+        self.requests: list[str] = []
+        proxy = self
+        session = requests.Session()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.requests.append(f"{self.command} {self.path.split('?')[0]}")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                upstream = session.request(self.command, target + self.path, data=body, headers=headers, timeout=15)
+                self.send_response(upstream.status_code)
+                self.send_header("Content-Type", upstream.headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(upstream.content)))
+                self.end_headers()
+                self.wfile.write(upstream.content)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _forward
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def take(self) -> list[str]:
+        taken, self.requests[:] = list(self.requests), []
+        return taken
+
+
+@pytest.fixture
+def counted(sidecar_config, wechat):
+    """(test client, proxy): a sidecar whose PocketBase requests all pass through a CountingProxy."""
+    proxy = CountingProxy(sidecar_config.PB_URL)
+    app = create_app(dataclasses.replace(sidecar_config, PB_URL=proxy.url))
+    yield app.test_client(), proxy
+    proxy.server.shutdown()
+
+
+def test_each_route_makes_one_pocketbase_request(counted, wechat, unique):
+    client, proxy = counted
+    first = client.post("/pb/api/wechat/login", json={"users_wx_code": f"counted-{unique}"})
+    assert first.json["data"]["status"] == "register_success"
+    proxy.take()  # the first call also signs the superuser in and reads the attachments collection id
+    token = client.post("/pb/api/wechat/login", json={"users_wx_code": f"counted-{unique}.2"}).json["token"]
+    assert proxy.take() == ["POST /api/internal/wechat-login"]
+    refreshed = client.post("/pb/api/system/refresh-token", headers={"Authorization": f"Bearer {token}"})
+    assert refreshed.status_code == 200 and proxy.take() == ["POST /api/collections/tbl_auth_users/auth-refresh"]
+    phone = f"159{int(unique, 16) % 10**8:08d}"
+    updated = client.post("/pb/api/wechat/profile", json={"users_name": "计数", "users_phone": phone},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert updated.status_code == 200 and proxy.take() == ["POST /api/internal/profile"]
+    wechat.phones[f"pc-{unique}"] = "15900000000"
+    by_code = client.post("/pb/api/wechat/profile", json={"users_phone_code": f"pc-{unique}"},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert by_code.status_code in (200, 400) and proxy.take() == ["POST /api/internal/profile"]
+    assert wechat.calls[-1] == f"phone:pc-{unique}"
+    assert client.post("/pb/api/system/users-count").status_code == 200
+    assert proxy.take() == ["GET /api/internal/users-count"]
