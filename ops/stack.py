@@ -51,7 +51,7 @@ DEV_SECRET = "dev-secret"
 # Every setting StackConfig reads; other keys given as overrides go to the sidecar's environment as they are.
 SETTINGS = (
     "HTTP_PORT", "PB_PORT", "SIDECAR_PORT", "PB_DATA_DIR", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD",
-    "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "AUTH_TOKEN_TTL", "RATE_LIMITS",
+    "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "RATE_LIMITS",
     "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN",
 )
 
@@ -130,7 +130,6 @@ class StackConfig:
     wechat_secret: str = field(default="", repr=False)
     wechat_api_base: str = ""
     public_base_url: str = "http://localhost:8080"
-    auth_token_ttl: str = ""
     rate_limits: str = DEFAULT_RATE_LIMITS
     # The sidecar mostly waits on PocketBase and WeChat, and PocketBase shares the CPUs: a few processes
     # with more threads each for the waiting (the shapes tried measured alike: bench/limits.md, "worker model").
@@ -191,7 +190,6 @@ class StackConfig:
             wechat_secret=get("WECHAT_SECRET"),
             wechat_api_base=get("WECHAT_API_BASE"),
             public_base_url=get("PUBLIC_BASE_URL", f"http://localhost:{http_port}").rstrip("/"),
-            auth_token_ttl=get("AUTH_TOKEN_TTL"),
             rate_limits=get("RATE_LIMITS", DEFAULT_RATE_LIMITS),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
             sidecar_threads=get_int("SIDECAR_THREADS", cls.sidecar_threads),
@@ -391,8 +389,6 @@ class Stack:
                 env["WECHAT_API_BASE"] = config.wechat_api_base
             else:
                 env.pop("WECHAT_API_BASE", None)
-        if config.auth_token_ttl:
-            env["AUTH_TOKEN_TTL"] = config.auth_token_ttl
         env.update(config.sidecar_extra_env)
         return env
 
