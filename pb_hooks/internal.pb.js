@@ -26,6 +26,13 @@ routerAdd("POST", "/api/internal/profile", (e) => {
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 
+// POST {token} -> {token}: a new token for a valid but non-refreshable user token (refreshable
+// ones are renewed by PocketBase's native auth-refresh).
+routerAdd("POST", "/api/internal/renew-token", (e) => {
+  const result = require(`${__hooks}/lib/wechat_users.js`).renewToken(e.app, e.requestInfo().body.token);
+  return e.json(result.status, result.body);
+}, $apis.requireSuperuserAuth());
+
 // GET -> {total}: the number of users, O(1) (lib/users_counter.js).
 routerAdd("GET", "/api/internal/users-count", (e) => {
   return e.json(200, { total: require(`${__hooks}/lib/users_counter.js`).usersCount(e.app) });

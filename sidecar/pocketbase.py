@@ -166,9 +166,6 @@ class PocketBaseGateway:
 
     def auth_refresh(self, collection: str, token: str) -> str:
         """A renewed token from PocketBase's native auth-refresh; "" when token is not a valid one of collection."""
-        claims = token_claims(token)
-        if claims.get("type") != "auth" or claims.get("refreshable") is not True:
-            return ""
         try:
             body = self._send("POST", f"/api/collections/{collection}/auth-refresh", token=token,
                               params={"fields": "token"})

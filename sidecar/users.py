@@ -126,7 +126,7 @@ class UserService:
     def refresh_token(self, bearer: str | None, js_code: str | None, client: ClientInfo | None = None) -> str:
         """A new token: PocketBase's auth-refresh of a valid bearer, else a token for the user of the WeChat code."""
         if bearer:
-            token = self.pb.auth_refresh(USERS, bearer)
+            token = self._renewed(bearer, client)
             if token:
                 return token
         if not js_code:
@@ -148,6 +148,18 @@ class UserService:
             raise BadRequest("手机号格式不正确")
         answer = self._internal("profile", {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
         return self.user_info(answer["user"])
+
+    def _renewed(self, bearer: str, client: ClientInfo | None) -> str:
+        """The bearer renewed in one request; "" when it is not a valid user token."""
+        if token_claims(bearer).get("refreshable") is True:
+            return self.pb.auth_refresh(USERS, bearer)
+        # Not refreshable natively (impersonation tokens handed out before): renewed by our route.
+        try:
+            return self.pb.internal("POST", "renew-token", {"token": bearer}, client)["token"]
+        except PocketBaseError as exc:
+            if exc.reason == "token_invalid":
+                return ""
+            raise refusal_error(exc) from None
 
     def count_users(self) -> int:
         """How many records tbl_auth_users holds: a counter PocketBase keeps with every create and delete."""

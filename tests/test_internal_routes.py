@@ -9,9 +9,11 @@ import pytest
 import requests
 
 from ops.pbserver import PocketBaseServer
+from sidecar.pocketbase import token_claims
 from tests.helpers import assert_envelope
 
 LOGIN, PROFILE, COUNT = "/api/internal/wechat-login", "/api/internal/profile", "/api/internal/users-count"
+RENEW = "/api/internal/renew-token"
 
 
 def internal_login(pb, openid: str, create: bool = True, **extra) -> requests.Response:
@@ -28,6 +30,7 @@ def count(pb) -> int:
     ("POST", LOGIN, {"openid": "intruder", "create": True}),
     ("POST", PROFILE, {"token": "x", "changes": {"users_name": "x"}}),
     ("GET", COUNT, None),
+    ("POST", RENEW, {"token": "x"}),
 ])
 def test_internal_routes_refuse_guests_and_users(pb, unique, method, path, body):
     user_token = internal_login(pb, f"insider-{unique}").json()["token"]
@@ -36,7 +39,8 @@ def test_internal_routes_refuse_guests_and_users(pb, unique, method, path, body)
     assert not pb.users('openid = "intruder"')
 
 
-@pytest.mark.parametrize("method, path", [("POST", LOGIN), ("POST", PROFILE), ("GET", COUNT), ("GET", "/api/internal/")])
+@pytest.mark.parametrize("method, path", [("POST", LOGIN), ("POST", PROFILE), ("GET", COUNT), ("POST", RENEW),
+                                          ("GET", "/api/internal/")])
 def test_internal_routes_are_not_reachable_through_nginx(stack, stack_pb, method, path):
     for auth in ("", stack_pb.superuser_token):
         response = requests.request(method, stack.base_url + "/pb" + path, json={"openid": "x"},
@@ -104,6 +108,17 @@ def test_profile_refuses_a_user_without_openid(pb):
     token = pb.user_token(pb.create_user(openid="")["id"])
     response = pb.request("POST", PROFILE, json={"token": token, "changes": {"users_name": "x"}})
     assert (response.status_code, response.json()["reason"]) == (401, "no_openid")
+
+
+def test_renew_token_gives_a_refreshable_token_for_a_valid_impersonation_token(pb):
+    user = pb.create_user(openid="")
+    response = pb.request("POST", RENEW, json={"token": pb.user_token(user["id"])})
+    assert response.status_code == 200
+    assert token_claims(response.json()["token"])["id"] == user["id"]
+    assert token_claims(response.json()["token"])["refreshable"] is True
+    for token in ("", "garbage", pb.superuser_token, pb.user_token(user["id"])[:-2] + "xx"):
+        refused = pb.request("POST", RENEW, json={"token": token})
+        assert (refused.status_code, refused.json()) == (401, {"reason": "token_invalid"})
 
 
 def test_users_counter_follows_concurrent_registrations_and_deletions(pb, unique):

@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from sidecar import create_app
+from sidecar.pocketbase import token_claims
 from sidecar.users import declared_max_lengths, mask_phone
 
 
@@ -36,6 +37,7 @@ class CountingProxy:
 
     def __init__(self, target: str):
         self.requests: list[str] = []
+        self.headers: list[dict] = []
         proxy = self
         session = requests.Session()
 
@@ -45,6 +47,7 @@ class CountingProxy:
             def _forward(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 proxy.requests.append(f"{self.command} {self.path.split('?')[0]}")
+                proxy.headers.append(dict(self.headers.items()))
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
                 upstream = session.request(self.command, target + self.path, data=body, headers=headers, timeout=15)
                 self.send_response(upstream.status_code)
@@ -96,3 +99,22 @@ def test_each_route_makes_one_pocketbase_request(counted, wechat, unique):
     assert wechat.calls[-1] == f"phone:pc-{unique}"
     assert client.post("/pb/api/system/users-count").status_code == 200
     assert proxy.take() == ["GET /api/internal/users-count"]
+
+
+def test_internal_calls_carry_the_clients_address_and_user_agent(counted, wechat, unique):
+    client, proxy = counted
+    client.post("/pb/api/wechat/login", json={"users_wx_code": f"seen-{unique}"},
+                headers={"X-Real-IP": "203.0.113.9", "User-Agent": "wx-mini/1.0"})
+    sent = proxy.headers[proxy.requests.index("POST /api/internal/wechat-login")]
+    assert (sent.get("X-Real-IP"), sent.get("User-Agent")) == ("203.0.113.9", "wx-mini/1.0")
+
+
+def test_a_non_refreshable_token_is_renewed_in_one_request(counted, pb):
+    client, proxy = counted
+    user = pb.create_user(openid="")
+    legacy = pb.user_token(user["id"])  # an impersonation token, as handed out before tokens were refreshable
+    client.post("/pb/api/system/users-count")
+    proxy.take()
+    response = client.post("/pb/api/system/refresh-token", headers={"Authorization": f"Bearer {legacy}"})
+    assert response.status_code == 200 and proxy.take() == ["POST /api/internal/renew-token"]
+    assert token_claims(response.json["token"])["id"] == user["id"]

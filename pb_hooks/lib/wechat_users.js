@@ -59,8 +59,8 @@ function login(app, openid, unionid, create) {
   return answer(app, user, registered);
 }
 
-// The tbl_auth_users record of a valid user token with an openid, or a refusal.
-function tokenUser(app, token) {
+// The tbl_auth_users record of a valid user token (with an openid when needOpenid), or a refusal.
+function tokenUser(app, token, needOpenid) {
   let user;
   try {
     user = app.findAuthRecordByToken(String(token || ""), "auth");
@@ -70,7 +70,7 @@ function tokenUser(app, token) {
   if (user.collection().name !== USERS) {
     return { refusal: { status: 401, body: { reason: "token_invalid" } } };
   }
-  if (!user.getString("openid")) {
+  if (needOpenid && !user.getString("openid")) {
     return { refusal: { status: 401, body: { reason: "no_openid" } } };
   }
   return { user };
@@ -80,7 +80,7 @@ function tokenUser(app, token) {
 // record as stored then, so concurrent updates of other fields are kept) and answers the fresh row.
 // typedPhone: the phone came from users_phone (bounded by phone_probe.js), not a WeChat phone code.
 function updateProfile(app, token, changes, typedPhone) {
-  const found = tokenUser(app, token);
+  const found = tokenUser(app, token, true);
   if (found.refusal) {
     return found.refusal;
   }
@@ -119,6 +119,13 @@ function updateProfile(app, token, changes, typedPhone) {
   return { status: 200, body: { user: app.findRecordById(USER_INFO, userId) } };
 }
 
+// A new standard token for the user of a valid token that PocketBase's auth-refresh refuses
+// because it is not refreshable (impersonation tokens, as handed out before tokens were refreshable).
+function renewToken(app, token) {
+  const found = tokenUser(app, token, false);
+  return found.refusal || { status: 200, body: { token: found.user.newAuthToken() } };
+}
+
 function attachmentExists(app, attachmentId) {
   try {
     app.findFirstRecordByData("tbl_attachments", "attachments_id", attachmentId);
@@ -128,4 +135,4 @@ function attachmentExists(app, attachmentId) {
   }
 }
 
-module.exports = { login, updateProfile, PROFILE_FIELDS };
+module.exports = { login, updateProfile, renewToken, PROFILE_FIELDS };
