@@ -83,27 +83,25 @@ def mask_phone(phone: str) -> str:
 
 
 # An internal route's refusal reason -> the error our route answers (pb_hooks/lib/wechat_users.js).
-REFUSALS = {
-    "token_invalid": Unauthorized(),
-    "no_openid": Unauthorized("当前用户缺少 openid"),
-    "user_not_found": NotFound("当前用户不存在,请先登录"),
-    "user_conflict": BadRequest("保存用户失败,请重试"),
-    "phone_taken": BadRequest("手机号已被其他账号使用", {"field": "users_phone"}),
-    "phone_attempts": TooManyRequests("手机号提交过于频繁,请稍后再试", {"field": "users_phone"}),
-    "attachment_missing": BadRequest("附件不存在"),
+REFUSALS: dict[str, tuple[type[ApiError], str]] = {
+    "token_invalid": (Unauthorized, Unauthorized.msg),
+    "no_openid": (Unauthorized, "当前用户缺少 openid"),
+    "user_not_found": (NotFound, "当前用户不存在,请先登录"),
+    "user_conflict": (BadRequest, "保存用户失败,请重试"),
+    "phone_taken": (BadRequest, "手机号已被其他账号使用"),
+    "phone_attempts": (TooManyRequests, "手机号提交过于频繁,请稍后再试"),
+    "attachment_missing": (BadRequest, "附件不存在: {field}"),
 }
 
 
 def refusal_error(exc: PocketBaseError) -> ApiError:
     """The typed error of an internal route's refusal; any other PocketBase 4xx is a failure of ours."""
-    error = REFUSALS.get(exc.reason)
-    if error is None:
+    if exc.reason not in REFUSALS:
         log.warning("internal route refused: status=%s reason=%r", exc.status, exc.reason)
         return UpstreamError("数据服务异常,请稍后再试")
-    field = (exc.body.get("field") or "") if isinstance(exc.body.get("field"), str) else ""
-    if exc.reason == "attachment_missing":
-        return BadRequest(f"附件不存在: {field}", {"field": field})
-    return type(error)(error.msg, error.data)
+    error_type, msg = REFUSALS[exc.reason]
+    field = exc.body.get("field") if isinstance(exc.body.get("field"), str) else ""
+    return error_type(msg.format(field=field), {"field": field} if field else {})
 
 
 class UserService:

@@ -145,9 +145,7 @@ class WeChatClient:
     def phone_number(self, phone_code: str, openid: str = "") -> str:
         """Exchange a getPhoneNumber code for the user's phone number without country code (purePhoneNumber).
 
-        openid is optional in WeChat's API: the profile route sends none, so that the phone call is not
-        preceded by a PocketBase request (the code itself is bound to the user who produced it).
-        """
+        openid is optional for WeChat: the profile route has none, its one PocketBase request comes after."""
         if not isinstance(phone_code, str) or not phone_code.strip():
             raise BadRequest(MSG_PHONE_CODE_MISSING)
         endpoint = "getuserphonenumber"
