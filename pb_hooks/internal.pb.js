@@ -13,7 +13,7 @@ routerAdd("POST", "/api/internal/wechat-login", (e) => {
     return e.json(400, { reason: "openid_missing" });
   }
   const result = require(`${__hooks}/lib/wechat_users.js`)
-    .login(e.app, openid, String(body.unionid || ""), body.create === true);
+    .login(e.app, openid, String(body.unionid || ""), body.create === true, e);
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 

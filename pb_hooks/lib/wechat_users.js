@@ -28,7 +28,8 @@ function answer(app, user, registered) {
 
 // Finds the user of openid, or creates it (when create) as a WeChat visitor. The openid unique
 // index decides a race between two first logins: the loser re-reads and answers the winner.
-function login(app, openid, unionid, create) {
+// event: the internal route's request event (e.realIP() is the client's, forwarded by the sidecar).
+function login(app, openid, unionid, create, event) {
   let user = findByOpenid(app, openid);
   let registered = false;
   if (user === null) {
@@ -55,7 +56,8 @@ function login(app, openid, unionid, create) {
     user.set("unionid", unionid);
     app.save(user);
   }
-  // After-login work (e.g. a login log) goes here: `user` is the found or created record.
+  // After-login work (e.g. a login log) goes here: `user` is the found or created record,
+  // `registered` whether it was created now, `event` the request (client address, user agent).
   return answer(app, user, registered);
 }
 
