@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help run test venv venv-dev system-deps nginx chromium schema schema-check schema-diff schema-pull \
-        superuser backup restore logs bench clean
+        superuser backup restore storage logs bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ backup: venv ## back up the running PocketBase into pb_data/backups/ (prints the
 restore: venv ## restore a backup into the running PocketBase: make restore NAME=<file.zip>
 	@test -n "$(NAME)" || { echo "usage: make restore NAME=<file.zip> (a file in pb_data/backups/)"; exit 2; }
 	$(PY) -m ops.stack restore "$(NAME)"
+
+storage: venv ## apply the S3_* and BACKUP_* settings to the running PocketBase (servers; make run does it at start)
+	$(PY) -m ops.stack storage
 
 logs: ## follow the logs of the running stack (RUN_DIR, default .run/<HTTP_PORT>)
 	$(PY) -m ops.stack logs

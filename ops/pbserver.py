@@ -1,6 +1,7 @@
 """Start the pinned PocketBase with this project's migrations and hooks."""
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,22 @@ from ops.processes import ROOT, ManagedProcess, free_port, pocketbase_binary
 
 MIGRATIONS_DIR = ROOT / "pb_migrations"
 HOOKS_DIR = ROOT / "pb_hooks"
+# The data (phones, OCR text, password hashes, backups) is its owner's alone: PocketBase runs with this
+# umask, so every file it creates is 0600 and every directory 0700.
+DATA_UMASK = 0o077
+
+
+def secure_data_dir(data_dir: Path) -> None:
+    """Create data_dir as 0700, and make what is already in it 0700 (dirs) / 0600 (files)."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(data_dir, 0o700)
+    for parent, dirs, files in os.walk(data_dir):
+        for name in dirs:
+            os.chmod(os.path.join(parent, name), 0o700)
+        for name in files:
+            path = os.path.join(parent, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
 
 
 def superuser_token(url: str, email: str, password: str, timeout: float = 15) -> str:
@@ -47,28 +64,30 @@ class PocketBaseServer:
             "--automigrate=false",
         ]
 
+    def _env(self) -> dict:
+        """PocketBase's environment: the superuser for pb_hooks/superuser.pb.js (never its command line)."""
+        return dict(self.env if self.env is not None else os.environ,
+                    PB_SUPERUSER_EMAIL=self.superuser_email, PB_SUPERUSER_PASSWORD=self.superuser_password)
+
     def upsert_superuser(self) -> None:
-        """Create or update the superuser (runs the migrations first, as PocketBase does on bootstrap)."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run(
-            # "--" ends the flags: a password may start with "-" (token_urlsafe makes such ones).
-            [pocketbase_binary(), "superuser", "upsert", *self._flags(), "--", self.superuser_email,
-             self.superuser_password],
-            capture_output=True, text=True, env=self.env, timeout=120,
-        )
+        """Create or update the superuser without serving: `migrate up` boots PocketBase, whose bootstrap
+        hook sets the superuser from the environment, then applies the migrations."""
+        secure_data_dir(self.data_dir)
+        result = subprocess.run([pocketbase_binary(), "migrate", "up", *self._flags()], capture_output=True,
+                                text=True, env=self._env(), timeout=120, umask=DATA_UMASK)
         if result.returncode != 0:
-            # The output can echo the password back; never show it.
-            raise RuntimeError("pocketbase superuser upsert failed: "
-                               + result.stderr.replace(self.superuser_password, "***")[-2000:])
+            # Never show the password, should anything echo it back.
+            raise RuntimeError("pocketbase could not set the superuser: "
+                               + (result.stdout + result.stderr).replace(self.superuser_password, "***")[-2000:])
 
     def start(self, deadline: float = 60.0) -> "PocketBaseServer":
-        """Upsert the superuser, serve, and wait until /api/health answers 200."""
-        self.upsert_superuser()
+        """Serve (the bootstrap hook upserts the superuser) and wait until /api/health answers 200."""
+        secure_data_dir(self.data_dir)
         log_path = self.log_path or self.data_dir / "pocketbase.log"
         self.process = ManagedProcess(
             "pocketbase",
             [pocketbase_binary(), "serve", f"--http=127.0.0.1:{self.port}", "--hooksWatch=false", *self._flags()],
-            log_path, env=self.env,
+            log_path, env=self._env(), umask=DATA_UMASK,
         ).start()
         self.process.wait_http(self.url + "/api/health", deadline, ok=lambda r: r.status_code == 200)
         return self

@@ -22,6 +22,18 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """count distinct TCP ports free on host right now (held open together, so no two are the same)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def proc_stat(pid: int | str) -> list[str] | None:
     """The fields of /proc/<pid>/stat after the command name: [0] state, [1] ppid, [2] process group,
     [11] utime, [12] stime (see proc(5)); None when the process is gone."""
@@ -44,8 +56,10 @@ def pocketbase_binary() -> str:
 class ManagedProcess:
     """A child process in its own process group, logging to a file, stopped with its children."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None, cwd: Path = ROOT):
+    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None, cwd: Path = ROOT,
+                 umask: int = -1):
         self.name = name
+        self.umask = umask
         self.argv = argv
         self.log_path = log_path
         self.env = env
@@ -55,10 +69,11 @@ class ManagedProcess:
     def start(self) -> "ManagedProcess":
         """Start the process; stdout and stderr go to log_path."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")
+        # Logs are their owner's alone (0600), like the data they may describe.
+        log = os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         self.proc = subprocess.Popen(
             self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self.env, cwd=self.cwd, start_new_session=True,
+            env=self.env, cwd=self.cwd, start_new_session=True, umask=self.umask,
         )
         log.close()
         return self

@@ -7,8 +7,9 @@ Commands (the Makefile targets of the same names)::
 
     python -m ops.stack [run]          # start everything, stay in the foreground until SIGINT/SIGTERM
     python -m ops.stack superuser      # create or update the superuser
-    python -m ops.stack backup         # back up a running PocketBase (pb_data/backups/<name>.zip)
+    python -m ops.stack backup         # back up a running PocketBase (pb_data/backups/ or the S3 bucket)
     python -m ops.stack restore NAME   # restore that backup into the running PocketBase
+    python -m ops.stack storage        # apply S3_* / BACKUP_* to the running PocketBase
     python -m ops.stack logs           # tail the run dir's logs
 
 Settings come from the environment, else from .env (the environment wins); see StackConfig.from_env.
@@ -16,6 +17,7 @@ Settings come from the environment, else from .env (the environment wins); see S
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import secrets
@@ -35,6 +37,7 @@ import requests
 from ops.pbserver import PocketBaseServer
 from ops.pbserver import superuser_token as pocketbase_superuser_token
 from ops.processes import ROOT, ManagedProcess, free_port, proc_stat
+from ops.storage import BACKUP_SETTINGS, S3_SETTINGS, StorageError, StorageSettings, apply_storage_settings
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 STUB_CODES_DOC = "deploy/README.md, section \"WeChat dev stub\""
@@ -48,12 +51,16 @@ HEALTH_PATH = "/pb/api/system/health"
 DEV_APPID = "dev-appid"
 DEV_SECRET = "dev-secret"
 
+# Read by pb_hooks/superuser_access.pb.js, so PocketBase gets them: both off by default.
+SUPERUSER_SWITCHES = ("SUPERUSER_MFA", "SUPERUSER_ALLOWED_IPS")
 # Every setting StackConfig reads; other keys given as overrides go to the sidecar's environment as they are.
 SETTINGS = (
     "HTTP_PORT", "PB_PORT", "SIDECAR_PORT", "PB_DATA_DIR", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD",
     "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "RATE_LIMITS",
-    "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN",
+    "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN", "SIDECAR_UPSTREAMS",
+    "LOGIN_LOG_DAYS", *S3_SETTINGS, *BACKUP_SETTINGS, *SUPERUSER_SWITCHES,
 )
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 class StackError(Exception):
@@ -83,7 +90,7 @@ def read_superuser_password(data_dir: Path, generate: bool) -> str:
             return password
     if not generate:
         return ""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     password = secrets.token_urlsafe(24)
     # Created with mode 0600, so the password is never readable by others, not even for a moment.
     fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -114,6 +121,17 @@ class RateLimit:
         return cls(rate, burst)
 
 
+def check_superuser_switches(switches: dict) -> None:
+    """Raise StackError on a SUPERUSER_MFA or SUPERUSER_ALLOWED_IPS PocketBase would refuse at boot."""
+    if switches.get("SUPERUSER_MFA", "").lower() not in ("", "on", "off"):
+        raise StackError(f"SUPERUSER_MFA must be on, off or empty, not {switches['SUPERUSER_MFA']!r}")
+    for entry in filter(None, (e.strip() for e in switches.get("SUPERUSER_ALLOWED_IPS", "").split(","))):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise StackError(f"SUPERUSER_ALLOWED_IPS: {entry!r} is not an IP address or CIDR network") from None
+
+
 @dataclass
 class StackConfig:
     """Ports, paths, credentials and tuning of one stack."""
@@ -131,6 +149,8 @@ class StackConfig:
     wechat_api_base: str = ""
     public_base_url: str = "http://localhost:8080"
     rate_limits: str = DEFAULT_RATE_LIMITS
+    # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
+    login_log_days: str = ""
     # The sidecar mostly waits on PocketBase and WeChat, and PocketBase shares the CPUs: a few processes
     # with more threads each for the waiting (the shapes tried measured alike: bench/limits.md, "worker model").
     sidecar_workers: int = (os.cpu_count() or 1) + 1
@@ -138,8 +158,13 @@ class StackConfig:
     sidecar_app: str = "sidecar.wsgi:app"
     run_dir: Path = ROOT / ".run" / "8080"
     nginx_listen: str = "0.0.0.0"
+    # SUPERUSER_MFA / SUPERUSER_ALLOWED_IPS as given ("" = unset).
+    superuser_switches: dict = field(default_factory=dict)
     # Overrides that are not stack settings (e.g. WECHAT_TIMEOUT): passed to the sidecar as they are.
     sidecar_extra_env: dict = field(default_factory=dict)
+    # nginx's sidecar upstream, host:port each; the stack runs a gunicorn for every local one.
+    sidecar_upstreams: tuple[str, ...] = ()
+    storage: StorageSettings = field(default_factory=StorageSettings)
 
     @classmethod
     def from_env(cls, overrides: dict | None = None, dotenv_path: Path | None = ROOT / ".env",
@@ -191,13 +216,21 @@ class StackConfig:
             wechat_api_base=get("WECHAT_API_BASE"),
             public_base_url=get("PUBLIC_BASE_URL", f"http://localhost:{http_port}").rstrip("/"),
             rate_limits=get("RATE_LIMITS", DEFAULT_RATE_LIMITS),
+            login_log_days=get("LOGIN_LOG_DAYS"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
             sidecar_threads=get_int("SIDECAR_THREADS", cls.sidecar_threads),
             sidecar_app=get("SIDECAR_APP", cls.sidecar_app),
             run_dir=_resolve(get("RUN_DIR", f".run/{http_port}")),
-            nginx_listen=get("NGINX_LISTEN", "0.0.0.0"),
+            # The dev stub logs anyone in as any user by name: dev mode stays on this machine unless asked.
+            nginx_listen=get("NGINX_LISTEN", "0.0.0.0" if get("WECHAT_APPID") else "127.0.0.1"),
+            superuser_switches={name: get(name) for name in SUPERUSER_SWITCHES},
             sidecar_extra_env={k: v for k, v in overrides.items() if k not in SETTINGS},
+            sidecar_upstreams=parse_upstreams(get("SIDECAR_UPSTREAMS"), get_int("SIDECAR_PORT", 8000)),
         )
+        try:
+            config.storage = StorageSettings.from_values(get)
+        except StorageError as exc:
+            raise StackError(str(exc)) from None
         return config.validated()
 
     def validated(self) -> "StackConfig":
@@ -205,9 +238,13 @@ class StackConfig:
         if self.wechat_appid and not self.wechat_secret:
             raise StackError("WECHAT_APPID is set but WECHAT_SECRET is not")
         RateLimit.parse(self.rate_limits)
-        ports = [self.http_port, self.pb_port, self.sidecar_port]
+        if self.login_log_days and not (self.login_log_days.isdigit() and int(self.login_log_days) > 0):
+            raise StackError(f"LOGIN_LOG_DAYS must be a positive whole number of days, not {self.login_log_days!r}")
+        check_superuser_switches(self.superuser_switches)
+        ports = [self.http_port, self.pb_port, *self.local_sidecar_ports]
         if len(set(ports)) != len(ports):
-            raise StackError(f"HTTP_PORT, PB_PORT and SIDECAR_PORT must differ: {ports}")
+            raise StackError(f"HTTP_PORT, PB_PORT and the sidecar ports (SIDECAR_PORT, SIDECAR_UPSTREAMS) "
+                             f"must differ: {ports}")
         return self
 
     @property
@@ -221,7 +258,29 @@ class StackConfig:
 
     def secret_values(self) -> list[str]:
         """Values that must never appear in any output."""
-        return [self.superuser_password, self.wechat_secret, os.environ.get("WECHAT_STUB_SESSION_KEY", "")]
+        return [self.superuser_password, self.wechat_secret, os.environ.get("WECHAT_STUB_SESSION_KEY", ""),
+                self.storage.secret]
+
+    @property
+    def local_sidecar_ports(self) -> list[int]:
+        """SIDECAR_PORT first, then the other ports of SIDECAR_UPSTREAMS on this machine."""
+        ports = [self.sidecar_port]
+        for upstream in self.sidecar_upstreams:
+            host, port = upstream.rsplit(":", 1)
+            if host in LOCAL_HOSTS and int(port) not in ports:
+                ports.append(int(port))
+        return ports
+
+
+def parse_upstreams(value: str, sidecar_port: int) -> tuple[str, ...]:
+    """SIDECAR_UPSTREAMS as host:port entries (default 127.0.0.1:SIDECAR_PORT); StackError when malformed."""
+    entries = [entry.strip() for entry in (value or "").split(",") if entry.strip()]
+    for entry in entries:
+        if not re.fullmatch(r"[A-Za-z0-9.-]+:\d{1,5}", entry) or not 0 < int(entry.rsplit(":", 1)[1]) < 65536:
+            raise StackError(f"SIDECAR_UPSTREAMS must be host:port entries separated by commas, not {entry!r}")
+    if entries and f"127.0.0.1:{sidecar_port}" not in entries and f"localhost:{sidecar_port}" not in entries:
+        raise StackError(f"SIDECAR_UPSTREAMS must include this stack's own sidecar, 127.0.0.1:{sidecar_port}")
+    return tuple(entries) or (f"127.0.0.1:{sidecar_port}",)
 
 
 class UppercaseTemplate(string.Template):
@@ -252,6 +311,7 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         HTTP_PORT=config.http_port,
         PB_PORT=config.pb_port,
         SIDECAR_PORT=config.sidecar_port,
+        SIDECAR_SERVERS="\n        ".join(f"server {upstream};" for upstream in config.sidecar_upstreams),
         RATE_LIMIT_HTTP=rate_limit_http,
         RATE_LIMIT_LOCATION=rate_limit_location,
     )
@@ -332,11 +392,14 @@ class Stack:
                          self.config.http_port, "HTTP_PORT")
         ensure_port_free("127.0.0.1", self.config.pb_port, "PB_PORT")
         ensure_port_free("127.0.0.1", self.config.sidecar_port, "SIDECAR_PORT")
+        for port in self.config.local_sidecar_ports[1:]:
+            ensure_port_free("127.0.0.1", port, "SIDECAR_UPSTREAMS")
         try:
             self.start_pocketbase()
             if self.config.dev_mode:
                 self.start_stub()
-            self.start_sidecar()
+            for port in self.config.local_sidecar_ports:
+                self.start_sidecar(port)
             self.start_nginx()
         except BaseException:
             self.stop()
@@ -345,7 +408,11 @@ class Stack:
 
     def start_pocketbase(self) -> None:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
-        env = dict(os.environ, PUBLIC_BASE_URL=self.config.public_base_url, RATE_LIMITS=self.config.rate_limits)
+        env = dict(without_storage_keys(os.environ), PUBLIC_BASE_URL=self.config.public_base_url,
+                   RATE_LIMITS=self.config.rate_limits,
+                   **self.config.superuser_switches)
+        if self.config.login_log_days:
+            env["LOGIN_LOG_DAYS"] = self.config.login_log_days
         self.pb = PocketBaseServer(
             data_dir=self.config.pb_data_dir, superuser_email=self.config.superuser_email,
             superuser_password=self.config.superuser_password, port=self.config.pb_port,
@@ -356,6 +423,10 @@ class Stack:
         finally:
             if self.pb.process:
                 self._track("pocketbase", self.pb.process)
+        try:
+            apply_storage_settings(self.pb.url, self.pb.superuser_token(), self.config.storage)
+        except StorageError as exc:
+            raise StackError(str(exc)) from None
 
     def start_stub(self) -> None:
         """The WeChat dev stub as a process on a free port."""
@@ -372,7 +443,7 @@ class Stack:
     def build_sidecar_env(self) -> dict:
         """The sidecar's environment: the inherited one (PATH etc.) plus this stack's settings."""
         config = self.config
-        env = dict(os.environ)
+        env = without_storage_keys(os.environ)
         env.update(
             PYTHONUNBUFFERED="1",
             PB_URL=config.pb_url,
@@ -392,9 +463,12 @@ class Stack:
         env.update(config.sidecar_extra_env)
         return env
 
-    def start_sidecar(self) -> None:
-        """gunicorn (gthread) serving the sidecar on 127.0.0.1:SIDECAR_PORT; (re)startable on its own."""
+    def start_sidecar(self, port: int | None = None) -> None:
+        """gunicorn (gthread) serving the sidecar on 127.0.0.1:port (SIDECAR_PORT); (re)startable on its own."""
         config = self.config
+        port = port or config.sidecar_port
+        # The first sidecar keeps its historical name and log; others are named by their port.
+        name = "sidecar" if port == config.sidecar_port else f"sidecar-{port}"
         if self.sidecar_env is None:
             self.sidecar_env = self.build_sidecar_env()
         argv = [
@@ -402,7 +476,7 @@ class Stack:
             "--worker-class", "gthread",
             "--workers", str(config.sidecar_workers),
             "--threads", str(config.sidecar_threads),
-            "--bind", f"127.0.0.1:{config.sidecar_port}",
+            "--bind", f"127.0.0.1:{port}",
             # Longer than nginx's upstream keepalive_timeout (30 s): nginx always closes idle ones first.
             "--keep-alive", "75",
             "--timeout", "30",
@@ -415,11 +489,11 @@ class Stack:
             "--log-level", "info",
             # The default control socket is one fixed path per user: two stacks would fight over it.
             "--no-control-socket",
-            "--name", f"sidecar-{config.http_port}",
+            "--name", f"sidecar-{config.http_port}" + ("" if name == "sidecar" else f"-{port}"),
         ]
-        sidecar = ManagedProcess("sidecar", argv, self.run_dir / "sidecar.log", env=self.sidecar_env)
-        self._track("sidecar", sidecar.start())
-        sidecar.wait_http(self.sidecar_url + HEALTH_PATH, 60, ok=lambda r: r.status_code == 200)
+        sidecar = ManagedProcess(name, argv, self.run_dir / f"{name}.log", env=self.sidecar_env)
+        self._track(name, sidecar.start())
+        sidecar.wait_http(f"http://127.0.0.1:{port}{HEALTH_PATH}", 60, ok=lambda r: r.status_code == 200)
 
     def write_nginx_conf(self) -> Path:
         """Render the nginx config into the run dir, with its temp dirs."""
@@ -444,7 +518,8 @@ class Stack:
 
     def stop(self) -> None:
         """Stop nginx, gunicorn, the stub and PocketBase, in that order; nothing is left running."""
-        for name in ("nginx", "sidecar", "wechat_stub", "pocketbase"):
+        sidecars = [name for name in self.processes if name.startswith("sidecar")]
+        for name in ("nginx", *sidecars, "wechat_stub", "pocketbase"):
             process = self.processes.get(name)
             if process:
                 process.stop()
@@ -475,6 +550,11 @@ class Stack:
         self.stop()
 
 
+def without_storage_keys(environ) -> dict:
+    """A copy of environ without the S3 settings: they reach PocketBase over its API, and no child needs them."""
+    return {key: value for key, value in environ.items() if key not in S3_SETTINGS}
+
+
 def subprocess_run(argv: list[str]) -> subprocess.CompletedProcess:
     """Run a short command, capturing its output as text."""
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
@@ -502,6 +582,15 @@ def superuser_source(config: StackConfig) -> str:
     return "password from PB_SUPERUSER_PASSWORD"
 
 
+def dev_exposure(config: StackConfig) -> str:
+    """The dev banner's line on who can reach the stub's fake logins."""
+    if config.nginx_listen in ("127.0.0.1", "::1", "localhost"):
+        return (f"Dev mode listens on {config.nginx_listen} only: nobody else can reach it. "
+                "NGINX_LISTEN=0.0.0.0 would open it to the network.")
+    return (f"WARNING: dev mode listens on {config.nginx_listen} (NGINX_LISTEN): anyone who reaches this "
+            "machine can log in as any user by name.")
+
+
 def print_started(stack: Stack) -> None:
     """The URLs and where credentials live; nothing secret."""
     config = stack.config
@@ -516,12 +605,14 @@ def print_started(stack: Stack) -> None:
         f"  Superuser  {config.superuser_email} ({superuser_source(config)})",
         f"  nginx      listening on {config.nginx_listen}:{config.http_port}"
         + ("" if RateLimit.parse(config.rate_limits) else " (rate limits off)"),
+        f"  Storage    {config.storage.describe()}",
+        f"  Sidecars   {', '.join(config.sidecar_upstreams)}",
         f"  Logs       {stack.run_dir}/*.log   (make logs)",
         f"  WeChat     {'local dev stub at ' + str(stack.stub_url) if config.dev_mode else 'live, appid ' + config.wechat_appid}",
         "",
     ]
     if config.dev_mode:
-        lines += [DEV_BANNER.format(doc=STUB_CODES_DOC), ""]
+        lines += [DEV_BANNER.format(doc=STUB_CODES_DOC), dev_exposure(config), ""]
     lines.append("Press Ctrl-C to stop.")
     print(mask_secrets("\n".join(lines), config.secret_values()), flush=True)
 
@@ -612,7 +703,13 @@ def cmd_backup(config: StackConfig) -> int:
                              headers={"Authorization": token}, timeout=600)
     if response.status_code not in (200, 204):
         raise StackError(f"backup failed with HTTP {response.status_code}: {response.text[:500]}")
-    print(f"Backup created: {config.pb_data_dir / 'backups' / name}")
+    # Where PocketBase put it is its own setting, whatever this process's environment says.
+    settings = requests.get(pb_url + "/api/settings", headers={"Authorization": token}, timeout=30).json()
+    s3 = settings.get("backups", {}).get("s3", {})
+    if s3.get("enabled"):
+        print(f"Backup created: {name} in S3 bucket {s3.get('bucket')} at {s3.get('endpoint')}")
+    else:
+        print(f"Backup created: {config.pb_data_dir / 'backups' / name}")
     return 0
 
 
@@ -637,12 +734,28 @@ def cmd_restore(config: StackConfig, name: str) -> int:
     while time.monotonic() < deadline:
         try:
             if requests.get(pb_url + "/api/health", timeout=2).status_code == 200:
+                reapply_storage(pb_url, config)
                 print(f"Restored {name}; PocketBase at {pb_url} is back up.")
                 return 0
         except requests.RequestException:
             pass
         time.sleep(0.25)
     raise StackError(f"restored {name}, but PocketBase at {pb_url} did not come back within 60 s")
+
+
+def reapply_storage(pb_url: str, config: StackConfig) -> None:
+    """After a restore: the backup brought its own S3 settings back; put this environment's in place again."""
+    if not config.storage.s3_enabled:
+        return  # no S3 here: the restored settings stay until the next start applies the environment's
+    apply_storage_settings(pb_url, superuser_token(pb_url, config), config.storage)
+
+
+def cmd_storage(config: StackConfig) -> int:
+    """Apply the S3 and backup settings to the running PocketBase (servers run it without ops.stack)."""
+    pb_url = admin_pb_url(config)
+    apply_storage_settings(pb_url, superuser_token(pb_url, config), config.storage)
+    print(f"PocketBase at {pb_url}: {config.storage.describe()}.")
+    return 0
 
 
 def cmd_logs(config: StackConfig) -> int:
@@ -658,10 +771,10 @@ def cmd_logs(config: StackConfig) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m ops.stack`."""
     parser = argparse.ArgumentParser(prog="python -m ops.stack", description="Run and administer the stack.")
-    parser.add_argument("command", nargs="?", default="run", choices=("run", "superuser", "backup", "restore", "logs"))
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "superuser", "backup", "restore", "storage", "logs"))
     parser.add_argument("name", nargs="?", help="restore: the backup's file name (pb_data/backups/<name>.zip)")
     args = parser.parse_args(argv)
-    secret_values = [os.environ.get("PB_SUPERUSER_PASSWORD", ""), os.environ.get("WECHAT_SECRET", "")]
+    secret_values = [os.environ.get(name, "") for name in ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET", "S3_SECRET")]
     try:
         # Only `run` and `superuser` may create the password file; the others need the existing one.
         config = StackConfig.from_env(generate_password=args.command in ("run", "superuser"))
@@ -676,8 +789,10 @@ def main(argv: list[str] | None = None) -> int:
             if not args.name:
                 parser.error("restore needs the backup's name: make restore NAME=<file.zip>")
             return cmd_restore(config, args.name)
+        if args.command == "storage":
+            return cmd_storage(config)
         return cmd_logs(config)
-    except (StackError, RuntimeError, requests.RequestException) as exc:
+    except (StackError, StorageError, RuntimeError, requests.RequestException) as exc:
         print(f"error: {mask_secrets(str(exc), secret_values)}", file=sys.stderr)
         return 1
 

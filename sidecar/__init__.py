@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from sidecar.accounts import AccountService
 from sidecar.config import Config
+from sidecar.cors import init_cors
 from sidecar.errors import register_error_handlers
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
@@ -27,11 +29,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
     app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL)
+    app.extensions["accounts"] = AccountService(pocketbase)
 
     from sidecar.routes import docs, system, wechat as wechat_routes
     app.register_blueprint(wechat_routes.bp)
     app.register_blueprint(system.bp)
     app.register_blueprint(docs.bp)
     init_request_log(app)
+    init_cors(app, config.CORS_ALLOWED_ORIGINS)
     register_error_handlers(app)
     return app

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields
 
 
@@ -29,6 +30,8 @@ class Config:
     PUBLIC_BASE_URL: str = "http://localhost:8080"
     PB_TIMEOUT: float = 10.0
     MAX_BODY_BYTES: int = 64 * 1024
+    # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
+    CORS_ALLOWED_ORIGINS: str = "*"
 
     REQUIRED = ("PB_URL", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD", "WECHAT_APPID", "WECHAT_SECRET")
     SECRETS = ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET")
@@ -66,4 +69,7 @@ class Config:
         missing = [name for name in self.REQUIRED if not getattr(self, name)]
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing))
+        for origin in (self.CORS_ALLOWED_ORIGINS or "*").replace(",", " ").split():
+            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin.rstrip("/")):
+                raise ConfigError(f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://h5.example.com")
         return self

@@ -6,6 +6,11 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from sidecar.wechat import (
+    ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION,
+    WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
+)
+
 log = logging.getLogger(__name__)
 
 
@@ -65,11 +70,48 @@ HTTP_MESSAGES = {
 }
 
 
+# What API users see of a WeChat failure: (error type, endpoint, errcode) -> (status, msg), where None
+# in a key stands for any. The most specific key of the error's type wins, then those of its base types.
+WECHAT_ANSWERS = {
+    (WeChatCodeMissing, JSCODE2SESSION, None): (400, "缺少微信登录 code"),
+    (WeChatCodeMissing, GET_PHONE_NUMBER, None): (400, "缺少手机号授权 code"),
+    (WeChatCodeRejected, JSCODE2SESSION, ERR_INVALID_CODE): (400, "微信登录 code 无效或已过期"),
+    (WeChatCodeRejected, JSCODE2SESSION, ERR_CODE_USED): (400, "微信登录 code 已被使用"),
+    (WeChatCodeRejected, JSCODE2SESSION, ERR_RISKY_USER): (400, "该微信账号存在风险,暂无法登录"),
+    (WeChatCodeRejected, GET_PHONE_NUMBER, ERR_RISKY_USER): (400, "该微信账号存在风险,暂无法获取手机号"),
+    (WeChatCodeRejected, GET_PHONE_NUMBER, None): (400, "手机号授权 code 无效或已过期"),
+    (WeChatRateLimited, None, None): (429, "微信接口调用过于频繁,请稍后再试"),
+    (WeChatUnavailable, None, None): (503, "微信服务暂不可用,请稍后再试"),
+    (WeChatError, None, None): (502, "微信服务异常,请稍后再试"),
+}
+
+
+def wechat_answer(error: WeChatError) -> tuple[int, str]:
+    """The status and message of the envelope for a WeChat failure."""
+    for kind in type(error).__mro__:
+        for key in ((kind, error.endpoint, error.errcode), (kind, error.endpoint, None), (kind, None, None)):
+            if key in WECHAT_ANSWERS:
+                return WECHAT_ANSWERS[key]
+    raise TypeError(f"not a WeChatError: {type(error).__name__}")
+
+
 def envelope(status: int, msg: str, data: dict | None = None, **extra):
     """The JSON response every route of ours answers: {code, msg, data} with code == HTTP status."""
     body = {"code": status, "msg": msg, "data": data if data is not None else {}}
     body.update(extra)
     return jsonify(body), status
+
+
+def status_and_message(error: Exception) -> tuple[int, str]:
+    """The envelope's status and message for any exception (the handlers below and the login audit)."""
+    if isinstance(error, ApiError):
+        return error.status, error.msg
+    if isinstance(error, WeChatError):
+        return wechat_answer(error)
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        return status, HTTP_MESSAGES.get(status, HTTP_MESSAGES[500] if status >= 500 else "请求错误")
+    return 500, HTTP_MESSAGES[500]
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -79,12 +121,13 @@ def register_error_handlers(app: Flask) -> None:
     def handle_api_error(error: ApiError):
         return envelope(error.status, error.msg, error.data)
 
+    # wechat.py has logged a WeChat failure with its errcode; this only words it for the API user.
+    @app.errorhandler(WeChatError)
     @app.errorhandler(HTTPException)
-    def handle_http_exception(error: HTTPException):
-        status = error.code or 500
-        return envelope(status, HTTP_MESSAGES.get(status, HTTP_MESSAGES[500] if status >= 500 else "请求错误"))
+    def handle_known_error(error: Exception):
+        return envelope(*status_and_message(error))
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("unhandled error: %s", type(error).__name__)
-        return envelope(500, HTTP_MESSAGES[500])
+        return envelope(*status_and_message(error))

@@ -7,25 +7,15 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Container
 
 import requests
 from requests.adapters import HTTPAdapter
 
-from sidecar.errors import ApiError, BadRequest, ServiceUnavailable, TooManyRequests, UpstreamError
-
 log = logging.getLogger(__name__)
 
-MSG_UPSTREAM = "微信服务异常,请稍后再试"
-MSG_UNAVAILABLE = "微信服务暂不可用,请稍后再试"
-MSG_RATE_LIMITED = "微信接口调用过于频繁,请稍后再试"
-MSG_RISKY_USER = "该微信账号存在风险,暂无法登录"
-MSG_RISKY_USER_PHONE = "该微信账号存在风险,暂无法获取手机号"
-MSG_LOGIN_CODE_INVALID = "微信登录 code 无效或已过期"
-MSG_LOGIN_CODE_USED = "微信登录 code 已被使用"
-MSG_LOGIN_CODE_MISSING = "缺少微信登录 code"
-MSG_PHONE_CODE_INVALID = "手机号授权 code 无效或已过期"
-MSG_PHONE_CODE_MISSING = "缺少手机号授权 code"
+# The endpoints, by the names errors and log lines give them.
+JSCODE2SESSION, GET_PHONE_NUMBER, STABLE_TOKEN = "jscode2session", "getuserphonenumber", "stable_token"
 
 ERR_INVALID_CODE = 40029
 ERR_CODE_USED = 40163
@@ -33,12 +23,49 @@ ERR_RISKY_USER = 40226
 ERR_RATE_LIMITED = 45011
 # access_token invalid (40001), expired (42001), or not this app's (40014): a fresh token may fix it.
 TOKEN_ERRCODES = frozenset({40001, 42001, 40014})
+# The jscode2session errcodes that are about the user's code or account; any other (-1 system busy,
+# 40013 / 40125 bad appid / secret, ...) is WeChat's fault or our configuration's.
+LOGIN_REFUSALS = frozenset({ERR_INVALID_CODE, ERR_CODE_USED, ERR_RISKY_USER})
+# On getuserphonenumber every 4xxxx but the rate limit and the token errors is about the phone code.
+PHONE_REFUSALS = range(40000, 50000)
+# WeChat's request id at the end of errmsg ("..., rid: 6492a2b5-1b2c3d4e-5f6a7b8c"): what its support asks for.
+WECHAT_RID = re.compile(r"rid: ([0-9A-Za-z-]{1,64})")
+ERRMSG_MAX_LENGTH = 200
 
 # Refresh this long before WeChat's expiry so a token never dies mid-request.
 TOKEN_REFRESH_MARGIN = 300.0
 POOL_SIZE = 32
 # Connecting should be fast; a slow connect means WeChat (or our egress) is down, not busy.
 CONNECT_TIMEOUT_CAP = 3.05
+
+
+class WeChatError(Exception):
+    """A WeChat call failed: endpoint, WeChat's errcode and errmsg (0, "" when none). As such: an unusable answer.
+
+    errmsg stays out of str() and repr(): it is WeChat's free text, not ours to print.
+    """
+
+    def __init__(self, endpoint: str, errcode: int = 0, errmsg: str = ""):
+        super().__init__(f"wechat {endpoint} failed: {type(self).__name__} errcode={errcode}")
+        self.endpoint = endpoint
+        self.errcode = errcode
+        self.errmsg = errmsg[:ERRMSG_MAX_LENGTH]
+
+
+class WeChatUnavailable(WeChatError):
+    """WeChat could not be reached in time (connection error, timeout)."""
+
+
+class WeChatRateLimited(WeChatError):
+    """WeChat's call quota of this app is used up (errcode 45011)."""
+
+
+class WeChatCodeRejected(WeChatError):
+    """WeChat refused the user's code or the user (invalid, used, risky account)."""
+
+
+class WeChatCodeMissing(WeChatError):
+    """The code was empty; WeChat was not called."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +101,7 @@ def _install_urllib3_redaction() -> None:
 
 
 class WeChatClient:
-    """Thread-safe client of the WeChat server API; every failure raises a typed ApiError."""
+    """Thread-safe client of the WeChat server API; every failure raises a WeChatError."""
 
     def __init__(
         self,
@@ -118,37 +145,28 @@ class WeChatClient:
 
     def code_to_session(self, js_code: str) -> WeChatSession:
         """Exchange a wx.login code for openid, unionid and session_key (never retried: a code is single-use)."""
+        endpoint = JSCODE2SESSION
         if not isinstance(js_code, str) or not js_code.strip():
-            raise BadRequest(MSG_LOGIN_CODE_MISSING)
-        endpoint = "jscode2session"
-        data = self._call(
-            endpoint,
-            "GET",
-            "/sns/jscode2session",
-            params={
-                "appid": self.appid,
-                "secret": self._secret,
-                "js_code": js_code,
-                "grant_type": "authorization_code",
-            },
-        )
+            raise WeChatCodeMissing(endpoint)
+        data = self._call(endpoint, "GET", "/sns/jscode2session", params={
+            "appid": self.appid, "secret": self._secret, "js_code": js_code, "grant_type": "authorization_code"})
         errcode = _errcode(endpoint, data)
         if errcode:
-            raise _login_error(errcode)
+            raise _refusal(endpoint, data, errcode, LOGIN_REFUSALS)
         openid, session_key = data.get("openid"), data.get("session_key")
         unionid = data.get("unionid") or ""
         if not _nonempty_str(openid) or not _nonempty_str(session_key) or not isinstance(unionid, str):
             log.warning("wechat %s failed: malformed body", endpoint)
-            raise UpstreamError(MSG_UPSTREAM)
+            raise WeChatError(endpoint)
         return WeChatSession(openid=openid, unionid=unionid, session_key=session_key)
 
     def phone_number(self, phone_code: str, openid: str = "") -> str:
         """Exchange a getPhoneNumber code for the user's phone number without country code (purePhoneNumber).
 
         openid is optional for WeChat: the profile route has none, its one PocketBase request comes after."""
+        endpoint = GET_PHONE_NUMBER
         if not isinstance(phone_code, str) or not phone_code.strip():
-            raise BadRequest(MSG_PHONE_CODE_MISSING)
-        endpoint = "getuserphonenumber"
+            raise WeChatCodeMissing(endpoint)
 
         body = {"code": phone_code, **({"openid": openid} if openid else {})}
 
@@ -164,14 +182,14 @@ class WeChatClient:
             self._drop_token(token)
             data, errcode = ask(self._access_token())
             if errcode in TOKEN_ERRCODES:
-                raise UpstreamError(MSG_UPSTREAM)
+                raise WeChatError(endpoint, errcode, _errmsg(data))
         if errcode:
-            raise _phone_error(errcode)
+            raise _refusal(endpoint, data, errcode, PHONE_REFUSALS)
         phone_info = data.get("phone_info")
         phone = phone_info.get("purePhoneNumber") if isinstance(phone_info, dict) else None
         if not _nonempty_str(phone):
             log.warning("wechat %s failed: malformed body", endpoint)
-            raise UpstreamError(MSG_UPSTREAM)
+            raise WeChatError(endpoint)
         return phone
 
     def _access_token(self) -> str:
@@ -201,34 +219,23 @@ class WeChatClient:
                 self._token = None
 
     def _fetch_stable_token(self) -> tuple[str, float]:
-        endpoint = "stable_token"
+        endpoint = STABLE_TOKEN
         # stable_token, unlike cgi-bin/token, does not invalidate tokens other processes still hold.
-        data = self._call(
-            endpoint,
-            "POST",
-            "/cgi-bin/stable_token",
-            json={
-                "grant_type": "client_credential",
-                "appid": self.appid,
-                "secret": self._secret,
-                "force_refresh": False,
-            },
-        )
+        data = self._call(endpoint, "POST", "/cgi-bin/stable_token", json={
+            "grant_type": "client_credential", "appid": self.appid, "secret": self._secret, "force_refresh": False})
         errcode = _errcode(endpoint, data)
-        if errcode == ERR_RATE_LIMITED:
-            raise TooManyRequests(MSG_RATE_LIMITED)
         if errcode:
             # Any token error is our configuration or WeChat's fault, never the API user's.
-            raise UpstreamError(MSG_UPSTREAM)
+            raise _refusal(endpoint, data, errcode, ())
         token, expires_in = data.get("access_token"), data.get("expires_in")
         if (not _nonempty_str(token) or isinstance(expires_in, bool)
                 or not isinstance(expires_in, (int, float)) or expires_in <= 0):
             log.warning("wechat %s failed: malformed body", endpoint)
-            raise UpstreamError(MSG_UPSTREAM)
+            raise WeChatError(endpoint)
         return token, float(expires_in)
 
     def _call(self, endpoint: str, method: str, path: str, **kwargs: Any) -> dict:
-        """Send one request and return its JSON object; transport and HTTP failures raise 502/503."""
+        """Send one request and return its JSON object; transport and HTTP failures raise WeChatError."""
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -237,24 +244,27 @@ class WeChatClient:
         except (requests.ConnectionError, requests.Timeout) as exc:
             # str(exc) holds the full URL, query string and secret included: log the class name only.
             log.warning("wechat %s failed: %s elapsed_ms=%d", endpoint, type(exc).__name__, _ms(started))
-            raise ServiceUnavailable(MSG_UNAVAILABLE) from None
+            raise WeChatUnavailable(endpoint) from None
         except requests.RequestException as exc:
             log.warning("wechat %s failed: %s elapsed_ms=%d", endpoint, type(exc).__name__, _ms(started))
-            raise UpstreamError(MSG_UPSTREAM) from None
+            raise WeChatError(endpoint) from None
         if not 200 <= response.status_code < 300:
             log.warning("wechat %s failed: http_status=%d elapsed_ms=%d", endpoint, response.status_code,
                         _ms(started))
-            raise UpstreamError(MSG_UPSTREAM)
+            raise WeChatError(endpoint)
         try:
             data = response.json()
         except ValueError:
             data = None
         if not isinstance(data, dict):
             log.warning("wechat %s failed: body is not a JSON object elapsed_ms=%d", endpoint, _ms(started))
-            raise UpstreamError(MSG_UPSTREAM)
+            raise WeChatError(endpoint)
         errcode = data.get("errcode") or 0
         if errcode:
-            log.warning("wechat %s failed: errcode=%s elapsed_ms=%d", endpoint, errcode, _ms(started))
+            # errcode and WeChat's rid only: errmsg is WeChat's free text.
+            rid = WECHAT_RID.search(_errmsg(data))
+            log.warning("wechat %s failed: errcode=%s rid=%s elapsed_ms=%d", endpoint, errcode,
+                        rid.group(1) if rid else "-", _ms(started))
         else:
             log.debug("wechat %s ok elapsed_ms=%d", endpoint, _ms(started))
         return data
@@ -264,31 +274,24 @@ def _errcode(endpoint: str, data: dict) -> int:
     errcode = data.get("errcode") or 0
     if isinstance(errcode, bool) or not isinstance(errcode, int):
         log.warning("wechat %s failed: malformed errcode", endpoint)
-        raise UpstreamError(MSG_UPSTREAM)
+        raise WeChatError(endpoint, 0, _errmsg(data))
     return errcode
 
 
-def _login_error(errcode: int) -> ApiError:
-    if errcode == ERR_INVALID_CODE:
-        return BadRequest(MSG_LOGIN_CODE_INVALID)
-    if errcode == ERR_CODE_USED:
-        return BadRequest(MSG_LOGIN_CODE_USED)
-    if errcode == ERR_RISKY_USER:
-        return BadRequest(MSG_RISKY_USER)
-    if errcode == ERR_RATE_LIMITED:
-        return TooManyRequests(MSG_RATE_LIMITED)
-    # -1 (system busy) and anything else, e.g. 40013 / 40125 (bad appid / secret), is not the user's fault.
-    return UpstreamError(MSG_UPSTREAM)
+def _errmsg(data: dict) -> str:
+    errmsg = data.get("errmsg")
+    return errmsg if isinstance(errmsg, str) else ""
 
 
-def _phone_error(errcode: int) -> ApiError:
+def _refusal(endpoint: str, data: dict, errcode: int, users_fault: Container[int]) -> WeChatError:
+    """The error for a non-zero errcode: the rate limit, a refusal of the user's code, or any other failure."""
     if errcode == ERR_RATE_LIMITED:
-        return TooManyRequests(MSG_RATE_LIMITED)
-    if errcode == ERR_RISKY_USER:
-        return BadRequest(MSG_RISKY_USER_PHONE)
-    if 40000 <= errcode <= 49999:
-        return BadRequest(MSG_PHONE_CODE_INVALID)
-    return UpstreamError(MSG_UPSTREAM)
+        kind = WeChatRateLimited
+    elif errcode in users_fault:
+        kind = WeChatCodeRejected
+    else:
+        kind = WeChatError
+    return kind(endpoint, errcode, _errmsg(data))
 
 
 def _nonempty_str(value: object) -> bool:

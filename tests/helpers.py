@@ -1,6 +1,7 @@
 """Helpers shared by the tests: PocketBase as superuser, our routes through nginx, the envelope check."""
 from __future__ import annotations
 
+import json
 import secrets
 
 import requests
@@ -92,3 +93,27 @@ def assert_envelope(response: requests.Response, status: int) -> dict:
     assert isinstance(body["data"], dict)
     assert "token" not in body or status == 200
     return body
+
+
+class RealtimeListener:
+    """A realtime (SSE) client through nginx, subscribed to one topic with a token ("" = guest)."""
+
+    READ_TIMEOUT = 1.5
+
+    def __init__(self, base_url: str, token: str, topic: str):
+        self._stream = requests.get(base_url + "/pb/api/realtime", stream=True, timeout=(5, self.READ_TIMEOUT))
+        self._lines = self._stream.iter_lines(decode_unicode=True)
+        client_id = json.loads(self.next_data())["clientId"]
+        subscribed = requests.post(base_url + "/pb/api/realtime", headers={"Authorization": token} if token else {},
+                                   json={"clientId": client_id, "subscriptions": [topic]}, timeout=15)
+        assert subscribed.status_code == 204, subscribed.text
+
+    def next_data(self) -> str | None:
+        """The data of the next event, or None when none comes within READ_TIMEOUT seconds."""
+        try:
+            return next(line[5:] for line in self._lines if line.startswith("data:"))
+        except requests.exceptions.ConnectionError:  # requests' read timeout while streaming
+            return None
+
+    def close(self):
+        self._stream.close()

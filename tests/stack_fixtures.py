@@ -10,17 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from ops.processes import free_port
+from ops.processes import free_ports
 from ops.stack import Stack, StackConfig
 from tests.helpers import PB
 
 
 def stack_settings(base_dir: Path, **settings) -> dict:
     """Settings for a stack of its own: free ports, private data and run dirs, dev stub, no rate limits."""
+    # Picked together: separate free_port() calls may return one port twice.
+    http_port, pb_port, sidecar_port = free_ports(3)
     defaults = {
-        "HTTP_PORT": free_port(),
-        "PB_PORT": free_port(),
-        "SIDECAR_PORT": free_port(),
+        "HTTP_PORT": http_port,
+        "PB_PORT": pb_port,
+        "SIDECAR_PORT": sidecar_port,
         "PB_DATA_DIR": str(base_dir / "pb_data"),
         "RUN_DIR": str(base_dir / "run"),
         "NGINX_LISTEN": "127.0.0.1",

@@ -90,7 +90,7 @@ TOKEN_CASES = ["forged-signature", "forged-claims", "expired", "superuser", "sup
 
 
 @pytest.mark.parametrize("case", TOKEN_CASES)
-@pytest.mark.parametrize("path", ["wechat/profile", "system/refresh-token"])
+@pytest.mark.parametrize("path", ["wechat/profile", "system/refresh-token", "wechat/logout", "wechat/close-account"])
 def test_bad_token_is_401(stack, bad_tokens, stack_pb, path, case):
     body = {"users_name": "pwned"} if path == "wechat/profile" else {}
     response = route(stack, path, raw_auth=bad_tokens[case], json=body)
@@ -210,7 +210,8 @@ def test_attachments_cannot_be_enumerated(stack, stack_pb, unique):
 # ------------------------------------------------------------------ resource use
 
 
-@pytest.mark.parametrize("path", ["wechat/login", "wechat/profile", "system/refresh-token", "system/users-count"])
+@pytest.mark.parametrize("path", ["wechat/login", "wechat/profile", "system/refresh-token", "system/users-count",
+                                  "wechat/logout", "wechat/close-account"])
 def test_body_over_64k_is_413_envelope(stack, path):
     body = json.dumps({"users_wx_code": "x" * (65 * 1024)})
     response = route(stack, path, data=body, headers={"Content-Type": "application/json"})

@@ -24,6 +24,8 @@ schema = schemathesis.openapi.from_path(str(SPEC))
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 
 BEARER_OPERATIONS = {"postSystemRefreshToken", "postWechatProfile"}
+# These end the bearer's session or account: each case gets a token of its own from a fresh login.
+ACCOUNT_OPERATIONS = {"postWechatLogout", "postWechatCloseAccount"}
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,16 @@ def bearer(stack):
 _sessions = threading.local()
 
 
+def fresh_token(code: str) -> str:
+    """A new login's token (the user is registered again if a case closed the account)."""
+    response = session().post(_stack_base_url[0] + "/pb/api/wechat/login", json={"users_wx_code": code}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+_stack_base_url: list[str] = [""]
+
+
 def session() -> requests.Session:
     if not hasattr(_sessions, "s"):
         _sessions.s = requests.Session()
@@ -48,11 +60,13 @@ def session() -> requests.Session:
 @settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_contract(case, stack, bearer):
+    _stack_base_url[0] = stack.base_url
     operation = case.operation.definition.raw.get("operationId") or case.operation.label
     headers = {}
-    if operation in BEARER_OPERATIONS:
-        # Always a valid user token: bad tokens are covered by tests/test_attacks.py.
-        headers["Authorization"] = f"Bearer {bearer}"
+    if operation in BEARER_OPERATIONS | ACCOUNT_OPERATIONS:
+        # Always a valid user token: bad tokens are covered by tests/test_attacks.py and test_accounts.py.
+        token = bearer if operation in BEARER_OPERATIONS else fresh_token("contract-closer")
+        headers["Authorization"] = f"Bearer {token}"
         if case.headers:
             case.headers.pop("Authorization", None)
     response = case.call(base_url=stack.base_url, session=session(), headers=headers, timeout=30)
@@ -76,6 +90,13 @@ ERROR_STATUSES = [
     ("postWechatLogin", "/pb/api/wechat/login", "big", 413),
     ("postWechatProfile", "/pb/api/wechat/profile", "big", 413),
     ("postSystemRefreshToken", "/pb/api/system/refresh-token", "big", 413),
+    ("postWechatLogout", "/pb/api/wechat/logout", "big", 413),
+    ("postWechatCloseAccount", "/pb/api/wechat/close-account", "big", 413),
+    ("postWechatLogout", "/pb/api/wechat/logout", "text", 415),
+    ("postWechatCloseAccount", "/pb/api/wechat/close-account", "text", 415),
+    # No bearer at all: the fuzzer always sends a valid one.
+    ("postWechatLogout", "/pb/api/wechat/logout", "noauth", 401),
+    ("postWechatCloseAccount", "/pb/api/wechat/close-account", "noauth", 401),
     # WeChat answering HTTP 500 (the stub's `http500` code) -> 502 envelope (sidecar/wechat.py).
     ("postWechatLogin", "/pb/api/wechat/login", "wechat500", 502),
     ("postSystemRefreshToken", "/pb/api/system/refresh-token", "wechat500", 502),
@@ -83,10 +104,16 @@ ERROR_STATUSES = [
 ]
 
 
+BEARER_FIRST = {"profile", "logout", "close-account"}
+
+
 @pytest.mark.parametrize("operation_id,path,how,status", ERROR_STATUSES)
 def test_error_statuses_are_envelopes_the_spec_lists(stack, bearer, operation_id, path, how, status):
-    headers = {"Authorization": f"Bearer {bearer}"} if "profile" in path else {}
-    if how == "text":
+    # A bearer where the route checks it before the body (a 415 changes nothing, so it stays valid).
+    headers = {"Authorization": f"Bearer {bearer}"} if path.split("/")[-1] in BEARER_FIRST and how != "noauth" else {}
+    if how == "noauth":
+        case = _operation(operation_id).Case(body={}, media_type="application/json")
+    elif how == "text":
         case = _operation(operation_id).Case(body="x", media_type="text/plain")
     elif how == "wechat500":
         field = "users_phone_code" if "profile" in path else "users_wx_code"

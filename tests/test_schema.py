@@ -1,4 +1,4 @@
-"""ops/schema.py: deterministic migrations, staleness and spec checks, round trips through a real PocketBase."""
+"""ops/schema/: deterministic migrations, staleness and spec checks, round trips through a real PocketBase."""
 from __future__ import annotations
 
 import os

@@ -20,7 +20,7 @@ import yaml
 
 from ops.processes import ROOT, proc_stat
 from ops.stack import (DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, Stack, StackConfig, StackError,
-                       process_group_members, render_nginx_conf)
+                       dev_exposure, process_group_members, render_nginx_conf)
 from tests.helpers import assert_envelope
 from tests.stack_fixtures import stack_settings
 
@@ -82,6 +82,21 @@ def test_config_rejects_appid_without_secret_and_bad_rate_limits(tmp_path):
         StackConfig.from_env({**base, "WECHAT_APPID": "wx123", "WECHAT_SECRET": ""}, dotenv_path=None)
     with pytest.raises(StackError, match="RATE_LIMITS"):
         StackConfig.from_env({**base, "RATE_LIMITS": "lots"}, dotenv_path=None)
+
+
+@pytest.mark.parametrize("settings, listen", [
+    ({}, "127.0.0.1"),  # dev mode: the stub's fake logins stay on this machine
+    ({"NGINX_LISTEN": "0.0.0.0"}, "0.0.0.0"),
+    ({"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s"}, "0.0.0.0"),
+    ({"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s", "NGINX_LISTEN": "127.0.0.1"}, "127.0.0.1"),
+])
+def test_dev_mode_listens_on_loopback_unless_told_and_the_banner_says_which(tmp_path, settings, listen):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "WECHAT_APPID": "",
+            "WECHAT_SECRET": "", "NGINX_LISTEN": ""}
+    config = StackConfig.from_env({**base, **settings}, dotenv_path=None)
+    assert config.nginx_listen == listen
+    exposure = dev_exposure(config)
+    assert listen in exposure and (("WARNING" in exposure) is (listen != "127.0.0.1"))
 
 
 def test_nginx_conf_rate_limit_lines_follow_rate_limits(tmp_path):
@@ -215,6 +230,9 @@ def test_docs_page_and_spec_are_served(stack):
     assert spec_json.json() == yaml.safe_load(SPEC_FILE.read_text())
     for_ui = requests.get(stack.base_url + "/pb/api/docs/openapi-ui.json", timeout=10).json()
     assert for_ui["openapi"].startswith("3.0.") and set(for_ui["paths"]) == set(spec_json.json()["paths"])
+    # Try it out defaults to this stack; production stays listed, never first.
+    assert for_ui["servers"][0]["url"] == "/"
+    assert [s["url"] for s in for_ui["servers"][1:]] == [s["url"] for s in spec_json.json()["servers"]]
     assert requests.get(stack.base_url + "/pb/api/docs/index.j2", timeout=10).status_code == 404
 
 
@@ -411,6 +429,7 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
     assert re.search(r"API docs\s+http://localhost:\d+/pb/api/docs", printed)
     assert "admin@localhost.local" in printed and str(tmp_path / "pb_data" / PASSWORD_FILE_NAME) in printed
     assert "DEV STUB" in printed and "deploy/README.md" in printed
+    assert "Dev mode listens on 127.0.0.1 only" in printed
     assert "Stopped." in printed
 
 
@@ -477,3 +496,5 @@ def test_docs_page_renders_in_headless_chromium(stack):
     assert "微信登录或首次注册" in dom
     assert "更新微信用户资料" in dom
     assert "Unable to render this definition" not in dom
+    # Swagger UI selects the first server: this origin, before production.
+    assert 0 <= dom.find(f'<option value="{stack.base_url}">') < dom.find('<option value="https://bai-api.blv-oa.com">')

@@ -12,8 +12,9 @@ import pytest
 import requests
 import responses
 
-from sidecar.errors import BadRequest, ServiceUnavailable, TooManyRequests, UpstreamError
-from sidecar.wechat import WeChatClient, WeChatSession
+from sidecar.errors import wechat_answer
+from sidecar.wechat import (WeChatClient, WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited,
+                            WeChatSession, WeChatUnavailable)
 
 BASE = "https://wx.test"
 APPID = "wx-test-appid"
@@ -114,13 +115,13 @@ def test_code_to_session_without_unionid(rsps, client):
 
 
 LOGIN_ERRCODES = [
-    (40029, BadRequest, 400, "微信登录 code 无效或已过期"),
-    (40163, BadRequest, 400, "微信登录 code 已被使用"),
-    (40226, BadRequest, 400, "该微信账号存在风险,暂无法登录"),
-    (45011, TooManyRequests, 429, None),
-    (-1, UpstreamError, 502, "微信服务异常,请稍后再试"),
-    (40125, UpstreamError, 502, None),  # invalid app secret: our fault, not the user's
-    (61024, UpstreamError, 502, None),
+    (40029, WeChatCodeRejected, 400, "微信登录 code 无效或已过期"),
+    (40163, WeChatCodeRejected, 400, "微信登录 code 已被使用"),
+    (40226, WeChatCodeRejected, 400, "该微信账号存在风险,暂无法登录"),
+    (45011, WeChatRateLimited, 429, None),
+    (-1, WeChatError, 502, "微信服务异常,请稍后再试"),
+    (40125, WeChatError, 502, None),  # invalid app secret: our fault, not the user's
+    (61024, WeChatError, 502, None),
 ]
 
 
@@ -130,22 +131,24 @@ def test_code_to_session_errcode_mapping_and_no_retry(rsps, client, errcode, exc
 
     exc = raise_exc(client.code_to_session, JS_CODE)
 
-    assert type(exc) is exc_type and exc.status == status
+    assert type(exc) is exc_type
+    assert (exc.endpoint, exc.errcode, exc.errmsg) == ("jscode2session", errcode, "x, rid: 1")
+    assert wechat_answer(exc)[0] == status
     if msg:
-        assert exc.msg == msg
+        assert wechat_answer(exc)[1] == msg
     assert fake.call_count == 1, "a login code is single-use: never retry jscode2session"
 
 
 TRANSPORT_FAILURES = [
-    pytest.param({"status": 500, "json": {"errcode": 0}}, UpstreamError, 502, id="http-500"),
-    pytest.param({"status": 503, "body": "<html>busy</html>"}, UpstreamError, 502, id="http-503"),
-    pytest.param({"status": 200, "body": "<html>not json</html>"}, UpstreamError, 502, id="garbage-body"),
-    pytest.param({"status": 200, "json": ["a", "list"]}, UpstreamError, 502, id="json-not-object"),
-    pytest.param({"status": 200, "body": requests.exceptions.ConnectTimeout()}, ServiceUnavailable, 503,
+    pytest.param({"status": 500, "json": {"errcode": 0}}, WeChatError, 502, id="http-500"),
+    pytest.param({"status": 503, "body": "<html>busy</html>"}, WeChatError, 502, id="http-503"),
+    pytest.param({"status": 200, "body": "<html>not json</html>"}, WeChatError, 502, id="garbage-body"),
+    pytest.param({"status": 200, "json": ["a", "list"]}, WeChatError, 502, id="json-not-object"),
+    pytest.param({"status": 200, "body": requests.exceptions.ConnectTimeout()}, WeChatUnavailable, 503,
                  id="connect-timeout"),
-    pytest.param({"status": 200, "body": requests.exceptions.ReadTimeout()}, ServiceUnavailable, 503,
+    pytest.param({"status": 200, "body": requests.exceptions.ReadTimeout()}, WeChatUnavailable, 503,
                  id="read-timeout"),
-    pytest.param({"status": 200, "body": requests.exceptions.ConnectionError()}, ServiceUnavailable, 503,
+    pytest.param({"status": 200, "body": requests.exceptions.ConnectionError()}, WeChatUnavailable, 503,
                  id="connection-error"),
 ]
 
@@ -156,7 +159,7 @@ def test_code_to_session_transport_failures_and_no_retry(rsps, client, fake, exc
 
     exc = raise_exc(client.code_to_session, JS_CODE)
 
-    assert type(exc) is exc_type and exc.status == status
+    assert type(exc) is exc_type and wechat_answer(exc)[0] == status
     assert registered.call_count == 1, "never retry jscode2session, not even on timeout"
 
 
@@ -172,13 +175,13 @@ def test_code_to_session_malformed_body_is_502(rsps, client, body):
 
     exc = raise_exc(client.code_to_session, JS_CODE)
 
-    assert type(exc) is UpstreamError and exc.status == 502
+    assert type(exc) is WeChatError and wechat_answer(exc)[0] == 502
 
 
 @pytest.mark.parametrize("code", ["", "   ", None])
 def test_empty_codes_are_rejected_without_calling_wechat(rsps, client, code):
-    assert type(raise_exc(client.code_to_session, code)) is BadRequest
-    assert type(raise_exc(client.phone_number, code, OPENID)) is BadRequest
+    assert type(raise_exc(client.code_to_session, code)) is WeChatCodeMissing
+    assert type(raise_exc(client.phone_number, code, OPENID)) is WeChatCodeMissing
     assert len(rsps.calls) == 0
 
 
@@ -222,13 +225,13 @@ def test_every_call_has_a_timeout(rsps, client):
 
 
 PHONE_ERRCODES = [
-    (40029, BadRequest, 400, "手机号授权 code 无效或已过期"),
-    (40163, BadRequest, 400, "手机号授权 code 无效或已过期"),
-    (41001, BadRequest, 400, "手机号授权 code 无效或已过期"),
-    (40226, BadRequest, 400, None),
-    (45011, TooManyRequests, 429, None),
-    (-1, UpstreamError, 502, "微信服务异常,请稍后再试"),
-    (50001, UpstreamError, 502, None),
+    (40029, WeChatCodeRejected, 400, "手机号授权 code 无效或已过期"),
+    (40163, WeChatCodeRejected, 400, "手机号授权 code 无效或已过期"),
+    (41001, WeChatCodeRejected, 400, "手机号授权 code 无效或已过期"),
+    (40226, WeChatCodeRejected, 400, None),
+    (45011, WeChatRateLimited, 429, None),
+    (-1, WeChatError, 502, "微信服务异常,请稍后再试"),
+    (50001, WeChatError, 502, None),
 ]
 
 
@@ -239,16 +242,17 @@ def test_phone_number_errcode_mapping(rsps, client, errcode, exc_type, status, m
 
     exc = raise_exc(client.phone_number, PHONE_CODE, OPENID)
 
-    assert type(exc) is exc_type and exc.status == status
+    assert type(exc) is exc_type and (exc.endpoint, exc.errcode) == ("getuserphonenumber", errcode)
+    assert wechat_answer(exc)[0] == status
     if msg:
-        assert exc.msg == msg
+        assert wechat_answer(exc)[1] == msg
     assert (stable.call_count, phone.call_count) == (1, 1), "only token errors are retried"
 
 
 PHONE_MALFORMED = [
-    pytest.param({"status": 200, "json": {"errcode": 0, "errmsg": "ok"}}, UpstreamError, 502, id="no-phone-info"),
+    pytest.param({"status": 200, "json": {"errcode": 0, "errmsg": "ok"}}, WeChatError, 502, id="no-phone-info"),
     pytest.param({"status": 200, "json": {"errcode": 0, "phone_info": {"phoneNumber": "+86" + PHONE}}},
-                 UpstreamError, 502, id="no-pure-number"),
+                 WeChatError, 502, id="no-pure-number"),
 ]
 
 
@@ -259,23 +263,23 @@ def test_phone_number_transport_failures(rsps, client, fake, exc_type, status):
 
     exc = raise_exc(client.phone_number, PHONE_CODE, OPENID)
 
-    assert type(exc) is exc_type and exc.status == status
+    assert type(exc) is exc_type and wechat_answer(exc)[0] == status
     assert phone.call_count == 1
 
 
 STABLE_TOKEN_FAILURES = [
-    pytest.param({"json": {"errcode": 40125, "errmsg": "invalid appsecret"}}, UpstreamError, 502, id="40125"),
-    pytest.param({"json": {"errcode": 40013, "errmsg": "invalid appid"}}, UpstreamError, 502, id="40013"),
-    pytest.param({"json": {"errcode": 40029, "errmsg": "x"}}, UpstreamError, 502, id="40029-is-not-400"),
-    pytest.param({"json": {"errcode": -1, "errmsg": "busy"}}, UpstreamError, 502, id="busy"),
-    pytest.param({"json": {"errcode": 45011, "errmsg": "limit"}}, TooManyRequests, 429, id="45011"),
-    pytest.param({"status": 500, "body": "oops"}, UpstreamError, 502, id="http-500"),
-    pytest.param({"body": "not json"}, UpstreamError, 502, id="garbage"),
-    pytest.param({"json": {"expires_in": 7200}}, UpstreamError, 502, id="no-token"),
-    pytest.param({"json": {"access_token": TOKEN_1}}, UpstreamError, 502, id="no-expires-in"),
-    pytest.param({"json": {"access_token": TOKEN_1, "expires_in": 0}}, UpstreamError, 502, id="zero-expiry"),
-    pytest.param({"body": requests.exceptions.ConnectTimeout()}, ServiceUnavailable, 503, id="connect-timeout"),
-    pytest.param({"body": requests.exceptions.ConnectionError()}, ServiceUnavailable, 503, id="conn-error"),
+    pytest.param({"json": {"errcode": 40125, "errmsg": "invalid appsecret"}}, WeChatError, 502, id="40125"),
+    pytest.param({"json": {"errcode": 40013, "errmsg": "invalid appid"}}, WeChatError, 502, id="40013"),
+    pytest.param({"json": {"errcode": 40029, "errmsg": "x"}}, WeChatError, 502, id="40029-is-not-400"),
+    pytest.param({"json": {"errcode": -1, "errmsg": "busy"}}, WeChatError, 502, id="busy"),
+    pytest.param({"json": {"errcode": 45011, "errmsg": "limit"}}, WeChatRateLimited, 429, id="45011"),
+    pytest.param({"status": 500, "body": "oops"}, WeChatError, 502, id="http-500"),
+    pytest.param({"body": "not json"}, WeChatError, 502, id="garbage"),
+    pytest.param({"json": {"expires_in": 7200}}, WeChatError, 502, id="no-token"),
+    pytest.param({"json": {"access_token": TOKEN_1}}, WeChatError, 502, id="no-expires-in"),
+    pytest.param({"json": {"access_token": TOKEN_1, "expires_in": 0}}, WeChatError, 502, id="zero-expiry"),
+    pytest.param({"body": requests.exceptions.ConnectTimeout()}, WeChatUnavailable, 503, id="connect-timeout"),
+    pytest.param({"body": requests.exceptions.ConnectionError()}, WeChatUnavailable, 503, id="conn-error"),
 ]
 
 
@@ -286,7 +290,7 @@ def test_stable_token_failures_are_502_or_503_and_skip_the_phone_call(rsps, clie
 
     exc = raise_exc(client.phone_number, PHONE_CODE, OPENID)
 
-    assert type(exc) is exc_type and exc.status == status
+    assert type(exc) is exc_type and wechat_answer(exc)[0] == status
     assert phone.call_count == 0
 
 
@@ -295,7 +299,7 @@ def test_failed_token_fetch_is_not_cached(rsps, client):
     stable_token_ok(rsps)
     rsps.add(responses.POST, PHONE_URL, json=PHONE_OK)
 
-    with pytest.raises(UpstreamError):
+    with pytest.raises(WeChatError):
         client.phone_number(PHONE_CODE, OPENID)
     assert client.phone_number(PHONE_CODE, OPENID) == PHONE
     assert len([c for c in rsps.calls if c.request.url.startswith(STABLE_URL)]) == 2
@@ -368,7 +372,7 @@ def test_two_consecutive_token_errors_fail_without_a_third_attempt(rsps, client)
 
     exc = raise_exc(client.phone_number, PHONE_CODE, OPENID)
 
-    assert type(exc) is UpstreamError and exc.status == 502
+    assert type(exc) is WeChatError and wechat_answer(exc)[0] == 502
     assert phone.call_count == 2
     assert len([c for c in rsps.calls if c.request.url.startswith(STABLE_URL)]) == 2
 
@@ -464,7 +468,8 @@ def test_secrets_never_reach_logs_reprs_or_error_messages(rsps, client, caplog):
     assert client.phone_number(PHONE_CODE, OPENID) == PHONE
     for _ in range(2):
         errors.append(raise_exc(client.phone_number, PHONE_CODE, OPENID))
-    assert [e.status for e in errors] == [400, 503, 503, 502, 503, 400]
+    assert [wechat_answer(e)[0] for e in errors] == [400, 503, 503, 502, 503, 400]
+    assert [e.errcode for e in errors] == [40029, 0, 0, 0, 0, 40029]
 
     # The failures were logged, by endpoint and errcode, so an absent secret is not just an absent log.
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -474,7 +479,7 @@ def test_secrets_never_reach_logs_reprs_or_error_messages(rsps, client, caplog):
 
     texts = [r.getMessage() for r in caplog.records] + [caplog.text, repr(client), str(client)]
     for exc in errors:
-        texts += [str(exc), repr(exc), exc.msg, json.dumps(exc.data),
+        texts += [str(exc), repr(exc), wechat_answer(exc)[1],
                   "".join(traceback.format_exception(exc))]
     for secret in SECRETS:
         for text in texts:
@@ -517,3 +522,14 @@ def test_proxy_settings_are_read_once_from_the_environment(monkeypatch, env, exp
     client = WeChatClient("wx-app", "secret-value", "https://api.weixin.qq.com")
     assert {k: v for k, v in client._session.proxies.items() if k == "https"} == expected
     assert client._session.trust_env is False
+
+
+def test_a_refusal_is_logged_with_errcode_and_wechat_rid_but_not_errmsg(rsps, client, caplog):
+    caplog.set_level(logging.WARNING)
+    rsps.add(responses.GET, JSCODE_URL, json={"errcode": 40029, "errmsg": f"invalid code {JS_CODE}, rid: 64b7-1e0b"})
+
+    exc = raise_exc(client.code_to_session, JS_CODE)
+
+    assert exc.errmsg == f"invalid code {JS_CODE}, rid: 64b7-1e0b"  # kept for whoever handles it, not printed
+    assert "jscode2session failed: errcode=40029 rid=64b7-1e0b" in caplog.text
+    assert JS_CODE not in caplog.text + str(exc) + repr(exc)

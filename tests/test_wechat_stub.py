@@ -1,4 +1,4 @@
-"""The WeChat dev stub (ops/wechat_stub.py): code conventions, credentials, token expiry, stats, logging."""
+"""The WeChat dev stub (ops/wechat_stub/): code conventions, credentials, token expiry, stats, logging."""
 from __future__ import annotations
 
 import logging

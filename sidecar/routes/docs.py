@@ -6,6 +6,10 @@ URL in the page is relative, so it works behind nginx's /pb prefix and any host 
 The bundled Swagger UI (4.x) renders OpenAPI 3.0 only, while the contract is 3.1. The page therefore
 loads /pb/api/docs/openapi-ui.json, a copy rewritten into the 3.0 dialect for display only;
 /pb/api/docs/openapi.yaml is the contract file byte for byte, /pb/api/docs/openapi.json the same as JSON.
+
+Try it out sends requests to the stack that served the page: the UI copy lists this origin first (Swagger
+UI selects the first server), so pressing Execute on a local stack never reaches production, which stays
+listed for reference.
 """
 from __future__ import annotations
 
@@ -46,15 +50,20 @@ PAGE = """<!DOCTYPE html>
   <script src="swagger-ui-bundle.js"></script>
   <script src="swagger-ui-standalone-preset.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({
-      url: "openapi-ui.json",
-      dom_id: "#swagger-ui",
-      deepLinking: true,
-      docExpansion: "list",
-      // null: no badge from the public validator service (nothing leaves this server).
-      validatorUrl: null,
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-      layout: "BaseLayout"
+    fetch("openapi-ui.json").then((response) => response.json()).then((spec) => {
+      // The first server is this origin ("/"); spelled out, so Try it out (which uses the first server
+      // unless another is picked) sends requests here, never to production.
+      spec.servers[0].url = window.location.origin;
+      window.ui = SwaggerUIBundle({
+        spec: spec,
+        dom_id: "#swagger-ui",
+        deepLinking: true,
+        docExpansion: "list",
+        // null: no badge from the public validator service (nothing leaves this server).
+        validatorUrl: null,
+        presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+        layout: "BaseLayout"
+      });
     });
   </script>
 </body>
@@ -79,7 +88,8 @@ class _SpecCache:
             if mtime != self._mtime:
                 raw = self.path.read_bytes()
                 parsed = yaml.safe_load(raw)
-                self._raw, self._parsed, self._for_ui = raw, parsed, openapi_31_to_30(parsed)
+                self._raw, self._parsed = raw, parsed
+                self._for_ui = this_origin_first(openapi_31_to_30(parsed))
                 self._mtime = mtime
 
     def raw(self) -> bytes:
@@ -152,6 +162,17 @@ def openapi_31_to_30(spec: dict) -> dict:
     converted.pop("jsonSchemaDialect", None)
     converted.pop("webhooks", None)
     return converted
+
+
+# A relative server URL resolves against the document's own URL: the origin that served this page.
+THIS_ORIGIN_SERVER = {"url": "/", "description": "当前服务(本页面所在地址)"}
+
+
+def this_origin_first(spec: dict) -> dict:
+    """The spec with this origin as the first (default) server, the contract's servers after it."""
+    others = [server for server in spec.get("servers", []) if server.get("url") != THIS_ORIGIN_SERVER["url"]]
+    spec["servers"] = [dict(THIS_ORIGIN_SERVER), *others]
+    return spec
 
 
 @bp.get("")

@@ -7,11 +7,11 @@ import re
 from flask import request
 
 from sidecar.errors import BadRequest, Unauthorized, UnsupportedMediaType
+from sidecar.limits import MAX_TOKEN_LENGTH
 from sidecar.pocketbase import ClientInfo
 
 # A JWT is three base64url parts; anything else is not worth asking PocketBase about.
 JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-MAX_TOKEN_LENGTH = 4096
 
 
 def json_object() -> dict:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app
 
+from sidecar.audit import audited
 from sidecar.errors import envelope
 from sidecar.routes import WX_CODE_MAX_LENGTH, users
 from sidecar.routes.inputs import bearer_token, client_info, json_object, optional_string
@@ -11,6 +12,7 @@ bp = Blueprint("system", __name__, url_prefix="/pb/api/system")
 
 
 @bp.post("/refresh-token")
+@audited("refresh-token")
 def refresh_token():
     """A new token from a valid bearer, else from a WeChat code."""
     token = bearer_token(required=False)

@@ -1,10 +1,11 @@
-"""/pb/api/wechat: login and profile."""
+"""/pb/api/wechat: login, profile, logout and closing the account."""
 from __future__ import annotations
 
 from flask import Blueprint
 
+from sidecar.audit import audited
 from sidecar.errors import envelope
-from sidecar.routes import WX_CODE_MAX_LENGTH, users
+from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, users
 from sidecar.routes.inputs import bearer_token, client_info, json_object, optional_string, required_string
 from sidecar.users import PROFILE_FIELDS
 
@@ -12,6 +13,7 @@ bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
 
 
 @bp.post("/login")
+@audited("login")
 def login():
     """WeChat login, creating the user on first login."""
     code = required_string(json_object(), "users_wx_code", WX_CODE_MAX_LENGTH)
@@ -32,3 +34,21 @@ def profile():
     fields = {name: optional_string(body, name, limit) for name, limit in PROFILE_FIELDS.items()}
     user = users().update_profile(token, {name: value for name, value in fields.items() if value}, client_info())
     return envelope(200, "资料更新成功", {"status": "update_success", "user": user})
+
+
+@bp.post("/logout")
+def logout():
+    """Logout everywhere: every token of the bearer's user, on every device, stops working."""
+    token = bearer_token(required=True)
+    json_object()
+    accounts().logout(token)
+    return envelope(200, "已退出登录", {"status": "logout_success"})
+
+
+@bp.post("/close-account")
+def close_account():
+    """Close the bearer's account: the user record is deleted, its openid and phone number are free."""
+    token = bearer_token(required=True)
+    json_object()
+    accounts().close_account(token)
+    return envelope(200, "账号已注销", {"status": "close_success"})

@@ -1,0 +1,196 @@
+"""What the dev stub answers: the code conventions (fail-, slow-, phone-, ...), access tokens and call counts."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+import time
+
+DEFAULT_APPID = "dev-appid"
+DEFAULT_SECRET = "dev-secret"
+DEFAULT_PHONE = "13800138000"
+MAX_SLEEP_SECONDS = 60.0
+TOKEN_TTL_SECONDS = 7200
+
+JSCODE2SESSION = "/sns/jscode2session"
+STABLE_TOKEN = "/cgi-bin/stable_token"
+GET_PHONE_NUMBER = "/wxa/business/getuserphonenumber"
+ENDPOINTS = (JSCODE2SESSION, STABLE_TOKEN, GET_PHONE_NUMBER)
+
+# errmsg values as WeChat words them, so logs and error mapping look like production.
+ERRMSG = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40013: "invalid appid",
+    40029: "invalid code",
+    40125: "invalid appsecret",
+    40163: "code been used",
+    40226: "high risk user",
+    41001: "access_token missing",
+    41008: "missing code",
+    45011: "api minute-quota reach limit  mustslower  retry next minute",
+    47001: "data format error",
+}
+
+FAIL_CODE = re.compile(r"^fail-(-?\d+)(?:\..*)?$", re.S)
+SLOW_CODE = re.compile(r"^slow-(\d+(?:\.\d+)?)(?:\.(.+))?$", re.S)
+PHONE_CODE = re.compile(r"^phone-(\d{1,20})(?:\..*)?$", re.S)
+HTTP500_CODE = re.compile(r"^http500(?:\..*)?$", re.S)
+GARBAGE_CODE = re.compile(r"^garbage(?:\..*)?$", re.S)
+
+HTML_500 = b"<html><head><title>500 Internal Server Error</title></head><body><h1>500</h1></body></html>"
+GARBAGE_BODY = b"<html>this is not JSON {\"errcode\":"
+
+
+class StubAnswer(Exception):
+    """A raw HTTP answer (status, content type, body) that short-circuits the normal JSON reply."""
+
+    def __init__(self, status: int, content_type: str, body: bytes):
+        super().__init__(status)
+        self.status, self.content_type, self.body = status, content_type, body
+
+
+def wechat_error(errcode: int) -> dict:
+    """A WeChat-shaped error body."""
+    return {"errcode": errcode, "errmsg": ERRMSG.get(errcode, f"stub error {errcode}")}
+
+
+def apply_common_rules(code: str, default_after_slow: str) -> str | dict:
+    """Apply the fail/slow/http500/garbage rules; return the code to answer for, or an error body."""
+    while True:
+        slow = SLOW_CODE.match(code)
+        if not slow:
+            break
+        time.sleep(min(float(slow.group(1)), MAX_SLEEP_SECONDS))
+        code = slow.group(2) or default_after_slow
+    fail = FAIL_CODE.match(code)
+    if fail:
+        return wechat_error(int(fail.group(1)))
+    if HTTP500_CODE.match(code):
+        raise StubAnswer(500, "text/html; charset=utf-8", HTML_500)
+    if GARBAGE_CODE.match(code):
+        raise StubAnswer(200, "text/plain; charset=utf-8", GARBAGE_BODY)
+    return code
+
+
+def login_name(code: str) -> str:
+    """The user name a login code stands for: the part before the first '.'."""
+    return code.split(".", 1)[0]
+
+
+class WeChatAnswers:
+    """The fake WeChat's state (tokens, call counts) and its answer to each endpoint, without HTTP."""
+
+    def __init__(self, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECRET, session_key: str | None = None):
+        self.appid = appid
+        self.secret = secret
+        self.session_key = session_key
+        self._lock = threading.Lock()
+        self.reset()
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Forget every token and call count."""
+        with self._lock:
+            self._token_serial = 0
+            self._current_token: str | None = None
+            self._token_expires_at = 0.0
+            self._calls = {endpoint: 0 for endpoint in ENDPOINTS}
+
+    def expire_token(self) -> None:
+        """Invalidate the current access token (as WeChat does when it expires or is refreshed elsewhere)."""
+        with self._lock:
+            self._current_token = None
+
+    def stats(self) -> dict:
+        """Calls per endpoint path, plus the number of tokens issued."""
+        with self._lock:
+            return {"calls": dict(self._calls), "tokens_issued": self._token_serial}
+
+    def _count(self, endpoint: str) -> None:
+        with self._lock:
+            self._calls[endpoint] += 1
+
+    def _valid_token(self) -> str | None:
+        if self._current_token and time.monotonic() < self._token_expires_at:
+            return self._current_token
+        return None
+
+    def _session_key_for(self, name: str) -> str:
+        if self.session_key:
+            return self.session_key
+        # WeChat session keys are base64 of 16 bytes; derive one per user so it is stable across runs.
+        return base64.b64encode(hashlib.sha256(f"dev-session-{name}".encode()).digest()[:16]).decode()
+
+    # -- endpoints ---------------------------------------------------------------------------------
+
+    def jscode2session(self, query: dict) -> dict:
+        """Answer GET /sns/jscode2session."""
+        self._count(JSCODE2SESSION)
+        if query.get("appid") != self.appid:
+            return wechat_error(40013)
+        if query.get("secret") != self.secret:
+            return wechat_error(40125)
+        if query.get("grant_type") != "authorization_code":
+            return wechat_error(40002)
+        code = query.get("js_code") or ""
+        if not code:
+            return wechat_error(41008)
+        outcome = apply_common_rules(code, default_after_slow="slow")
+        if isinstance(outcome, dict):
+            return outcome
+        name = login_name(outcome)
+        return {"openid": f"dev-openid-{name}", "session_key": self._session_key_for(name),
+                "unionid": f"dev-unionid-{name}"}
+
+    def stable_token(self, body: dict) -> dict:
+        """Answer POST /cgi-bin/stable_token."""
+        self._count(STABLE_TOKEN)
+        if body.get("grant_type") != "client_credential":
+            return wechat_error(40002)
+        if body.get("appid") != self.appid:
+            return wechat_error(40013)
+        if body.get("secret") != self.secret:
+            return wechat_error(40125)
+        with self._lock:
+            now = time.monotonic()
+            if body.get("force_refresh") is True or not self._valid_token():
+                self._token_serial += 1
+                self._current_token = f"stub-token-{self._token_serial}"
+                self._token_expires_at = now + TOKEN_TTL_SECONDS
+            return {"access_token": self._current_token,
+                    "expires_in": max(1, round(self._token_expires_at - now))}
+
+    def get_phone_number(self, query: dict, body: dict) -> dict:
+        """Answer POST /wxa/business/getuserphonenumber."""
+        self._count(GET_PHONE_NUMBER)
+        token = query.get("access_token")
+        if not token:
+            return wechat_error(41001)
+        with self._lock:
+            valid = token == self._valid_token()
+        if not valid:
+            return wechat_error(40001)
+        code = body.get("code")
+        if not isinstance(code, str) or not code:
+            return wechat_error(47001)
+        outcome = apply_common_rules(code, default_after_slow=f"phone-{DEFAULT_PHONE}")
+        if isinstance(outcome, dict):
+            return outcome
+        phone = PHONE_CODE.match(outcome)
+        if not phone:
+            return wechat_error(40029)
+        digits = phone.group(1)
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "phone_info": {
+                "phoneNumber": f"+86 {digits}",
+                "purePhoneNumber": digits,
+                "countryCode": "86",
+                "watermark": {"timestamp": int(time.time()), "appid": self.appid},
+            },
+        }

@@ -1,0 +1,47 @@
+// The login audit (tbl_login_log): one row per login or refresh-token attempt. Shared by the
+// internal routes that log in (inside their transaction, so the row and the login are one request)
+// and by the retention cron. The sidecar writes the same fields for failures it meets before
+// calling PocketBase (sidecar/audit.py).
+
+const COLLECTION = "tbl_login_log";
+const USER_AGENT_MAX = 256;
+const REASON_MAX = 200;
+const DEFAULT_DAYS = 90;
+
+function clip(value, max) {
+  const text = value === undefined || value === null ? "" : String(value);
+  return text.length > max ? text.slice(0, max) : text;
+}
+
+// Writes one row with app (pass the transaction's app to make it part of that transaction).
+// entry: {route, openid, userId, ip, userAgent, result: "ok" | "failed", status, reason}.
+// Never pass a code, token or session_key in any of them.
+function write(app, entry) {
+  const record = new Record(app.findCollectionByNameOrId(COLLECTION));
+  record.set("route", clip(entry.route, 64));
+  record.set("openid", clip(entry.openid, 128));
+  record.set("user_id", clip(entry.userId, 32));
+  record.set("ip", clip(entry.ip, 64));
+  record.set("user_agent", clip(entry.userAgent, USER_AGENT_MAX));
+  record.set("result", entry.result === "ok" ? "ok" : "failed");
+  record.set("status", entry.status || (entry.result === "ok" ? 200 : 0));
+  record.set("reason", clip(entry.reason, REASON_MAX));
+  app.save(record);
+  return record;
+}
+
+// How many days rows are kept: LOGIN_LOG_DAYS, a positive whole number, else 90.
+function retentionDays() {
+  const days = parseInt(($os.getenv("LOGIN_LOG_DAYS") || "").trim(), 10);
+  return days > 0 ? days : DEFAULT_DAYS;
+}
+
+// Deletes the rows older than retentionDays() in one statement (the cron; rows have no hooks to run).
+function prune(app) {
+  const cutoff = new Date(Date.now() - retentionDays() * 24 * 3600 * 1000);
+  // PocketBase stores datetimes as "YYYY-MM-DD HH:MM:SS.sssZ" text, which sorts as time does.
+  const stamp = cutoff.toISOString().replace("T", " ");
+  app.db().newQuery(`DELETE FROM ${COLLECTION} WHERE created < {:cutoff}`).bind({ cutoff: stamp }).execute();
+}
+
+module.exports = { COLLECTION, write, prune, retentionDays };

@@ -1,0 +1,68 @@
+"""The login audit (tbl_login_log): one row per login and refresh-token attempt, successful or not.
+
+Written after the attempt as one call to the internal route /api/internal/login-log, whose
+pb_hooks/lib/login_log.js shapes every row (lengths, result), also for the login routes inside
+PocketBase. Rows never hold a code, token or session_key: only the route, openid and user id when
+known, the client address nginx saw, the user agent, and the result with its status and our message.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+from flask import current_app, request
+
+from sidecar.errors import status_and_message
+from sidecar.pocketbase import token_claims
+
+log = logging.getLogger(__name__)
+
+LOGIN_LOG_PATH = "/api/internal/login-log"
+# More than the row keeps (lib/login_log.js clips it): only so that no header's size reaches PocketBase.
+USER_AGENT_SENT_MAX = 1024
+
+
+def login_log_row(route: str, status: int, reason: str = "", openid: str = "", user_id: str = "") -> dict:
+    """The lib/login_log.js entry of one attempt of this request."""
+    return {
+        "route": route, "openid": openid, "userId": user_id,
+        # nginx overwrites X-Real-IP with the address it saw; without nginx (tests) it is the peer.
+        "ip": request.headers.get("X-Real-IP") or request.remote_addr or "",
+        "userAgent": request.headers.get("User-Agent", "")[:USER_AGENT_SENT_MAX],
+        "result": "ok" if status == 200 else "failed", "status": status, "reason": reason,
+    }
+
+
+def write(row: dict) -> None:
+    """Save the row; a failure is logged and never fails the attempt it describes."""
+    try:
+        current_app.extensions["pocketbase"].call("POST", LOGIN_LOG_PATH, body=row)
+    except Exception as exc:  # noqa: BLE001 - the audit must not turn a login into an error
+        log.warning("login log not written: route=%s status=%s (%s)", row["route"], row["status"],
+                    type(exc).__name__)
+
+
+def _success_ids(response) -> tuple[str, str]:
+    """(openid, user id) of a successful answer: from its UserInfo, else from the token it hands out."""
+    flask_response = response[0] if isinstance(response, tuple) else response
+    body = flask_response.get_json(silent=True) or {}
+    user = (body.get("data") or {}).get("user") or {}
+    user_id = user.get("pb_id") or token_claims(body.get("token") or "").get("id") or ""
+    return user.get("openid") or "", user_id if isinstance(user_id, str) else ""
+
+
+def audited(route: str):
+    """Decorate a login-like view so that each call writes one tbl_login_log row."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                response = view(*args, **kwargs)
+            except Exception as exc:
+                write(login_log_row(route, *status_and_message(exc)))
+                raise
+            openid, user_id = _success_ids(response)
+            write(login_log_row(route, 200, "", openid, user_id))
+            return response
+        return wrapper
+    return decorate

@@ -1,0 +1,58 @@
+"""CORS on the sidecar's routes, as PocketBase answers it on its own API: browser H5 pages on another
+origin may call us. CORS_ALLOWED_ORIGINS is "*" (any origin, PocketBase's default) or a list of origins.
+
+No cookies are involved (tokens travel in Authorization), so credentials are never allowed.
+"""
+from __future__ import annotations
+
+from flask import Flask, request
+
+ALLOWED_METHODS = "GET, POST, OPTIONS"
+# The headers a page may send when the preflight names none.
+DEFAULT_ALLOWED_HEADERS = "Authorization, Content-Type, X-Request-Id"
+PREFLIGHT_MAX_AGE = "600"
+
+
+def parse_origins(value: str) -> frozenset[str] | None:
+    """None for "*" (any origin); else the set of origins, given separated by commas or spaces."""
+    items = [item.strip().rstrip("/") for item in value.replace(",", " ").split()]
+    if not items or "*" in items:
+        return None
+    return frozenset(items)
+
+
+def init_cors(app: Flask, allowed_origins: str) -> None:
+    """Answer preflights with 204 and add Access-Control-Allow-Origin to answers to allowed origins."""
+    origins = parse_origins(allowed_origins)
+
+    def allowed_origin() -> str:
+        origin = request.headers.get("Origin", "")
+        if not origin:
+            return ""
+        if origins is None:
+            return "*"
+        return origin if origin in origins else ""
+
+    @app.before_request
+    def answer_preflight():
+        # A preflight to a path we serve; an unknown path falls through to the 404 envelope.
+        if request.method == "OPTIONS" and request.url_rule is not None \
+                and "Access-Control-Request-Method" in request.headers:
+            return app.response_class(status=204)
+        return None
+
+    @app.after_request
+    def add_cors_headers(response):
+        if origins is not None:
+            response.vary.add("Origin")
+        origin = allowed_origin()
+        if not origin:
+            return response
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "X-Request-Id"
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+            response.headers["Access-Control-Allow-Headers"] = \
+                request.headers.get("Access-Control-Request-Headers") or DEFAULT_ALLOWED_HEADERS
+            response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+        return response

@@ -1,0 +1,149 @@
+"""The access model the access tests prove: who may do what to which collection, from schema.yaml.
+
+Expected outcomes are derived from schema.yaml's rules (RULE_MEANINGS says what each rule string
+means) plus the attachment list guard (pb_hooks/attachments.pb.js), so the table and the rules
+cannot drift: a new rule string, or a collection without a row in SAMPLE_BODIES, fails
+tests/test_access.py.
+
+Adding a superuser-only collection (all rules null) is one line in SAMPLE_BODIES: its name and a
+body that creates a record, e.g. `"tbl_login_log": {},`.
+"""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+import requests
+
+from ops.schema import load_schema
+from tests.helpers import login_through
+
+GUEST, WECHAT, WECHAT2, MANAGER, SUPERUSER = "guest", "wechat", "wechat2", "manager", "superuser"
+ACTORS = (GUEST, WECHAT, WECHAT2, MANAGER, SUPERUSER)
+VIEW_ONLY = None  # a view collection: nothing is ever written through the API
+
+
+def _password() -> str:
+    return "Pw-" + secrets.token_urlsafe(24)
+
+
+def _auth_body(**fields) -> dict:
+    password = _password()
+    return {"password": password, "passwordConfirm": password, **fields}
+
+
+# One row per collection: a body (or a function making one) that creates a record as superuser; None
+# for a view collection. A superuser-only collection is one line: "tbl_login_log": {},
+SAMPLE_BODIES = {
+    "tbl_auth_users": lambda: _auth_body(openid="access-" + secrets.token_hex(6)),
+    "tbl_company": lambda: {"company_name": "access-" + secrets.token_hex(4)},
+    "tbl_attachments": lambda: {"attachments_remark": "access", "attachments_ocr": "OCR-" + secrets.token_hex(6)},
+    "tbl_document": lambda: {"document_title": "access", "document_status": "有效"},
+    "view_user_info": VIEW_ONLY,
+    "_superusers": lambda: _auth_body(email=f"access-{secrets.token_hex(4)}@example.com"),
+    "tbl_login_log": lambda: {"route": "login", "result": "ok"},
+    "sys_counters": lambda: {"name": "access-" + secrets.token_hex(4), "value": 1},
+    "sys_phone_attempts": lambda: {"user": "access", "phone": "13800138000", "at": 1},
+}
+
+
+
+def sample_body(name: str) -> dict:
+    """A fresh body that creates a record of the collection (a row may be a dict or a function)."""
+    row = SAMPLE_BODIES[name]
+    return dict(row() if callable(row) else row)
+
+
+# What each rule of schema.yaml means, as a predicate of (actor, owner of the row, request context).
+# Superusers bypass every rule; null means superusers only. A rule missing here fails the test.
+RULE_MEANINGS = {
+    "": lambda actor, owner, context: True,
+    "{admin}": lambda actor, owner, context: actor == MANAGER,
+    "id = @request.auth.id || ({admin})": lambda actor, owner, context: actor == MANAGER or actor == owner,
+    'id = @request.auth.id && @request.auth.collectionName = "tbl_auth_users"':
+        lambda actor, owner, context: actor == owner and actor in (WECHAT, WECHAT2, MANAGER),
+    '@request.context != "realtime"': lambda actor, owner, context: context != "realtime",
+}
+
+# The attachment guard: a non-superuser list must be filtered by exactly this field = "<value>".
+LIST_GUARD = {"tbl_attachments": "attachments_id"}
+SUPERUSERS_COLLECTION = {"name": "_superusers", "type": "auth",
+                         "rules": {action: None for action in ("list", "view", "create", "update", "delete")}}
+
+
+def schema_collections() -> dict[str, dict]:
+    """schema.yaml's collections plus PocketBase's own _superusers, by name."""
+    collections = {c["name"]: c for c in load_schema()["collections"]}
+    collections["_superusers"] = SUPERUSERS_COLLECTION
+    return collections
+
+
+COLLECTIONS = schema_collections()
+
+
+def allowed(collection: str, action: str, actor: str, owner: str | None = None, context: str = "default") -> bool:
+    """Whether schema.yaml's rule for collection/action lets actor at a row of owner, in context."""
+    spec = COLLECTIONS[collection]
+    if spec["type"] == "view" and action in ("create", "update", "delete"):
+        return False
+    if actor == SUPERUSER:
+        return True
+    rule = spec["rules"][action]
+    if rule is None:
+        return False
+    assert rule in RULE_MEANINGS, f"{collection}.{action}: rule {rule!r} has no meaning in RULE_MEANINGS"
+    return RULE_MEANINGS[rule](actor, owner, context)
+
+
+
+class Api:
+    """PocketBase's API through the stack's nginx as one actor."""
+
+    def __init__(self, base: str, token: str):
+        self.base = base + "/pb"
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = token
+
+    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+        return self.session.request(method, self.base + path, timeout=15, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def world(stack, stack_pb):
+    """Actors' clients and one shared row per writable collection (a user's own row for auth)."""
+    base = stack.base_url
+    wechat_token, wechat_user = login_through(stack, "access-one")
+    wechat2_token, _ = login_through(stack, "access-two")
+    manager = stack_pb.create_user(openid="access-manager-" + secrets.token_hex(4), users_idtype="ManagePlatform")
+    wechat_id = stack_pb.users(f'openid="dev-openid-access-one"')[0]["id"]
+    tokens = {GUEST: "", WECHAT: wechat_token, WECHAT2: wechat2_token,
+              MANAGER: stack_pb.user_token(manager["id"]), SUPERUSER: stack_pb.superuser_token}
+    apis = {actor: Api(base, token) for actor, token in tokens.items()}
+    su = apis[SUPERUSER]
+    rows, owners, created = {}, {}, []
+    for name in SAMPLE_BODIES:
+        if name in ("tbl_auth_users", "view_user_info"):
+            rows[name], owners[name] = wechat_id, WECHAT
+            continue
+        if name == "tbl_attachments":
+            response = su.call("POST", f"/api/collections/{name}/records", data=sample_body(name),
+                               files={"attachments_link": ("scan.png", b"\x89PNG-access", "image/png")})
+        else:
+            response = su.call("POST", f"/api/collections/{name}/records", json=sample_body(name))
+        assert response.status_code == 200, (name, response.text)
+        rows[name], owners[name] = response.json()["id"], None
+        created.append((name, response.json()["id"]))
+    yield {"apis": apis, "rows": rows, "owners": owners, "su": su, "wechat_user": wechat_user,
+           "created": created,
+           "superuser_email": stack.config.superuser_email}
+    for name, record_id in created:
+        su.call("DELETE", f"/api/collections/{name}/records/{record_id}")
+
+
+def writable(name: str) -> bool:
+    """Whether records of the collection are written through the API (a view's are not)."""
+    return COLLECTIONS[name]["type"] != "view"
+
+
+CASES = [(name, actor) for name in SAMPLE_BODIES for actor in ACTORS]

@@ -1,0 +1,86 @@
+"""sidecar/requestlog.py: one JSON line per request, the X-Request-Id sent back, no secret in the line."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+from flask import Flask, request
+
+from sidecar.errors import BadRequest, envelope, register_error_handlers
+from sidecar.requestlog import init_request_log
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJpZCI6InNlY3JldHVzZXIifQ.SIGNATURE-abc123"
+WX_CODE = "WX-LOGIN-CODE-0a1b2c3d"
+PHONE_CODE = "PHONE-CODE-5f6a7b8c"
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A bare app with the request log and the error handlers: /ok, /refuse (400) and /crash (500)."""
+    app = Flask(__name__)
+    init_request_log(app)
+    register_error_handlers(app)
+
+    @app.post("/ok")
+    def ok():
+        request.get_data()
+        return envelope(200, "好")
+
+    @app.post("/refuse")
+    def refuse():
+        raise BadRequest()
+
+    @app.post("/crash")
+    def crash():
+        raise RuntimeError("boom")
+
+    return app.test_client()
+
+
+def access_lines(caplog) -> list[dict]:
+    return [json.loads(r.getMessage()) for r in caplog.records if r.name == "sidecar.access"]
+
+
+@pytest.mark.parametrize("path, status", [("/ok", 200), ("/refuse", 400), ("/crash", 500), ("/nope", 404)])
+def test_one_json_line_per_request_whatever_the_outcome(client, caplog, path, status):
+    caplog.set_level(logging.INFO, logger="sidecar.access")
+    response = client.post(path, headers={"X-Real-IP": "203.0.113.7"})
+    assert response.status_code == status
+    [line] = access_lines(caplog)
+    assert set(line) == {"request_id", "method", "path", "status", "duration_ms", "client_ip"}
+    assert (line["method"], line["path"], line["status"]) == ("POST", path, status)
+    assert line["request_id"] == response.headers["X-Request-Id"]
+    assert line["client_ip"] == "203.0.113.7"
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+
+
+def test_client_ip_falls_back_to_the_peer_address(client, caplog):
+    caplog.set_level(logging.INFO, logger="sidecar.access")
+    client.post("/ok", environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    assert access_lines(caplog)[0]["client_ip"] == "198.51.100.9"
+
+
+@pytest.mark.parametrize("incoming", ["abcdef0123456789", "0" * 64, "nginx-req.id_1"])
+def test_a_plain_request_id_is_echoed(client, incoming):
+    assert client.post("/ok", headers={"X-Request-Id": incoming}).headers["X-Request-Id"] == incoming
+
+
+@pytest.mark.parametrize("incoming", [None, "", "short", "bad id;x", "x" * 65, "abc\"}{\"status\":1", "ünïcode-id-1"])
+def test_a_missing_or_odd_request_id_is_replaced_by_a_generated_one(client, incoming):
+    headers = {} if incoming is None else {"X-Request-Id": incoming}
+    first = client.post("/ok", headers=headers).headers["X-Request-Id"]
+    second = client.post("/ok", headers=headers).headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", first) and first != second
+
+
+def test_no_secret_reaches_the_line(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    client.post(f"/ok?access_token={TOKEN}&code={WX_CODE}", headers={"Authorization": f"Bearer {TOKEN}"},
+                json={"users_wx_code": WX_CODE, "users_phone_code": PHONE_CODE})
+    client.post("/refuse", headers={"Authorization": TOKEN}, json={"users_wx_code": WX_CODE})
+    lines = access_lines(caplog)
+    assert [line["path"] for line in lines] == ["/ok", "/refuse"]  # logged, by path only
+    for secret in (TOKEN, "SIGNATURE-abc123", WX_CODE, PHONE_CODE, "Bearer", "access_token"):
+        assert secret not in caplog.text
