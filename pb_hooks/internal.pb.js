@@ -4,8 +4,9 @@
 // Superusers only (the sidecar); nginx also answers 404 for /pb/api/internal/ (deploy/).
 // Bodies are JSON; answers are JSON, a refusal being {reason, field?} with a 4xx status.
 
-// POST {openid, unionid, create} -> {registered, token, user: <view_user_info row>}; 404 when
-// create is false and no user has that openid.
+// POST {openid, unionid, create, route} -> {registered, token, user: <view_user_info row>}; 404 when
+// create is false and no user has that openid. route names the public route in the login audit's
+// success row: "refresh-token" (a token for a WeChat code), else "login".
 routerAdd("POST", "/api/internal/wechat-login", (e) => {
   const body = e.requestInfo().body;
   const openid = String(body.openid || "");
@@ -13,7 +14,8 @@ routerAdd("POST", "/api/internal/wechat-login", (e) => {
     return e.json(400, { reason: "openid_missing" });
   }
   const result = require(`${__hooks}/lib/wechat_users.js`)
-    .login(e.app, openid, String(body.unionid || ""), body.create === true, e);
+    .login(e.app, openid, String(body.unionid || ""), body.create === true,
+      body.route === "refresh-token" ? "refresh-token" : "login", e);
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 
@@ -29,7 +31,7 @@ routerAdd("POST", "/api/internal/profile", (e) => {
 // POST {token} -> {token}: a new token for a valid but non-refreshable user token (refreshable
 // ones are renewed by PocketBase's native auth-refresh).
 routerAdd("POST", "/api/internal/renew-token", (e) => {
-  const result = require(`${__hooks}/lib/wechat_users.js`).renewToken(e.app, e.requestInfo().body.token);
+  const result = require(`${__hooks}/lib/wechat_users.js`).renewToken(e.app, e.requestInfo().body.token, e);
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 

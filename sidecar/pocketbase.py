@@ -164,11 +164,13 @@ class PocketBaseGateway:
         headers = client.headers() if client else None
         return self.call(method, f"/api/internal/{name}", body=body, headers=headers)
 
-    def auth_refresh(self, collection: str, token: str) -> str:
-        """A renewed token from PocketBase's native auth-refresh; "" when token is not a valid one of collection."""
+    def auth_refresh(self, collection: str, token: str, client: ClientInfo | None = None) -> str:
+        """A renewed token from PocketBase's native auth-refresh; "" when token is not a valid one of collection.
+
+        The client's address and user agent go along for the audit row PocketBase writes (login_log.pb.js)."""
         try:
             body = self._send("POST", f"/api/collections/{collection}/auth-refresh", token=token,
-                              params={"fields": "token"})
+                              params={"fields": "token"}, headers=client.headers() if client else None)
         except PocketBaseError as exc:
             if exc.status in (400, 401, 403, 404):
                 return ""

@@ -118,7 +118,7 @@ class UserService:
         """Exchange the code for an openid; find the user or create it; a token (one PocketBase request)."""
         session = self.wechat.code_to_session(js_code)
         answer = self._internal("wechat-login", {"openid": session.openid, "unionid": session.unionid,
-                                                 "create": True}, client)
+                                                 "create": True, "route": "login"}, client)
         return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"])
 
     def refresh_token(self, bearer: str | None, js_code: str | None, client: ClientInfo | None = None) -> str:
@@ -131,7 +131,7 @@ class UserService:
             raise Unauthorized("token 无效或已过期,请重新登录")
         session = self.wechat.code_to_session(js_code)
         answer = self._internal("wechat-login", {"openid": session.openid, "unionid": session.unionid,
-                                                 "create": False}, client)
+                                                 "create": False, "route": "refresh-token"}, client)
         return answer["token"]
 
     def update_profile(self, bearer: str, fields: dict[str, str], client: ClientInfo | None = None) -> dict:
@@ -150,7 +150,7 @@ class UserService:
     def _renewed(self, bearer: str, client: ClientInfo | None) -> str:
         """The bearer renewed in one request; "" when it is not a valid user token."""
         if token_claims(bearer).get("refreshable") is True:
-            return self.pb.auth_refresh(USERS, bearer)
+            return self.pb.auth_refresh(USERS, bearer, client)
         # Not refreshable natively (impersonation tokens handed out before): renewed by our route.
         try:
             return self.pb.internal("POST", "renew-token", {"token": bearer}, client)["token"]

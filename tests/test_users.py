@@ -79,15 +79,26 @@ def counted(sidecar_config, wechat):
     proxy.server.shutdown()
 
 
-def test_each_route_makes_one_pocketbase_request(counted, wechat, unique):
+def test_each_route_makes_one_pocketbase_request(counted, wechat, pb, unique):
+    """With the login audit on: the success rows of login and refresh-token are written inside that request."""
     client, proxy = counted
+    agent = f"Counted/{unique}"
     first = client.post("/pb/api/wechat/login", json={"users_wx_code": f"counted-{unique}"})
     assert first.json["data"]["status"] == "register_success"
     proxy.take()  # the first call also signs the superuser in and reads the attachments collection id
-    token = client.post("/pb/api/wechat/login", json={"users_wx_code": f"counted-{unique}.2"}).json["token"]
+    token = client.post("/pb/api/wechat/login", json={"users_wx_code": f"counted-{unique}.2"},
+                        headers={"User-Agent": agent}).json["token"]
     assert proxy.take() == ["POST /api/internal/wechat-login"]
-    refreshed = client.post("/pb/api/system/refresh-token", headers={"Authorization": f"Bearer {token}"})
+    refreshed = client.post("/pb/api/system/refresh-token",
+                            headers={"Authorization": f"Bearer {token}", "User-Agent": agent})
     assert refreshed.status_code == 200 and proxy.take() == ["POST /api/collections/tbl_auth_users/auth-refresh"]
+    by_code = client.post("/pb/api/system/refresh-token", json={"users_wx_code": f"counted-{unique}.3"},
+                          headers={"User-Agent": agent})
+    assert by_code.status_code == 200 and proxy.take() == ["POST /api/internal/wechat-login"]
+    audited = pb.request("GET", "/api/collections/tbl_login_log/records",
+                         params={"filter": f'user_agent = "{agent}"', "sort": "created"}).json()["items"]
+    assert [(row["route"], row["result"]) for row in audited] == [
+        ("login", "ok"), ("auth-refresh", "ok"), ("refresh-token", "ok")]
     phone = f"159{int(unique, 16) % 10**8:08d}"
     updated = client.post("/pb/api/wechat/profile", json={"users_name": "计数", "users_phone": phone},
                           headers={"Authorization": f"Bearer {token}"})

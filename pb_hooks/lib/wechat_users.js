@@ -37,8 +37,9 @@ function answer(app, user, registered) {
 
 // Finds the user of openid, or creates it (when create) as a WeChat visitor. The openid unique
 // index decides a race between two first logins: the loser re-reads and answers the winner.
-// event: the internal route's request event (e.realIP() is the client's, forwarded by the sidecar).
-function login(app, openid, unionid, create, event) {
+// route: the audit's name of the public route ("login" or "refresh-token"); event: the internal
+// route's request event (e.realIP() is the client's, forwarded by the sidecar).
+function login(app, openid, unionid, create, route, event) {
   let user = findByOpenid(app, openid);
   let registered = false;
   if (user === null) {
@@ -65,8 +66,8 @@ function login(app, openid, unionid, create, event) {
     user.set("unionid", unionid);
     app.save(user);
   }
-  // After-login work (e.g. a login log) goes here: `user` is the found or created record,
-  // `registered` whether it was created now, `event` the request (client address, user agent).
+  // The success row of the login audit, in this same request (the sidecar writes failures only).
+  require(`${__hooks}/lib/login_log.js`).writeSuccess(app, event, route, user);
   return answer(app, user, registered);
 }
 
@@ -134,9 +135,14 @@ function updateProfile(app, token, changes, typedPhone) {
 
 // A new standard token for the user of a valid token that PocketBase's auth-refresh refuses
 // because it is not refreshable (impersonation tokens, as handed out before tokens were refreshable).
-function renewToken(app, token) {
+// A renewal is refresh-token's success: its audit row is written here too (event: the request).
+function renewToken(app, token, event) {
   const found = tokenUser(app, token, false);
-  return found.refusal || { status: 200, body: { token: found.user.newAuthToken() } };
+  if (found.refusal) {
+    return found.refusal;
+  }
+  require(`${__hooks}/lib/login_log.js`).writeSuccess(app, event, "refresh-token", found.user);
+  return { status: 200, body: { token: found.user.newAuthToken() } };
 }
 
 function attachmentExists(app, attachmentId) {
