@@ -47,6 +47,11 @@ class PocketBaseError(Exception):
         reason = self.body.get("reason")
         return reason if isinstance(reason, str) else ""
 
+    def field_codes(self) -> dict[str, str]:
+        """Field name -> validation code of a native error body, e.g. {"token": "invalid_token"} (accounts.pb.js)."""
+        data = self.body.get("data") or {}
+        return {name: (detail or {}).get("code", "") for name, detail in data.items() if isinstance(detail, dict)}
+
 
 def token_claims(token: str) -> dict:
     """The payload of a JWT, unverified: only for routing a check that PocketBase then verifies."""
