@@ -23,10 +23,10 @@ LOGIN_LOG_PATH = "/api/internal/login-log"
 USER_AGENT_SENT_MAX = 1024
 
 
-def login_log_row(route: str, status: int, reason: str = "", openid: str = "", user_id: str = "") -> dict:
-    """The lib/login_log.js entry of one attempt of this request."""
+def login_log_row(route: str, status: int, reason: str = "") -> dict:
+    """The lib/login_log.js entry of this request's failed attempt (its openid and user are not known here)."""
     return {
-        "route": route, "openid": openid, "userId": user_id,
+        "route": route, "openid": "", "userId": "",
         # nginx overwrites X-Real-IP with the address it saw; without nginx (tests) it is the peer.
         "ip": request.headers.get("X-Real-IP") or request.remote_addr or "",
         "userAgent": request.headers.get("User-Agent", "")[:USER_AGENT_SENT_MAX],
