@@ -56,7 +56,7 @@ SUPERUSER_SWITCHES = ("SUPERUSER_MFA", "SUPERUSER_ALLOWED_IPS")
 # Every setting StackConfig reads; other keys given as overrides go to the sidecar's environment as they are.
 SETTINGS = (
     "HTTP_PORT", "PB_PORT", "SIDECAR_PORT", "PB_DATA_DIR", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD",
-    "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "AUTH_TOKEN_TTL", "RATE_LIMITS",
+    "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "RATE_LIMITS",
     "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN", "SIDECAR_UPSTREAMS",
     "LOGIN_LOG_DAYS", *S3_SETTINGS, *BACKUP_SETTINGS, *SUPERUSER_SWITCHES,
 )
@@ -148,7 +148,6 @@ class StackConfig:
     wechat_secret: str = field(default="", repr=False)
     wechat_api_base: str = ""
     public_base_url: str = "http://localhost:8080"
-    auth_token_ttl: str = ""
     rate_limits: str = DEFAULT_RATE_LIMITS
     # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
     login_log_days: str = ""
@@ -216,7 +215,6 @@ class StackConfig:
             wechat_secret=get("WECHAT_SECRET"),
             wechat_api_base=get("WECHAT_API_BASE"),
             public_base_url=get("PUBLIC_BASE_URL", f"http://localhost:{http_port}").rstrip("/"),
-            auth_token_ttl=get("AUTH_TOKEN_TTL"),
             rate_limits=get("RATE_LIMITS", DEFAULT_RATE_LIMITS),
             login_log_days=get("LOGIN_LOG_DAYS"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
@@ -462,8 +460,6 @@ class Stack:
                 env["WECHAT_API_BASE"] = config.wechat_api_base
             else:
                 env.pop("WECHAT_API_BASE", None)
-        if config.auth_token_ttl:
-            env["AUTH_TOKEN_TTL"] = config.auth_token_ttl
         env.update(config.sidecar_extra_env)
         return env
 
