@@ -18,9 +18,11 @@ import pytest
 import requests
 import yaml
 
+from ops.banner import dev_exposure
+from ops.nginx_conf import render_nginx_conf
 from ops.processes import ROOT, proc_stat
-from ops.stack import (DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, Stack, StackConfig, StackError,
-                       dev_exposure, process_group_members, render_nginx_conf)
+from ops.stack import Stack, process_group_members
+from ops.stack_config import DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, StackConfig, StackError
 from tests.helpers import assert_envelope
 from tests.stack_fixtures import stack_settings
 
