@@ -1,0 +1,39 @@
+"""ops/settings.py is the one source of every setting: the documents are generated from it, the readers agree."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ops import settings_docs
+from ops.processes import ROOT
+from ops.settings import BY_NAME, SETTINGS
+
+
+def test_generated_documents_are_current():
+    assert settings_docs.stale_documents() == [], "run `make docs` (the settings live in ops/settings.py)"
+
+
+def test_docs_check_names_a_stale_document(tmp_path, monkeypatch):
+    stale = tmp_path / "env.example"
+    stale.write_text(settings_docs.env_example().replace("HTTP_PORT=8080\n", ""))
+    monkeypatch.setattr(settings_docs, "ENV_EXAMPLE", stale)
+    monkeypatch.setattr(settings_docs, "ROOT", tmp_path)
+    monkeypatch.setattr(settings_docs, "TABLE_DOCUMENTS", ())
+    assert settings_docs.stale_documents() == ["env.example"]
+
+
+def test_docs_check_command_fails_on_a_missing_table(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no table here\n")
+    code = ("import sys, pathlib; from ops import settings_docs as d; "
+            f"d.TABLE_DOCUMENTS = (pathlib.Path({str(readme)!r}),); d.ROOT = pathlib.Path({str(tmp_path)!r}); "
+            f"d.ENV_EXAMPLE = pathlib.Path({str(tmp_path / 'env')!r}); d.ENV_EXAMPLE.write_text(d.env_example()); "
+            "sys.exit(d.main(['check']))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "README.md is stale" in result.stderr, result.stderr
+
+
+def test_every_setting_is_written_once_with_a_reader_and_a_meaning():
+    assert len(BY_NAME) == len(SETTINGS)
+    for setting in SETTINGS:
+        assert setting.read_by and setting.meaning and setting.section, setting.name
