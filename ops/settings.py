@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Who reads a setting: `make run` (ops.stack, which renders nginx's config), the sidecar (gunicorn),
-# PocketBase (migrations and pb_hooks), the operator commands on a running PocketBase (make backup ...).
+# PocketBase (migrations and pb_hooks), the operator commands on a running PocketBase (make backup ...),
+# gunicorn's config file (deploy/gunicorn.conf.py, used by make run and the systemd unit).
 STACK, SIDECAR, POCKETBASE, TOOLS = "make run", "sidecar", "PocketBase", "operator commands"
+GUNICORN = "deploy/gunicorn.conf.py"
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,9 @@ SETTINGS: tuple[Setting, ...] = (
             (STACK, TOOLS)),
     Setting("BACKUP_KEEP", "7", "how many scheduled backups PocketBase keeps", FILES, (STACK, TOOLS)),
     Setting("SIDECAR_WORKERS", "", "gunicorn gthread workers (the sidecar mostly waits on PocketBase and WeChat, "
-            "and shares the CPUs with PocketBase: bench/limits.md, \"worker model\")", PROCESSES, (STACK,),
+            "and shares the CPUs with PocketBase: bench/limits.md, \"worker model\")", PROCESSES, (STACK, GUNICORN),
             default_doc="cores + 1"),
-    Setting("SIDECAR_THREADS", "8", "threads per gunicorn worker", PROCESSES, (STACK,), example=""),
+    Setting("SIDECAR_THREADS", "8", "threads per gunicorn worker", PROCESSES, (STACK, GUNICORN), example=""),
     Setting("SIDECAR_APP", "sidecar.wsgi:app", "the WSGI app gunicorn serves (tests swap in a variant)",
             PROCESSES, (STACK,), example=""),
     Setting("SIDECAR_UPSTREAMS", "", "nginx's sidecar upstream, `host:port` entries separated by commas; "

@@ -14,10 +14,12 @@ from pathlib import Path
 
 from ops.nginx_conf import nginx_binary, render_nginx_conf
 from ops.pbserver import PocketBaseServer
-from ops.processes import ManagedProcess, free_port, proc_stat
+from ops.processes import ROOT, ManagedProcess, free_port, proc_stat
 from ops.stack_config import StackConfig, StackError
 from ops.storage import S3_SETTINGS, StorageError, apply_storage_settings
 
+# gunicorn's settings, shared with the systemd unit; workers, threads, bind and name come on the command line.
+GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 HEALTH_PATH = "/pb/api/system/health"
 # Dev-mode credentials the sidecar presents to the stub; they only ever reach the local stub.
 DEV_APPID = "dev-appid"
@@ -170,22 +172,10 @@ class Stack:
             self.sidecar_env = self.build_sidecar_env()
         argv = [
             sys.executable, "-m", "gunicorn", config.sidecar_app,
-            "--worker-class", "gthread",
+            "-c", str(GUNICORN_CONF),
             "--workers", str(config.sidecar_workers),
             "--threads", str(config.sidecar_threads),
             "--bind", f"127.0.0.1:{port}",
-            # Longer than nginx's upstream keepalive_timeout (30 s): nginx always closes idle ones first.
-            "--keep-alive", "75",
-            "--timeout", "30",
-            "--graceful-timeout", "10",
-            # nginx passes header lines up to 16 KiB (large_client_header_buffers); gunicorn's default 8 KiB
-            # would answer longer ones with its own plain-text 400 instead of the sidecar's envelope.
-            "--limit-request-field_size", "16384",
-            # The sidecar writes its own line per request; gunicorn's error log joins it in sidecar.log.
-            "--error-logfile", "-",
-            "--log-level", "info",
-            # The default control socket is one fixed path per user: two stacks would fight over it.
-            "--no-control-socket",
             "--name", f"sidecar-{config.http_port}" + ("" if name == "sidecar" else f"-{port}"),
         ]
         sidecar = ManagedProcess(name, argv, self.run_dir / f"{name}.log", env=self.sidecar_env)

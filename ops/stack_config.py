@@ -117,8 +117,7 @@ class StackConfig:
     rate_limits: str = DEFAULT_RATE_LIMITS
     # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
     login_log_days: str = ""
-    # The sidecar mostly waits on PocketBase and WeChat, and PocketBase shares the CPUs: a few processes
-    # with more threads each for the waiting (the shapes tried measured alike: bench/limits.md, "worker model").
+    # As deploy/gunicorn.conf.py's fallbacks (which says why; tests/test_stack.py checks they agree).
     sidecar_workers: int = (os.cpu_count() or 1) + 1
     sidecar_threads: int = 8
     sidecar_app: str = "sidecar.wsgi:app"
