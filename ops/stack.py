@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ops.nginx_conf import nginx_binary, render_nginx_conf
 from ops.pbserver import PocketBaseServer
-from ops.processes import ROOT, ManagedProcess, free_port, proc_stat
+from ops.processes import ROOT, ManagedProcess, proc_stat, retry_on_fresh_ports
 from ops.stack_config import StackConfig, StackError
 from ops.storage import S3_SETTINGS, StorageError, apply_storage_settings
 
@@ -126,8 +126,10 @@ class Stack:
             raise StackError(str(exc)) from None
 
     def start_stub(self) -> None:
-        """The WeChat dev stub as a process on a free port."""
-        port = free_port()
+        """The WeChat dev stub as a process on a free port (a fresh one if another process takes it first)."""
+        retry_on_fresh_ports(lambda ports: self._start_stub_on(ports[0]))
+
+    def _start_stub_on(self, port: int) -> None:
         stub = ManagedProcess(
             "wechat_stub", [sys.executable, "-m", "ops.wechat_stub", "--port", str(port),
                             "--appid", DEV_APPID, "--secret", DEV_SECRET],
