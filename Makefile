@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help run test venv venv-dev system-deps nginx chromium schema schema-check schema-diff schema-pull \
-        superuser backup restore storage logs bench clean docs docs-check
+        superuser backup restore storage logs bench bench-scale wrk clean docs docs-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,7 +80,12 @@ storage: venv ## apply the S3_* and BACKUP_* settings to the running PocketBase 
 logs: ## follow the logs of the running stack (RUN_DIR, default .run/<HTTP_PORT>)
 	$(PY) -m ops.stack logs
 
-bench: venv-dev nginx ## load-test the whole stack with wrk (seeded temp data, free ports); writes bench/results.md
+bench: venv-dev nginx wrk ## load-test the whole stack with wrk (seeded temp data, free ports); writes bench/results.md; SCALE=1: bench-scale
+	$(PY) -m bench.$(if $(SCALE),scale,run)
+
+bench-scale: venv-dev nginx wrk ## the routes at 10k, 100k and 1M users (~10 min); bench/scale.png and the cost curve in results.md
+	$(PY) -m bench.scale
+
+wrk:
 	@command -v wrk >/dev/null 2>&1 || { echo "make: installing wrk (Debian package)"; \
 	  $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq wrk >/dev/null; }
-	$(PY) -m bench.run

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import requests
 
+from bench.seed_sql import TINY_PNG, attachment_bid, company_bid
 from ops.processes import ROOT, free_port, proc_stat
 from ops.stack import Stack, StackConfig, process_group_members
 
@@ -32,8 +33,6 @@ N_USERS, N_COMPANIES, N_DOCUMENTS = 10_000, 1_000, 5_000
 N_FILE_ATTACHMENTS = 600          # attachment records with a real (tiny) uploaded file; the rest have none
 N_TOKENS = 64                     # seeded users whose tokens the profile/refresh scenarios rotate over
 BATCH = 500                       # records per /api/batch call during the seed
-TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-                         "0000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082")
 
 
 def log(msg: str) -> None:
@@ -71,14 +70,6 @@ class Seeder:
                              params={"perPage": 1, "fields": "id"}, timeout=30)
         r.raise_for_status()
         return r.json()["totalItems"]
-
-
-def company_bid(i: int) -> str:
-    return f"CMP-1700000000000-b{i:05d}"
-
-
-def attachment_bid(i: int) -> str:
-    return f"ATT-1700000000000-b{i:05d}"
 
 
 def seed(pb_url: str, token: str) -> dict:
@@ -147,9 +138,9 @@ def seed(pb_url: str, token: str) -> dict:
     return {"seconds": round(time.monotonic() - t0, 1), "counts": counts}
 
 
-def token_user_ids(pb_url: str, token: str, n: int) -> list[str]:
+def token_user_ids(pb_url: str, token: str, n: int, n_users: int = N_USERS) -> list[str]:
     """Record ids of n seeded users, alternating with and without a company (one list call)."""
-    openids = [f"dev-openid-benchuser{i * 37 % N_USERS}" for i in range(n)]
+    openids = [f"dev-openid-benchuser{i * 37 % n_users}" for i in range(n)]
     r = requests.get(f"{pb_url}/api/collections/tbl_auth_users/records", headers={"Authorization": token},
                      params={"filter": " || ".join(f'openid="{o}"' for o in openids), "perPage": n,
                              "skipTotal": "true", "fields": "id,openid"}, timeout=10)
@@ -197,14 +188,14 @@ def refreshable_tokens(pb_url: str, token: str, user_ids: list[str]) -> list[str
 
 # ----------------------------------------------------------------------------------------------- wrk
 
-def run_wrk(name: str, script: str, url: str, conns: int, duration: int, env: dict) -> dict:
+def run_wrk(name: str, script: str, url: str, conns: int, duration: int, env: dict, tag: str = "") -> dict:
     threads = min(2, conns)
     argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration}s", "--timeout", "10s",
             "-s", str(BENCH / script), url]
     full_env = dict(os.environ, BENCH_DIR=str(BENCH), **env)
     out = subprocess.run(argv, capture_output=True, text=True, env=full_env, timeout=duration + 60, cwd=ROOT)
     text = out.stdout + out.stderr
-    (RAW / f"{name}-c{conns}.txt").write_text(" ".join(argv) + "\n" + text)
+    (RAW / f"{tag.strip().replace(' ', '')}{name}-c{conns}.txt").write_text(" ".join(argv) + "\n" + text)
     match = re.search(r"^BENCH_JSON (.*)$", text, re.M)
     if not match:
         raise RuntimeError(f"wrk {name} c={conns} gave no summary:\n{text[-2000:]}")
@@ -375,7 +366,85 @@ def targets(results: dict, conns_list: list[int]) -> list[tuple[str, bool | None
     return out
 
 
+# ----------------------------------------------------------------------------------------------- cells
+
+def token_files(pb_url: str, su: str, tmp: Path, n_users: int, n_companies: int) -> dict[str, Path]:
+    """The files the wrk scripts read: refreshable tokens, impersonation tokens, company ids."""
+    user_ids = token_user_ids(pb_url, su, N_TOKENS, n_users)
+    refreshable_file = tmp / "refreshable_tokens.txt"
+    refreshable_file.write_text("\n".join(refreshable_tokens(pb_url, su, user_ids)) + "\n")
+    tokens_file = tmp / "user_tokens.txt"  # minted after the passwords were set: those renew tokenKey
+    tokens_file.write_text("\n".join(impersonation_tokens(pb_url, su, user_ids)) + "\n")
+    companies_file = tmp / "companies.txt"
+    companies_file.write_text("\n".join(company_bid(i) for i in range(n_companies)) + "\n")
+    return {"refreshable": refreshable_file, "tokens": tokens_file, "companies": companies_file}
+
+
+def warm_up(stack: Stack) -> None:
+    """Warm up the sidecar (superuser session, collection ids) in every worker."""
+    for i in range(40):
+        requests.post(stack.base_url + "/pb/api/wechat/login", json={"users_wx_code": f"benchuser{i}"}, timeout=30)
+
+
+def scenario_url(script: str, via: str, stack: Stack) -> str:
+    base = stack.base_url if via == "nginx" else stack.config.pb_url
+    if script == "native_refresh.lua":
+        return base + ("/pb" if via == "nginx" else "") + "/api/collections/tbl_auth_users/auth-refresh"
+    if script == "users_count.lua":
+        return base + "/pb/api/system/users-count"
+    return base + "/"
+
+
+def run_scenarios(stack: Stack, files: dict[str, Path], scenarios: list, conns_list: list[int], duration: int,
+                  n_users: int, tag: str = "") -> dict:
+    """Run each scenario at each connection count: {(name, conns): wrk figures + CPU ms per request}."""
+    pb_url = stack.config.pb_url
+    counter = Seeder(pb_url, stack.pb.superuser_token())
+    results = {}
+    for name, script, label, via in scenarios:
+        for c in conns_list:
+            env = {"BENCH_USERS": str(n_users), "BENCH_COMPANIES": str(files["companies"]),
+                   "BENCH_PREFIX": f"c{c}x{int(time.time())}",
+                   "BENCH_TOKENS": str(files["refreshable"] if script == "native_refresh.lua" else files["tokens"]),
+                   "BENCH_PATH_PREFIX": "/pb" if via == "nginx" else ""}
+            before = counter.count("tbl_auth_users") if name == "login_new" else 0
+            spies = []
+            pyspy = os.environ.get("BENCH_PYSPY")  # a py-spy binary (temp venv): sample the workers
+            if pyspy and name == "login_returning" and c == max(conns_list):
+                for pid in memory(stack)["worker_pids"]:
+                    spies.append(subprocess.Popen(
+                        [pyspy, "record", "-p", str(pid), "-d", str(duration), "-r", "50", "-f", "raw",
+                         "-o", str(RAW / f"pyspy-login-{pid}.txt"), "--nonblocking"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            cpu_before = cpu_seconds(stack)
+            r = run_wrk(name, script, scenario_url(script, via, stack), c, duration, env, tag)
+            cpu_after = cpu_seconds(stack)
+            r["cpu_ms"] = {k: (cpu_after[k] - cpu_before.get(k, 0.0)) * 1000 / max(r["requests"], 1)
+                           for k in cpu_after}
+            for spy in spies:
+                spy.wait(timeout=60)
+            if name == "login_new":
+                r["new_users"] = counter.count("tbl_auth_users") - before
+                r["new_users_per_s"] = r["new_users"] / r["seconds"]
+            results[(name, c)] = r
+            log(f"{tag}{label:38s} c={c:<3d} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+                f"p99 {r['p99_ms']:7.1f} ms  non-2xx {r['non2xx']}  sock {r['socket_errors']}"
+                + (f"  new users {r['new_users']}" if "new_users" in r else ""))
+    return results
+
+
 # ----------------------------------------------------------------------------------------------- main
+
+def bench_config(tmp: Path) -> StackConfig:
+    """A stack on free ports with its data and run dirs in tmp, no rate limits, the WeChat dev stub."""
+    http_port = free_port()
+    return StackConfig.from_env(overrides={
+        "HTTP_PORT": http_port, "PB_PORT": free_port(), "SIDECAR_PORT": free_port(),
+        "PB_DATA_DIR": tmp / "pb_data", "RUN_DIR": tmp / "run", "RATE_LIMITS": "off",
+        "WECHAT_APPID": "", "WECHAT_SECRET": "", "PB_SUPERUSER_PASSWORD": secrets.token_urlsafe(24),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{http_port}",
+    }, dotenv_path=None)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
@@ -393,13 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     RAW.mkdir(parents=True, exist_ok=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    http_port = free_port()
-    config = StackConfig.from_env(overrides={
-        "HTTP_PORT": http_port, "PB_PORT": free_port(), "SIDECAR_PORT": free_port(),
-        "PB_DATA_DIR": tmp / "pb_data", "RUN_DIR": tmp / "run", "RATE_LIMITS": "off",
-        "WECHAT_APPID": "", "WECHAT_SECRET": "", "PB_SUPERUSER_PASSWORD": secrets.token_urlsafe(24),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{http_port}",
-    }, dotenv_path=None)
+    config = bench_config(tmp)
     stack = Stack(config)
     results: dict = {}
     try:
@@ -409,56 +472,10 @@ def main(argv: list[str] | None = None) -> int:
         su = stack.pb.superuser_token()
         seed_info = seed(pb_url, su)
         log(f"seed done in {seed_info['seconds']} s: {seed_info['counts']}")
-        user_ids = token_user_ids(pb_url, su, N_TOKENS)
-        refreshable_file = tmp / "refreshable_tokens.txt"
-        refreshable_file.write_text("\n".join(refreshable_tokens(pb_url, su, user_ids)) + "\n")
-        tokens_file = tmp / "user_tokens.txt"  # minted after the passwords were set: those renew tokenKey
-        tokens_file.write_text("\n".join(impersonation_tokens(pb_url, su, user_ids)) + "\n")
-        companies_file = tmp / "companies.txt"
-        companies_file.write_text("\n".join(company_bid(i) for i in range(N_COMPANIES)) + "\n")
-        counter = Seeder(pb_url, su)
-        # Warm up the sidecar (superuser session, collection ids) in every worker.
-        for i in range(40):
-            requests.post(stack.base_url + "/pb/api/wechat/login", json={"users_wx_code": f"benchuser{i}"}, timeout=30)
-
-        for name, script, label, via in SCENARIOS:
-            if only and name not in only:
-                continue
-            for c in conns_list:
-                base = stack.base_url if via == "nginx" else pb_url
-                env = {"BENCH_USERS": str(N_USERS), "BENCH_COMPANIES": str(companies_file),
-                       "BENCH_PREFIX": f"c{c}x{int(time.time())}",
-                       "BENCH_TOKENS": str(refreshable_file if script == "native_refresh.lua" else tokens_file),
-                       "BENCH_PATH_PREFIX": "/pb" if via == "nginx" else ""}
-                if script == "native_refresh.lua":
-                    url = base + ("/pb" if via == "nginx" else "") + "/api/collections/tbl_auth_users/auth-refresh"
-                elif script == "users_count.lua":
-                    url = base + "/pb/api/system/users-count"
-                else:
-                    url = base + "/"
-                before = counter.count("tbl_auth_users") if name == "login_new" else 0
-                spies = []
-                pyspy = os.environ.get("BENCH_PYSPY")  # a py-spy binary (temp venv): sample the workers
-                if pyspy and name == "login_returning" and c == max(conns_list):
-                    for pid in memory(stack)["worker_pids"]:
-                        spies.append(subprocess.Popen(
-                            [pyspy, "record", "-p", str(pid), "-d", str(args.duration), "-r", "50", "-f", "raw",
-                             "-o", str(RAW / f"pyspy-login-{pid}.txt"), "--nonblocking"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                cpu_before = cpu_seconds(stack)
-                r = run_wrk(name, script, url, c, args.duration, env)
-                cpu_after = cpu_seconds(stack)
-                r["cpu_ms"] = {k: (cpu_after[k] - cpu_before.get(k, 0.0)) * 1000 / max(r["requests"], 1)
-                               for k in cpu_after}
-                for spy in spies:
-                    spy.wait(timeout=60)
-                if name == "login_new":
-                    r["new_users"] = counter.count("tbl_auth_users") - before
-                    r["new_users_per_s"] = r["new_users"] / r["seconds"]
-                results[(name, c)] = r
-                log(f"{label:38s} c={c:<3d} {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
-                    f"p99 {r['p99_ms']:7.1f} ms  non-2xx {r['non2xx']}  sock {r['socket_errors']}"
-                    + (f"  new users {r['new_users']}" if "new_users" in r else ""))
+        files = token_files(pb_url, su, tmp, N_USERS, N_COMPANIES)
+        warm_up(stack)
+        results.update(run_scenarios(stack, files, [s for s in SCENARIOS if not only or s[0] in only],
+                                     conns_list, args.duration, N_USERS))
         mem = memory(stack)
         facts = machine_facts()
         (RAW / "results.json").write_text(json.dumps(
@@ -530,6 +547,10 @@ def render(results, conns_list, mem, facts, config, seed_info, duration) -> str:
     notes = BENCH / "limits.md"  # the analysis of an actual run, kept by hand (profile, diagnosis)
     lines += ["", "## What limits it", "",
               notes.read_text().strip() if notes.exists() else "(no analysis yet: see bench/limits.md)", ""]
+    from bench.scale import current_section  # the cost curve of the last `make bench-scale`, kept as it was
+    section = current_section()
+    if section:
+        lines += [section]
     return "\n".join(lines)
 
 
