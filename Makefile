@@ -15,8 +15,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# swagger-ui-bundle-v2 replaced swagger_ui_bundle and installs the same module folder: on a venv that still
+# has the old one, both are removed first, so the install puts back a complete new one.
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@! $(VENV)/bin/pip show -q swagger_ui_bundle >/dev/null 2>&1 || $(VENV)/bin/pip uninstall -y -q \
+	  --disable-pip-version-check swagger_ui_bundle swagger-ui-bundle-v2 2>/dev/null
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
 
