@@ -40,7 +40,9 @@ PORTS, PB, WECHAT, PUBLIC, FILES, PROCESSES = (
     "ports and paths (make run / ops.stack)", "PocketBase", "WeChat", "public face", "files and backups",
     "sidecar processes",
 )
-S3_ALL = "one of the five S3 settings: all five set, PocketBase keeps uploaded files and backups in that S3(-compatible) bucket; all empty, in the local data dir. Applied at every start over PocketBase's settings API; a wrong endpoint, bucket or key stops the start with one line"
+S3_ALL = ("one of the five S3 settings: all five set, PocketBase keeps uploaded files and backups in that "
+          "S3(-compatible) bucket; all empty, in the local data dir. Applied at every start over PocketBase's "
+          "settings API; a wrong endpoint, bucket or key stops the start with one line")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("HTTP_PORT", "8080", "nginx's port", PORTS, (STACK,)),
@@ -80,6 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PUBLIC_BASE_URL", "", "the URL clients use (no trailing slash): file URLs in UserInfo start with "
             "it, PocketBase's appURL is it + `/pb`. On a server: https://CHANGE_ME.example.com", PUBLIC,
             (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>"),
+    # Per client IP. A mini-program makes a handful of calls at launch; many phones can share one carrier NAT
+    # address, so the steady rate is generous and the burst absorbs launch storms.
     Setting("RATE_LIMITS", "20r/s,burst=40", "nginx's per-client-IP limit on the sidecar routes: `off`, or "
             "e.g. `20r/s,burst=40`", PUBLIC, (STACK, POCKETBASE)),
     Setting("CORS_ALLOWED_ORIGINS", "*", "origins whose browser (H5) pages may call our routes: `*` (any, as "
