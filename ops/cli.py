@@ -23,6 +23,7 @@ import requests
 
 from ops.admin import cmd_backup, cmd_logs, cmd_restore, cmd_storage, cmd_superuser
 from ops.banner import print_started
+from ops.settings import secret_names
 from ops.stack import Stack
 from ops.stack_config import StackConfig, StackError, mask_secrets
 from ops.storage import StorageError
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="?", default="run", choices=("run", "superuser", "backup", "restore", "storage", "logs"))
     parser.add_argument("name", nargs="?", help="restore: the backup's file name (pb_data/backups/<name>.zip)")
     args = parser.parse_args(argv)
-    secret_values = [os.environ.get(name, "") for name in ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET", "S3_SECRET")]
+    secret_values = [os.environ.get(name, "") for name in secret_names()]
     try:
         # Only `run` and `superuser` may create the password file; the others need the existing one.
         config = StackConfig.from_env(generate_password=args.command in ("run", "superuser"))

@@ -159,8 +159,6 @@ class Stack:
                 env["WECHAT_API_BASE"] = config.wechat_api_base
             else:
                 env.pop("WECHAT_API_BASE", None)
-        if config.auth_token_ttl:
-            env["AUTH_TOKEN_TTL"] = config.auth_token_ttl
         env.update(config.sidecar_extra_env)
         return env
 

@@ -9,22 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ops.processes import ROOT
-from ops.storage import BACKUP_SETTINGS, S3_SETTINGS, StorageError, StorageSettings
+from ops.settings import BY_NAME, STACK, read_by
+from ops.storage import StorageError, StorageSettings
 
 PASSWORD_FILE_NAME = ".superuser_password"
-DEFAULT_SUPERUSER_EMAIL = "admin@localhost.local"
-# Per client IP on the sidecar routes. A mini-program makes a handful of calls at launch; many phones can
-# share one carrier NAT address, so the steady rate is generous and the burst absorbs launch storms.
-DEFAULT_RATE_LIMITS = "20r/s,burst=40"
+DEFAULT_SUPERUSER_EMAIL = BY_NAME["PB_SUPERUSER_EMAIL"].default
+DEFAULT_RATE_LIMITS = BY_NAME["RATE_LIMITS"].default
 # Read by pb_hooks/superuser_access.pb.js, so PocketBase gets them: both off by default.
 SUPERUSER_SWITCHES = ("SUPERUSER_MFA", "SUPERUSER_ALLOWED_IPS")
 # Every setting StackConfig reads; other keys given as overrides go to the sidecar's environment as they are.
-SETTINGS = (
-    "HTTP_PORT", "PB_PORT", "SIDECAR_PORT", "PB_DATA_DIR", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD",
-    "WECHAT_APPID", "WECHAT_SECRET", "WECHAT_API_BASE", "PUBLIC_BASE_URL", "AUTH_TOKEN_TTL", "RATE_LIMITS",
-    "SIDECAR_WORKERS", "SIDECAR_THREADS", "SIDECAR_APP", "RUN_DIR", "NGINX_LISTEN", "SIDECAR_UPSTREAMS",
-    "LOGIN_LOG_DAYS", *S3_SETTINGS, *BACKUP_SETTINGS, *SUPERUSER_SWITCHES,
-)
+SETTINGS = read_by(STACK)
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
@@ -101,10 +95,10 @@ def check_superuser_switches(switches: dict) -> None:
 class StackConfig:
     """Ports, paths, credentials and tuning of one stack."""
 
-    http_port: int = 8080
-    pb_port: int = 8090
-    sidecar_port: int = 8000
-    pb_data_dir: Path = ROOT / "pb_data"
+    http_port: int = int(BY_NAME["HTTP_PORT"].default)
+    pb_port: int = int(BY_NAME["PB_PORT"].default)
+    sidecar_port: int = int(BY_NAME["SIDECAR_PORT"].default)
+    pb_data_dir: Path = ROOT / BY_NAME["PB_DATA_DIR"].default
     superuser_email: str = DEFAULT_SUPERUSER_EMAIL
     superuser_password: str = field(default="", repr=False)
     # Where the generated password is kept; None when PB_SUPERUSER_PASSWORD was given.
@@ -113,14 +107,13 @@ class StackConfig:
     wechat_secret: str = field(default="", repr=False)
     wechat_api_base: str = ""
     public_base_url: str = "http://localhost:8080"
-    auth_token_ttl: str = ""
     rate_limits: str = DEFAULT_RATE_LIMITS
     # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
     login_log_days: str = ""
     # As deploy/gunicorn.conf.py's fallbacks (which says why; tests/test_stack.py checks they agree).
     sidecar_workers: int = (os.cpu_count() or 1) + 1
-    sidecar_threads: int = 8
-    sidecar_app: str = "sidecar.wsgi:app"
+    sidecar_threads: int = int(BY_NAME["SIDECAR_THREADS"].default)
+    sidecar_app: str = BY_NAME["SIDECAR_APP"].default
     run_dir: Path = ROOT / ".run" / "8080"
     nginx_listen: str = "0.0.0.0"
     # SUPERUSER_MFA / SUPERUSER_ALLOWED_IPS as given ("" = unset).
@@ -147,22 +140,23 @@ class StackConfig:
         overrides = {k: ("" if v is None else str(v)) for k, v in (overrides or {}).items()}
         values.update({k: v for k, v in overrides.items() if k in SETTINGS})
 
-        def get(name: str, default: str = "") -> str:
+        def get(name: str, default: str | None = None) -> str:
+            """The setting's value, else default, else its default in ops/settings.py."""
             value = (values.get(name) or "").strip()
-            return value or default
+            return value or (default if default is not None else BY_NAME[name].default)
 
-        def get_int(name: str, default: int) -> int:
+        def get_int(name: str, default: int | None = None) -> int:
             raw = get(name)
             try:
-                number = int(raw) if raw else default
+                number = int(raw) if raw else (default if default is not None else int(BY_NAME[name].default))
             except ValueError:
                 raise StackError(f"{name} must be a whole number, not {raw!r}") from None
             if number <= 0 and name.endswith(("_PORT", "_WORKERS", "_THREADS")):
                 raise StackError(f"{name} must be positive")
             return number
 
-        http_port = get_int("HTTP_PORT", 8080)
-        data_dir = _resolve(get("PB_DATA_DIR", "pb_data"))
+        http_port = get_int("HTTP_PORT")
+        data_dir = _resolve(get("PB_DATA_DIR"))
         password = get("PB_SUPERUSER_PASSWORD")
         password_file = None
         if not password:
@@ -170,28 +164,28 @@ class StackConfig:
             password = read_superuser_password(data_dir, generate=generate_password)
         config = cls(
             http_port=http_port,
-            pb_port=get_int("PB_PORT", 8090),
-            sidecar_port=get_int("SIDECAR_PORT", 8000),
+            pb_port=get_int("PB_PORT"),
+            sidecar_port=get_int("SIDECAR_PORT"),
             pb_data_dir=data_dir,
-            superuser_email=get("PB_SUPERUSER_EMAIL", DEFAULT_SUPERUSER_EMAIL),
+            superuser_email=get("PB_SUPERUSER_EMAIL"),
             superuser_password=password,
             superuser_password_file=password_file,
             wechat_appid=get("WECHAT_APPID"),
             wechat_secret=get("WECHAT_SECRET"),
-            wechat_api_base=get("WECHAT_API_BASE"),
+            # Empty unless set: the sidecar then uses its own default (the same, ops/settings.py).
+            wechat_api_base=get("WECHAT_API_BASE", ""),
             public_base_url=get("PUBLIC_BASE_URL", f"http://localhost:{http_port}").rstrip("/"),
-            auth_token_ttl=get("AUTH_TOKEN_TTL"),
-            rate_limits=get("RATE_LIMITS", DEFAULT_RATE_LIMITS),
+            rate_limits=get("RATE_LIMITS"),
             login_log_days=get("LOGIN_LOG_DAYS"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
-            sidecar_threads=get_int("SIDECAR_THREADS", cls.sidecar_threads),
-            sidecar_app=get("SIDECAR_APP", cls.sidecar_app),
+            sidecar_threads=get_int("SIDECAR_THREADS"),
+            sidecar_app=get("SIDECAR_APP"),
             run_dir=_resolve(get("RUN_DIR", f".run/{http_port}")),
             # The dev stub logs anyone in as any user by name: dev mode stays on this machine unless asked.
             nginx_listen=get("NGINX_LISTEN", "0.0.0.0" if get("WECHAT_APPID") else "127.0.0.1"),
             superuser_switches={name: get(name) for name in SUPERUSER_SWITCHES},
             sidecar_extra_env={k: v for k, v in overrides.items() if k not in SETTINGS},
-            sidecar_upstreams=parse_upstreams(get("SIDECAR_UPSTREAMS"), get_int("SIDECAR_PORT", 8000)),
+            sidecar_upstreams=parse_upstreams(get("SIDECAR_UPSTREAMS"), get_int("SIDECAR_PORT")),
         )
         try:
             config.storage = StorageSettings.from_values(get)

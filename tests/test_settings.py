@@ -7,6 +7,9 @@ import sys
 from ops import settings_docs
 from ops.processes import ROOT
 from ops.settings import BY_NAME, SETTINGS
+from ops.stack_config import SETTINGS as STACK_SETTINGS
+from ops.stack_config import SUPERUSER_SWITCHES
+from ops.storage import BACKUP_SETTINGS, S3_SETTINGS
 
 
 def test_generated_documents_are_current():
@@ -37,3 +40,7 @@ def test_every_setting_is_written_once_with_a_reader_and_a_meaning():
     assert len(BY_NAME) == len(SETTINGS)
     for setting in SETTINGS:
         assert setting.read_by and setting.meaning and setting.section, setting.name
+
+
+def test_the_stack_reads_the_storage_and_superuser_settings_from_the_table():
+    assert set(S3_SETTINGS + BACKUP_SETTINGS + SUPERUSER_SWITCHES) <= set(STACK_SETTINGS)
