@@ -138,51 +138,15 @@ def seed(pb_url: str, token: str) -> dict:
     return {"seconds": round(time.monotonic() - t0, 1), "counts": counts}
 
 
-def token_user_ids(pb_url: str, token: str, n: int, n_users: int = N_USERS) -> list[str]:
-    """Record ids of n seeded users, alternating with and without a company (one list call)."""
-    openids = [f"dev-openid-benchuser{i * 37 % n_users}" for i in range(n)]
-    r = requests.get(f"{pb_url}/api/collections/tbl_auth_users/records", headers={"Authorization": token},
-                     params={"filter": " || ".join(f'openid="{o}"' for o in openids), "perPage": n,
-                             "skipTotal": "true", "fields": "id,openid"}, timeout=10)
-    r.raise_for_status()
-    id_by_openid = {item["openid"]: item["id"] for item in r.json()["items"]}
-    return [id_by_openid[o] for o in openids]
-
-
-def impersonation_tokens(pb_url: str, token: str, user_ids: list[str]) -> list[str]:
-    """What the sidecar hands out: non-refreshable tokens minted by superuser impersonation."""
+def login_tokens(base_url: str, n: int, n_users: int) -> list[str]:
+    """What the sidecar hands out: our login route's (refreshable) tokens for n seeded users."""
+    session = requests.Session()
     tokens = []
-    for rid in user_ids:
-        r = requests.post(f"{pb_url}/api/collections/tbl_auth_users/impersonate/{rid}",
-                          headers={"Authorization": token}, json={"duration": 7200}, timeout=10)
+    for i in range(n):
+        r = session.post(f"{base_url}/pb/api/wechat/login", json={"users_wx_code": f"benchuser{i * 37 % n_users}"},
+                         timeout=30)
         r.raise_for_status()
         tokens.append(r.json()["token"])
-    return tokens
-
-
-def refreshable_tokens(pb_url: str, token: str, user_ids: list[str]) -> list[str]:
-    """Ordinary (refreshable) user tokens for the native auth-refresh baseline.
-
-    Password login is off for tbl_auth_users, so it is switched on just for this (with an email and
-    a password given to these users) and off again before anything is measured.
-    """
-    h = {"Authorization": token}
-    collection_url = f"{pb_url}/api/collections/tbl_auth_users"
-    before = requests.get(collection_url, headers=h, timeout=10).json()["passwordAuth"]
-    requests.patch(collection_url, headers=h, timeout=10,
-                   json={"passwordAuth": {"enabled": True, "identityFields": ["email"]}}).raise_for_status()
-    tokens = []
-    try:
-        for n, rid in enumerate(user_ids):
-            email, password = f"bench{n}@bench.invalid", secrets.token_urlsafe(18)
-            requests.patch(f"{collection_url}/records/{rid}", headers=h, timeout=10, json={
-                "email": email, "password": password, "passwordConfirm": password}).raise_for_status()
-            r = requests.post(f"{collection_url}/auth-with-password", timeout=10,
-                              json={"identity": email, "password": password})
-            r.raise_for_status()
-            tokens.append(r.json()["token"])
-    finally:
-        requests.patch(collection_url, headers=h, json={"passwordAuth": before}, timeout=10).raise_for_status()
     return tokens
 
 
@@ -368,16 +332,13 @@ def targets(results: dict, conns_list: list[int]) -> list[tuple[str, bool | None
 
 # ----------------------------------------------------------------------------------------------- cells
 
-def token_files(pb_url: str, su: str, tmp: Path, n_users: int, n_companies: int) -> dict[str, Path]:
-    """The files the wrk scripts read: refreshable tokens, impersonation tokens, company ids."""
-    user_ids = token_user_ids(pb_url, su, N_TOKENS, n_users)
-    refreshable_file = tmp / "refreshable_tokens.txt"
-    refreshable_file.write_text("\n".join(refreshable_tokens(pb_url, su, user_ids)) + "\n")
-    tokens_file = tmp / "user_tokens.txt"  # minted after the passwords were set: those renew tokenKey
-    tokens_file.write_text("\n".join(impersonation_tokens(pb_url, su, user_ids)) + "\n")
+def token_files(base_url: str, tmp: Path, n_users: int, n_companies: int) -> dict[str, Path]:
+    """The files the wrk scripts read: user tokens (ours, also used by the native auth-refresh) and company ids."""
+    tokens_file = tmp / "user_tokens.txt"
+    tokens_file.write_text("\n".join(login_tokens(base_url, N_TOKENS, n_users)) + "\n")
     companies_file = tmp / "companies.txt"
     companies_file.write_text("\n".join(company_bid(i) for i in range(n_companies)) + "\n")
-    return {"refreshable": refreshable_file, "tokens": tokens_file, "companies": companies_file}
+    return {"tokens": tokens_file, "companies": companies_file}
 
 
 def warm_up(stack: Stack) -> None:
@@ -405,7 +366,7 @@ def run_scenarios(stack: Stack, files: dict[str, Path], scenarios: list, conns_l
         for c in conns_list:
             env = {"BENCH_USERS": str(n_users), "BENCH_COMPANIES": str(files["companies"]),
                    "BENCH_PREFIX": f"c{c}x{int(time.time())}",
-                   "BENCH_TOKENS": str(files["refreshable"] if script == "native_refresh.lua" else files["tokens"]),
+                   "BENCH_TOKENS": str(files["tokens"]),
                    "BENCH_PATH_PREFIX": "/pb" if via == "nginx" else ""}
             before = counter.count("tbl_auth_users") if name == "login_new" else 0
             spies = []
@@ -472,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         su = stack.pb.superuser_token()
         seed_info = seed(pb_url, su)
         log(f"seed done in {seed_info['seconds']} s: {seed_info['counts']}")
-        files = token_files(pb_url, su, tmp, N_USERS, N_COMPANIES)
+        files = token_files(stack.base_url, tmp, N_USERS, N_COMPANIES)
         warm_up(stack)
         results.update(run_scenarios(stack, files, [s for s in SCENARIOS if not only or s[0] in only],
                                      conns_list, args.duration, N_USERS))
@@ -518,7 +479,7 @@ def render(results, conns_list, mem, facts, config, seed_info, duration) -> str:
         f"Half the users have a company_id and three attachment ids; of the {(N_USERS // 2) * 3} attachment "
         f"records, {N_FILE_ATTACHMENTS} carry a real uploaded file (a 1x1 PNG, multipart batch), "
         "the rest are metadata-only records (no file). Profile and refresh-token rotate over "
-        f"{N_TOKENS} users' impersonation tokens.",
+        f"{N_TOKENS} users' tokens from our login route (refreshable: the native auth-refresh baseline uses the same ones).",
         "",
         "## Results",
         "",

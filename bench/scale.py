@@ -113,8 +113,7 @@ class SizedStack:
         t0 = time.monotonic()
         self.stack.start()
         self.info["start_seconds"] = round(time.monotonic() - t0, 1)
-        self.files = token_files(self.config.pb_url, self.stack.pb.superuser_token(), self.tmp,
-                                 self.shape.n_users, self.shape.n_companies)
+        self.files = token_files(self.stack.base_url, self.tmp, self.shape.n_users, self.shape.n_companies)
         warm_up(self.stack)
 
     def run(self, scenario: tuple, conns: int, duration: int) -> dict:

@@ -162,6 +162,11 @@ def seed_database(data_dir: Path, shape: Shape, templates: dict[str, str]) -> di
                              f"AND tbl_name IN ({', '.join('?' * len(tables))})", tables).fetchall()
         for name, _ in indexes:
             db.execute(f'DROP INDEX "{name}"')
+        # The users counter's triggers (pb_hooks/lib/users_counter.js) would add a row update to every
+        # insert: PocketBase recreates them, and sets the count from COUNT(*), at its next start.
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+                                  (USERS,)).fetchall():
+            db.execute(f'DROP TRIGGER "{name}"')
         n_comp = shape.n_companies
         # Secrets that sign each user's tokens: 50 random characters, like PocketBase's own.
         token_keys = secrets.token_hex(25 * shape.n_users)

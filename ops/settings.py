@@ -84,8 +84,8 @@ SETTINGS: tuple[Setting, ...] = (
             (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>"),
     # Per client IP. A mini-program makes a handful of calls at launch; many phones can share one carrier NAT
     # address, so the steady rate is generous and the burst absorbs launch storms.
-    Setting("RATE_LIMITS", "20r/s,burst=40", "nginx's per-client-IP limit on the sidecar routes: `off`, or "
-            "e.g. `20r/s,burst=40`", PUBLIC, (STACK, POCKETBASE)),
+    Setting("RATE_LIMITS", "20r/s,burst=40", "nginx's per-client-IP limit on the sidecar routes, and PocketBase's "
+            "bound on phone probing: `off` (benchmarks) lifts both, or e.g. `20r/s,burst=40`", PUBLIC, (STACK, POCKETBASE)),
     Setting("CORS_ALLOWED_ORIGINS", "*", "origins whose browser (H5) pages may call our routes: `*` (any, as "
             "PocketBase's own API) or a comma-separated list such as `https://h5.example.com`", PUBLIC,
             (SIDECAR,)),

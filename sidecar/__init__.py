@@ -28,8 +28,7 @@ def create_app(config: Config | None = None) -> Flask:
                           timeout=config.WECHAT_TIMEOUT)
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
-    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL, config.AUTH_TOKEN_TTL,
-                                          users_count_ttl=config.USERS_COUNT_CACHE_SECONDS)
+    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL)
     app.extensions["accounts"] = AccountService(pocketbase)
 
     from sidecar.routes import docs, system, wechat as wechat_routes

@@ -1,9 +1,11 @@
-"""The login audit (tbl_login_log): one row per login and refresh-token attempt, successful or not.
+"""The login audit (tbl_login_log): the sidecar's share, the row of each failed attempt.
 
-Written after the attempt as one call to the internal route /api/internal/login-log, whose
-pb_hooks/lib/login_log.js shapes every row (lengths, result), also for the login routes inside
-PocketBase. Rows never hold a code, token or session_key: only the route, openid and user id when
-known, the client address nginx saw, the user agent, and the result with its status and our message.
+A success's row is written inside PocketBase by the one request that signs the user in (the internal
+wechat-login and renew-token routes, the native auth-refresh: pb_hooks/lib/login_log.js), so a
+successful login or refresh stays one PocketBase request. A failure's row is one call to
+/api/internal/login-log, shaped by the same lib/login_log.js. Rows never hold a code, token or
+session_key: only the route, openid and user id when known, the client address nginx saw, the user
+agent, and the result with its status and our message.
 """
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import logging
 from flask import current_app, request
 
 from sidecar.errors import status_and_message
-from sidecar.pocketbase import token_claims
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +23,10 @@ LOGIN_LOG_PATH = "/api/internal/login-log"
 USER_AGENT_SENT_MAX = 1024
 
 
-def login_log_row(route: str, status: int, reason: str = "", openid: str = "", user_id: str = "") -> dict:
-    """The lib/login_log.js entry of one attempt of this request."""
+def login_log_row(route: str, status: int, reason: str = "") -> dict:
+    """The lib/login_log.js entry of this request's failed attempt (its openid and user are not known here)."""
     return {
-        "route": route, "openid": openid, "userId": user_id,
+        "route": route, "openid": "", "userId": "",
         # nginx overwrites X-Real-IP with the address it saw; without nginx (tests) it is the peer.
         "ip": request.headers.get("X-Real-IP") or request.remote_addr or "",
         "userAgent": request.headers.get("User-Agent", "")[:USER_AGENT_SENT_MAX],
@@ -42,27 +43,15 @@ def write(row: dict) -> None:
                     type(exc).__name__)
 
 
-def _success_ids(response) -> tuple[str, str]:
-    """(openid, user id) of a successful answer: from its UserInfo, else from the token it hands out."""
-    flask_response = response[0] if isinstance(response, tuple) else response
-    body = flask_response.get_json(silent=True) or {}
-    user = (body.get("data") or {}).get("user") or {}
-    user_id = user.get("pb_id") or token_claims(body.get("token") or "").get("id") or ""
-    return user.get("openid") or "", user_id if isinstance(user_id, str) else ""
-
-
 def audited(route: str):
-    """Decorate a login-like view so that each call writes one tbl_login_log row."""
+    """Decorate a login-like view so that each failed call writes its tbl_login_log row (PocketBase writes successes)."""
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             try:
-                response = view(*args, **kwargs)
+                return view(*args, **kwargs)
             except Exception as exc:
                 write(login_log_row(route, *status_and_message(exc)))
                 raise
-            openid, user_id = _success_ids(response)
-            write(login_log_row(route, 200, "", openid, user_id))
-            return response
         return wrapper
     return decorate

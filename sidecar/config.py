@@ -28,8 +28,6 @@ class Config:
     WECHAT_DEV_STUB: bool = False
     WECHAT_TIMEOUT: float = 5.0
     PUBLIC_BASE_URL: str = "http://localhost:8080"
-    AUTH_TOKEN_TTL: int = 7 * 24 * 3600
-    USERS_COUNT_CACHE_SECONDS: float = 2.0
     PB_TIMEOUT: float = 10.0
     MAX_BODY_BYTES: int = 64 * 1024
     # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
@@ -71,10 +69,6 @@ class Config:
         missing = [name for name in self.REQUIRED if not getattr(self, name)]
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing))
-        if self.AUTH_TOKEN_TTL <= 0:
-            raise ConfigError("AUTH_TOKEN_TTL must be a positive number of seconds")
-        if self.USERS_COUNT_CACHE_SECONDS < 0:
-            raise ConfigError("USERS_COUNT_CACHE_SECONDS must be 0 (no cache) or a positive number of seconds")
         for origin in (self.CORS_ALLOWED_ORIGINS or "*").replace(",", " ").split():
             if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin.rstrip("/")):
                 raise ConfigError(f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://h5.example.com")

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,6 +22,17 @@ RENEW_MARGIN_SECONDS = 300
 RECHECK_SECONDS = 120
 
 
+@dataclass(frozen=True)
+class ClientInfo:
+    """Who a request came from, as nginx saw it: forwarded on internal-route calls."""
+
+    ip: str = ""
+    user_agent: str = ""
+
+    def headers(self) -> dict:
+        return {name: value for name, value in (("X-Real-IP", self.ip), ("User-Agent", self.user_agent)) if value}
+
+
 class PocketBaseError(Exception):
     """PocketBase answered 4xx: status plus its native error body (message, data)."""
 
@@ -29,8 +41,14 @@ class PocketBaseError(Exception):
         self.status = status
         self.body = body or {}
 
+    @property
+    def reason(self) -> str:
+        """The refusal reason of one of our internal routes (pb_hooks/internal.pb.js); "" otherwise."""
+        reason = self.body.get("reason")
+        return reason if isinstance(reason, str) else ""
+
     def field_codes(self) -> dict[str, str]:
-        """Field name -> validation code, e.g. {"openid": "validation_not_unique"}."""
+        """Field name -> validation code of a native error body, e.g. {"token": "invalid_token"} (accounts.pb.js)."""
         data = self.body.get("data") or {}
         return {name: (detail or {}).get("code", "") for name, detail in data.items() if isinstance(detail, dict)}
 
@@ -105,9 +123,10 @@ class PocketBaseGateway:
         except PocketBaseError:
             return ""
 
-    def _send(self, method: str, path: str, *, token: str, params: dict | None = None, body: Any = None) -> Any:
+    def _send(self, method: str, path: str, *, token: str, params: dict | None = None, body: Any = None,
+              headers: dict | None = None) -> Any:
         """One HTTP call with that token ("" = guest), answering the decoded JSON body."""
-        headers = {"Authorization": token}
+        headers = {**(headers or {}), "Authorization": token}
         payload = None
         if body is not None:
             payload = json.dumps(body, ensure_ascii=False).encode()
@@ -126,78 +145,42 @@ class PocketBaseGateway:
             raise PocketBaseError(status, decoded if isinstance(decoded, dict) else None)
         return decoded
 
-    def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None) -> Any:
-        """A superuser call; 401 or 403 (the token was revoked: we are not superuser) re-authenticates once."""
+    def call(self, method: str, path: str, *, params: dict | None = None, body: Any = None,
+             headers: dict | None = None) -> Any:
+        """A superuser call; PocketBase's own 401 or 403 (the token was revoked: we are not superuser)
+        re-authenticates once. An internal route's refusal (a body with a `reason`) is the answer."""
         token = self._superuser_token()
         try:
-            return self._send(method, path, params=params, body=body, token=token)
+            return self._send(method, path, params=params, body=body, token=token, headers=headers)
         except PocketBaseError as exc:
-            if exc.status not in (401, 403):
+            if exc.status not in (401, 403) or exc.reason:
                 raise
-            return self._send(method, path, params=params, body=body, token=self._superuser_token(stale=token))
+            return self._send(method, path, params=params, body=body, token=self._superuser_token(stale=token),
+                              headers=headers)
 
-    # ------------------------------------------------------------ records
+    # ------------------------------------------------------------ our internal routes and native auth
 
-    def list_records(self, collection: str, filter: str = "", per_page: int = 30, sort: str = "",
-                     fields: str = "") -> list[dict]:
-        """The first page of records matching filter (no total count: cheaper)."""
-        params = {"perPage": per_page, "skipTotal": "true"}
-        for key, value in (("filter", filter), ("sort", sort), ("fields", fields)):
-            if value:
-                params[key] = value
-        return self.call("GET", f"/api/collections/{collection}/records", params=params)["items"]
+    def internal(self, method: str, name: str, body: dict | None = None, client: ClientInfo | None = None) -> dict:
+        """One call of an internal route (/api/internal/<name>), on behalf of the client when given.
 
-    def count_records(self, collection: str) -> int:
-        """totalItems of the collection."""
-        body = self.call("GET", f"/api/collections/{collection}/records", params={"perPage": 1, "fields": "id"})
-        return int(body["totalItems"])
-
-    def create_record(self, collection: str, data: dict) -> dict:
-        return self.call("POST", f"/api/collections/{collection}/records", body=data)
-
-    def update_record_atomically(self, collection: str, record_id: str, data: dict) -> dict:
-        """PATCH inside a batch transaction, so concurrent updates of other fields are not lost."""
-        try:
-            result = self.call("POST", "/api/batch", body={"requests": [
-                {"method": "PATCH", "url": f"/api/collections/{collection}/records/{record_id}", "body": data},
-            ]})
-        except PocketBaseError as exc:
-            # Unwrap "Batch transaction failed" into the error of the one request inside it.
-            inner = ((exc.body.get("data") or {}).get("requests") or {}).get("0", {}).get("response")
-            if isinstance(inner, dict) and isinstance(inner.get("status"), int):
-                raise PocketBaseError(inner["status"], inner) from None
-            raise
-        return result[0]["body"]
-
-    def impersonate(self, collection: str, record_id: str, duration: int) -> str:
-        """A PocketBase-native auth token for the record, valid for duration seconds."""
-        body = self.call("POST", f"/api/collections/{collection}/impersonate/{record_id}",
-                         body={"duration": duration})
-        return body["token"]
-
-    def get_record(self, collection: str, record_id: str) -> dict:
-        """One record by id (PocketBaseError 404 when it is gone)."""
-        return self.call("GET", f"/api/collections/{collection}/records/{record_id}")
-
-    def record_for_token(self, collection: str, token: str, via: str = "") -> dict | None:
-        """The auth record a user token belongs to, verified by PocketBase; None when the token is not valid.
-
-        With `via`, the record's row in that view instead, whose view rule must admit only its owner.
+        The client's address and user agent go along, so the hook sees them (e.realIP(): X-Real-IP
+        is PocketBase's trusted proxy header, schema.yaml settings). PocketBaseError on a refusal.
         """
-        claims = token_claims(token)
-        record_id, collection_id = claims.get("id"), claims.get("collectionId")
-        if claims.get("type") != "auth" or not isinstance(record_id, str) or not record_id.isalnum():
-            return None
-        if collection_id != self.collection_id(collection):
-            return None
+        headers = client.headers() if client else None
+        return self.call(method, f"/api/internal/{name}", body=body, headers=headers)
+
+    def auth_refresh(self, collection: str, token: str, client: ClientInfo | None = None) -> str:
+        """A renewed token from PocketBase's native auth-refresh; "" when token is not a valid one of collection.
+
+        The client's address and user agent go along for the audit row PocketBase writes (login_log.pb.js)."""
         try:
-            # The view rule admits only the owner: PocketBase answers 404 unless the signature,
-            # expiry and tokenKey of this token are valid for exactly this record.
-            return self._send("GET", f"/api/collections/{via or collection}/records/{record_id}", token=token)
+            body = self._send("POST", f"/api/collections/{collection}/auth-refresh", token=token,
+                              params={"fields": "token"}, headers=client.headers() if client else None)
         except PocketBaseError as exc:
-            if exc.status in (401, 403, 404):
-                return None
+            if exc.status in (400, 401, 403, 404):
+                return ""
             raise
+        return body["token"] if isinstance(body, dict) and isinstance(body.get("token"), str) else ""
 
     def collection_id(self, name: str) -> str:
         """The id of a collection (cached: ids never change, see schema.yaml)."""

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from sidecar.errors import BadRequest, NotFound, Unauthorized
-from sidecar.pocketbase import PocketBaseError, PocketBaseGateway
+from sidecar.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized, UpstreamError
+from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
 from sidecar.wechat import WeChatClient
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,6 @@ PROFILE_FIELDS = {
     **{name: _USER_MAX_LENGTHS[name] for name in ("users_phone", "users_tag", *PICTURE_FIELDS)},
 }
 MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-VISITOR = "游客"
 
 
 @dataclass(frozen=True)
@@ -70,9 +68,11 @@ class LoginResult:
         return bool(self.user["users_name"] and self.user["users_phone"])
 
 
-def quote(value: str) -> str:
-    """A PocketBase filter string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def token_may_be_valid(token: str) -> bool:
+    """False for a token PocketBase would surely refuse (not an auth token, or expired); unverified claims."""
+    claims = token_claims(token)
+    exp = claims.get("exp")
+    return claims.get("type") == "auth" and isinstance(exp, (int, float)) and exp > time.time()
 
 
 def mask_phone(phone: str) -> str:
@@ -82,79 +82,92 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
-class UserService:
-    """Every use case of our routes, over PocketBase and WeChat."""
+# An internal route's refusal reason -> the error our route answers (pb_hooks/lib/wechat_users.js).
+REFUSALS: dict[str, tuple[type[ApiError], str]] = {
+    "token_invalid": (Unauthorized, Unauthorized.msg),
+    "no_openid": (Unauthorized, "当前用户缺少 openid"),
+    "user_not_found": (NotFound, "当前用户不存在,请先登录"),
+    "user_conflict": (BadRequest, "保存用户失败,请重试"),
+    "phone_taken": (BadRequest, "手机号已被其他账号使用"),
+    "phone_attempts": (TooManyRequests, "手机号提交过于频繁,请稍后再试"),
+    "attachment_missing": (BadRequest, "附件不存在: {field}"),
+}
 
-    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str, token_ttl: int,
-                 users_count_ttl: float = 0.0):
+
+def refusal_error(exc: PocketBaseError) -> ApiError:
+    """The typed error of an internal route's refusal; any other PocketBase 4xx is a failure of ours."""
+    if exc.reason not in REFUSALS:
+        log.warning("internal route refused: status=%s reason=%r", exc.status, exc.reason)
+        return UpstreamError("数据服务异常,请稍后再试")
+    error_type, msg = REFUSALS[exc.reason]
+    field = exc.body.get("field") if isinstance(exc.body.get("field"), str) else ""
+    return error_type(msg.format(field=field), {"field": field} if field else {})
+
+
+class UserService:
+    """Every use case of our routes, over PocketBase (one request each) and WeChat."""
+
+    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str):
         self.pb = pb
         self.wechat = wechat
         self.public_base_url = public_base_url.rstrip("/")
-        self.token_ttl = token_ttl
-        self.users_count_ttl = users_count_ttl
-        self._users_count = (0, 0.0)  # (count, monotonic time it expires)
 
     # ------------------------------------------------------------ use cases
 
-    def login(self, js_code: str) -> LoginResult:
-        """Exchange the code for an openid; find the user or create it; mint a token."""
+    def login(self, js_code: str, client: ClientInfo | None = None) -> LoginResult:
+        """Exchange the code for an openid; find the user or create it; a token (one PocketBase request)."""
         session = self.wechat.code_to_session(js_code)
-        row = self._find_by_openid(session.openid)
-        registered = False
-        if row is None:
-            row, registered = self._create_wechat_user(session.openid, session.unionid)
-        elif session.unionid and not row.get("unionid"):
-            record = self.pb.update_record_atomically(USERS, row["id"], {"unionid": session.unionid})
-            row = self._updated_row(row, record, {})
-        token = self.pb.impersonate(USERS, row["id"], self.token_ttl)
-        return LoginResult(registered, self.user_info(row), token)
+        answer = self._internal("wechat-login", {"openid": session.openid, "unionid": session.unionid,
+                                                 "create": True, "route": "login"}, client)
+        return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"])
 
-    def refresh_token(self, bearer: str | None, js_code: str | None) -> str:
-        """A new token: for the bearer's user when it is valid, else for the user of the WeChat code."""
+    def refresh_token(self, bearer: str | None, js_code: str | None, client: ClientInfo | None = None) -> str:
+        """A new token: PocketBase's auth-refresh of a valid bearer, else a token for the user of the WeChat code."""
         if bearer:
-            record = self.pb.record_for_token(USERS, bearer)
-            if record is not None:
-                return self.pb.impersonate(USERS, record["id"], self.token_ttl)
+            token = self._renewed(bearer, client)
+            if token:
+                return token
         if not js_code:
             raise Unauthorized("token 无效或已过期,请重新登录")
         session = self.wechat.code_to_session(js_code)
-        record = self._find_by_openid(session.openid)
-        if record is None:
-            raise NotFound("当前用户不存在,请先登录")
-        return self.pb.impersonate(USERS, record["id"], self.token_ttl)
+        answer = self._internal("wechat-login", {"openid": session.openid, "unionid": session.unionid,
+                                                 "create": False, "route": "refresh-token"}, client)
+        return answer["token"]
 
-    def update_profile(self, bearer: str, fields: dict[str, str]) -> dict:
-        """Apply the non-empty profile fields to the bearer's user; answer the fresh UserInfo."""
-        row = self.pb.record_for_token(USERS, bearer, via=USER_INFO_VIEW)
-        if row is None:
+    def update_profile(self, bearer: str, fields: dict[str, str], client: ClientInfo | None = None) -> dict:
+        """Apply the non-empty profile fields to the bearer's user; answer the fresh UserInfo (one PocketBase request)."""
+        if not token_may_be_valid(bearer):  # spare WeChat's (paid) phone call for a token PocketBase would refuse
             raise Unauthorized()
-        if not row.get("openid"):
-            raise Unauthorized("当前用户缺少 openid")
-        changes = {k: v for k, v in fields.items() if k in PROFILE_FIELDS and k != "users_phone_code"}
+        changes = {k: v for k, v in fields.items() if k in PROFILE_FIELDS and k != "users_phone_code" and v}
+        typed_phone = "users_phone" in changes and not fields.get("users_phone_code")
         if fields.get("users_phone_code"):
-            changes["users_phone"] = self.wechat.phone_number(fields["users_phone_code"], row["openid"])
+            changes["users_phone"] = self.wechat.phone_number(fields["users_phone_code"])
         if "users_phone" in changes and not MAINLAND_MOBILE.match(changes["users_phone"]):
             raise BadRequest("手机号格式不正确")
-        new_pictures = {f: changes[f] for f in PICTURE_FIELDS if f in changes and changes[f] != row.get(f)}
-        attachments = self._attachments_by_id(set(new_pictures.values()))
-        for field in (f for f in PICTURE_FIELDS if f in changes):
-            exists = changes[field] in attachments if field in new_pictures else bool(row.get(f"{field}_pb_id"))
-            if not exists:
-                raise BadRequest(f"附件不存在: {field}", {"field": field})
-        if changes:
-            row = self._updated_row(row, self._save_profile(row, changes), attachments)
-        return self.user_info(row)
+        answer = self._internal("profile", {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
+        return self.user_info(answer["user"])
+
+    def _renewed(self, bearer: str, client: ClientInfo | None) -> str:
+        """The bearer renewed in one request; "" when it is not a valid user token."""
+        if token_claims(bearer).get("refreshable") is True:
+            return self.pb.auth_refresh(USERS, bearer, client)
+        # Not refreshable natively (impersonation tokens handed out before): renewed by our route.
+        try:
+            return self.pb.internal("POST", "renew-token", {"token": bearer}, client)["token"]
+        except PocketBaseError as exc:
+            if exc.reason == "token_invalid":
+                return ""
+            raise refusal_error(exc) from None
 
     def count_users(self) -> int:
-        """How many records tbl_auth_users holds, at most users_count_ttl seconds old."""
-        # A public, display-only figure, and a COUNT over every user each time: each worker keeps
-        # it briefly. Concurrent misses may each count; that costs less than making them wait.
-        count, expires = self._users_count
-        if time.monotonic() < expires:
-            return count
-        count = self.pb.count_records(USERS)
-        self._users_count = (count, time.monotonic() + self.users_count_ttl)
-        return count
+        """How many records tbl_auth_users holds: a counter PocketBase keeps with every create and delete."""
+        return int(self._internal("users-count", None, None, method="GET")["total"])
+
+    def _internal(self, name: str, body: dict | None, client: ClientInfo | None, method: str = "POST") -> dict:
+        try:
+            return self.pb.internal(method, name, body, client)
+        except PocketBaseError as exc:
+            raise refusal_error(exc) from None
 
     # ------------------------------------------------------------ the UserInfo view
 
@@ -184,64 +197,3 @@ class UserService:
             return None
         return {"pb_id": row["company_pb_id"], **{name: row.get(name, "") for name in COMPANY_FIELDS},
                 "created": row.get("company_created", ""), "updated": row.get("company_updated", "")}
-
-    def _attachments_by_id(self, attachment_ids: set[str]) -> dict[str, dict]:
-        """attachments_id -> record, for all ids in one call."""
-        wanted = sorted(i for i in attachment_ids if i)
-        if not wanted:
-            return {}
-        rows = self.pb.list_records(
-            ATTACHMENTS, " || ".join(f"attachments_id = {quote(i)}" for i in wanted), per_page=len(wanted),
-            fields="id,attachments_id,attachments_link")
-        return {row["attachments_id"]: row for row in rows}
-
-    # ------------------------------------------------------------ storage
-
-    def _find_by_openid(self, openid: str) -> dict | None:
-        """The view_user_info row of the user with this openid."""
-        rows = self.pb.list_records(USER_INFO_VIEW, f"openid = {quote(openid)}", per_page=1)
-        return rows[0] if rows else None
-
-    def _updated_row(self, row: dict, record: dict, attachments: dict[str, dict]) -> dict:
-        """row with the user's columns taken from record, as saved; read again if what it joins on moved."""
-        updated = {**row, **{k: v for k, v in record.items() if k not in ("collectionId", "collectionName")}}
-        if updated.get("company_id") != row.get("company_id"):
-            return self.pb.get_record(USER_INFO_VIEW, row["id"])
-        for field in PICTURE_FIELDS:
-            if updated.get(field) != row.get(field):
-                attachment = attachments.get(updated[field])
-                if attachment is None:
-                    return self.pb.get_record(USER_INFO_VIEW, row["id"])
-                updated[f"{field}_pb_id"], updated[f"{field}_link"] = attachment["id"], attachment["attachments_link"]
-        return updated
-
-    def _create_wechat_user(self, openid: str, unionid: str) -> tuple[dict, bool]:
-        """Create the user; when a concurrent login of the same openid won the race, answer the winner."""
-        password = secrets.token_urlsafe(32)
-        try:
-            record = self.pb.create_record(USERS, {
-                "openid": openid, "unionid": unionid, "users_idtype": "WeChat", "users_type": VISITOR,
-                "password": password, "passwordConfirm": password,
-            })
-            return record, True
-        except PocketBaseError as exc:
-            if exc.field_codes().get("openid") != "validation_not_unique":
-                raise
-        winner = self._find_by_openid(openid)
-        if winner is None:  # the winner was deleted in between: nothing sensible to answer
-            raise BadRequest("保存用户失败,请重试")
-        return winner, False
-
-    def _save_profile(self, row: dict, changes: dict) -> dict:
-        try:
-            return self.pb.update_record_atomically(USERS, row["id"], changes)
-        except PocketBaseError as exc:
-            codes = exc.field_codes()
-            if codes.get("users_phone") == "validation_not_unique":
-                raise BadRequest("手机号已被其他账号使用", {"field": "users_phone"}) from None
-            if exc.status == 404:
-                raise Unauthorized("当前用户不存在") from None
-            field = next(iter(codes), "")
-            log.warning("profile update refused by PocketBase: status=%s fields=%s", exc.status, sorted(codes))
-            raise BadRequest("资料更新失败,请检查输入" + (f": {field}" if field else ""),
-                             {"field": field} if field else {}) from None

@@ -160,15 +160,19 @@ class WeChatClient:
             raise WeChatError(endpoint)
         return WeChatSession(openid=openid, unionid=unionid, session_key=session_key)
 
-    def phone_number(self, phone_code: str, openid: str) -> str:
-        """Exchange a getPhoneNumber code for the user's phone number without country code (purePhoneNumber)."""
+    def phone_number(self, phone_code: str, openid: str = "") -> str:
+        """Exchange a getPhoneNumber code for the user's phone number without country code (purePhoneNumber).
+
+        openid is optional for WeChat: the profile route has none, its one PocketBase request comes after."""
         endpoint = GET_PHONE_NUMBER
         if not isinstance(phone_code, str) or not phone_code.strip():
             raise WeChatCodeMissing(endpoint)
 
+        body = {"code": phone_code, **({"openid": openid} if openid else {})}
+
         def ask(token: str) -> tuple[dict, int]:
             data = self._call(endpoint, "POST", "/wxa/business/getuserphonenumber",
-                              params={"access_token": token}, json={"code": phone_code, "openid": openid})
+                              params={"access_token": token}, json=body)
             return data, _errcode(endpoint, data)
 
         token = self._access_token()

@@ -42,6 +42,8 @@ SAMPLE_BODIES = {
     "view_user_info": VIEW_ONLY,
     "_superusers": lambda: _auth_body(email=f"access-{secrets.token_hex(4)}@example.com"),
     "tbl_login_log": lambda: {"route": "login", "result": "ok"},
+    "sys_counters": lambda: {"name": "access-" + secrets.token_hex(4), "value": 1},
+    "sys_phone_attempts": lambda: {"user": "access", "phone": "13800138000", "at": 1},
 }
 
 

@@ -64,7 +64,6 @@ def conforms(spec):
 
 
 WECHAT_BASE = "https://wechat.test"
-USERS_COUNT_CACHE_SECONDS = 0.3  # short, so the test of its expiry is quick
 APP_SECRET = "test-app-secret-" + secrets.token_hex(6)
 
 
@@ -117,7 +116,7 @@ def wechat():
 def sidecar_config(pocketbase) -> Config:
     return Config(PB_URL=pocketbase.url, PB_SUPERUSER_EMAIL=SUPERUSER_EMAIL, PB_SUPERUSER_PASSWORD=SUPERUSER_PASSWORD,
                   WECHAT_APPID="wx-test-app", WECHAT_SECRET=APP_SECRET, WECHAT_API_BASE=WECHAT_BASE,
-                  PUBLIC_BASE_URL="https://api.example.test", USERS_COUNT_CACHE_SECONDS=USERS_COUNT_CACHE_SECONDS)
+                  PUBLIC_BASE_URL="https://api.example.test")
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,8 @@ def test_login_success_and_wechat_failure_are_logged_without_secrets(stack, stac
     assert failure_row["route"] == "login" and failure_row["result"] == "failed"
     assert failure_row["status"] == 400 and failure_row["reason"] == failure["msg"]
     assert failure_row["openid"] == "" and failure_row["user_id"] == ""
-    assert refresh_row["route"] == "refresh-token" and refresh_row["result"] == "ok"
+    # A refreshable bearer is renewed by PocketBase's native auth-refresh, audited as such (README).
+    assert refresh_row["route"] == "auth-refresh" and refresh_row["result"] == "ok"
     assert refresh_row["user_id"] == user["pb_id"]
     for row in (success_row, failure_row, refresh_row):
         # The address nginx saw (the tests connect from loopback), and the user agent cut to 256.
@@ -180,6 +181,52 @@ def test_a_failing_audit_write_does_not_fail_the_login(app, client, wechat, monk
         return real_call(method, path, **kwargs)
 
     monkeypatch.setattr(gateway, "call", call)
+    wechat.errors[f"unaudited-{unique}"] = 40029
     response = client.post("/pb/api/wechat/login", json={"users_wx_code": f"unaudited-{unique}"})
-    assert response.status_code == 200 and response.json["token"]
-    assert "login log not written: route=login status=200 (UpstreamError)" in caplog.text
+    # The attempt's own answer, not the audit's error.
+    assert response.status_code == 400 and response.json["code"] == 400
+    assert "login log not written: route=login status=400 (UpstreamError)" in caplog.text
+
+
+def test_successes_are_written_by_pocketbase_and_failures_by_the_sidecar(app, client, pb, wechat, monkeypatch,
+                                                                          unique):
+    """A success's row comes from the one PocketBase request that signs in: the sidecar writes none."""
+    gateway = app.extensions["pocketbase"]
+    real_call = gateway.call
+    sidecar_rows = []
+
+    def call(method, path, **kwargs):
+        if path == audit.LOGIN_LOG_PATH:
+            sidecar_rows.append(kwargs["body"]["result"])
+        return real_call(method, path, **kwargs)
+
+    monkeypatch.setattr(gateway, "call", call)
+    agent = f"AuditSplit/{unique}"
+    wechat.errors[f"bad-{unique}"] = 40029
+    client.post("/pb/api/wechat/login", json={"users_wx_code": f"split-{unique}"}, headers={"User-Agent": agent})
+    client.post("/pb/api/wechat/login", json={"users_wx_code": f"bad-{unique}"}, headers={"User-Agent": agent})
+    assert sidecar_rows == ["failed"]
+    assert [row["result"] for row in rows_by_agent(pb, agent, 2)] == ["ok", "failed"]
+
+
+def test_each_way_to_a_new_token_is_audited_with_its_route(client, pb, unique):
+    """refresh-token by WeChat code and by renewal: "refresh-token"; any native auth-refresh: "auth-refresh"."""
+    agent = f"AuditRoutes/{unique}"
+    headers = {"User-Agent": agent}
+    token = client.post("/pb/api/wechat/login", json={"users_wx_code": f"routes-{unique}"},
+                        headers=headers).json["token"]
+    by_code = client.post("/pb/api/system/refresh-token", json={"users_wx_code": f"routes-{unique}.2"},
+                          headers=headers)
+    assert by_code.status_code == 200
+    user = pb.create_user(openid=f"routes-legacy-{unique}")
+    legacy = pb.user_token(user["id"])  # an impersonation token: renewed by the internal renew-token route
+    renewed = client.post("/pb/api/system/refresh-token", headers={**headers, "Authorization": legacy})
+    assert renewed.status_code == 200
+    # An SDK's authRefresh() straight on PocketBase's API.
+    native = pb.request("POST", "/api/collections/tbl_auth_users/auth-refresh", token=token, headers=dict(headers))
+    assert native.status_code == 200
+    rows = rows_by_agent(pb, agent, 4)
+    assert [(r["route"], r["result"], r["user_id"] != "") for r in rows] == [
+        ("login", "ok", True), ("refresh-token", "ok", True), ("refresh-token", "ok", True),
+        ("auth-refresh", "ok", True)]
+    assert rows[2]["user_id"] == user["id"] and rows[2]["openid"] == f"routes-legacy-{unique}"

@@ -97,3 +97,23 @@ def test_ids_are_distinct_and_shaped_like_pocketbase_ones():
     ids = {seed_sql.record_id("u", i) for i in range(0, 2_000_000, 997)}
     assert all(re.fullmatch(r"[a-z0-9]{15}", i) for i in ids)
     assert len({seed_sql.alnum6(i) for i in range(100_000)}) == 100_000
+
+
+def test_users_counter_is_reconciled_after_the_seed_and_counts_on(seeded):
+    """The seed drops the counter's triggers; PocketBase's next start recreates them and recounts."""
+    server, _, su = seeded
+
+    def total() -> int:
+        r = requests.get(f"{server.url}/api/internal/users-count", headers=su, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["total"]
+
+    before = total()
+    assert before == records(server, su, "tbl_auth_users", perPage=1)["totalItems"]
+    r = requests.post(f"{server.url}/api/collections/tbl_auth_users/records", headers=su, timeout=10,
+                      json={"openid": "counted-after-seed", "password": "p" * 12, "passwordConfirm": "p" * 12})
+    assert r.status_code == 200, r.text
+    assert total() == before + 1
+    requests.delete(f"{server.url}/api/collections/tbl_auth_users/records/{r.json()['id']}", headers=su,
+                    timeout=10).raise_for_status()
+    assert total() == before

@@ -1,12 +1,15 @@
-"""sidecar/pocketbase.py: superuser session renewal, failures as typed errors, token verification."""
+"""sidecar/pocketbase.py: superuser session renewal, failures as typed errors, internal routes, native auth-refresh."""
 from __future__ import annotations
+
+import secrets
+import time
 
 import pytest
 
 from ops.pbserver import PocketBaseServer
 from ops.processes import free_port
 from sidecar.errors import ServiceUnavailable
-from sidecar.pocketbase import PocketBaseGateway, token_claims
+from sidecar.pocketbase import PocketBaseError, PocketBaseGateway, token_claims
 
 
 @pytest.fixture
@@ -15,65 +18,80 @@ def gateway(sidecar_config):
                              sidecar_config.PB_SUPERUSER_PASSWORD)
 
 
+def users_count(gateway) -> int:
+    return gateway.internal("GET", "users-count")["total"]
+
+
 def test_superuser_session_is_reused(gateway):
-    gateway.count_records("tbl_company")
+    users_count(gateway)
     token = gateway._token
-    gateway.count_records("tbl_company")
+    users_count(gateway)
     assert gateway._token == token
 
 
 def test_revoked_superuser_token_is_renewed_on_refusal(gateway, pb):
-    gateway.count_records("tbl_company")
+    users_count(gateway)
     gateway._token = gateway._token[:-4] + "AAAA"  # revoked: PocketBase now treats us as a guest
-    user = pb.create_user(openid="")
-    assert gateway.impersonate("tbl_auth_users", user["id"], 60).count(".") == 2  # 403 as guest -> renewed
+    assert users_count(gateway) >= 0  # 401 as guest -> renewed
     assert not gateway._token.endswith("AAAA")
 
 
 def test_revoked_superuser_token_is_caught_by_the_periodic_check(gateway, pb):
     pb.create_user(openid="")
-    real_total = gateway.count_records("tbl_auth_users")
+    real_total = users_count(gateway)
     gateway._token = gateway._token[:-4] + "AAAA"
-    gateway._token_checked -= 10_000  # the re-check is due
-    assert gateway.count_records("tbl_auth_users") == real_total > 0  # a guest would count 0
+    gateway._token_checked -= 10_000  # the re-check is due: renewed before the call, not after a refusal
+    assert users_count(gateway) == real_total > 0 and not gateway._token.endswith("AAAA")
 
 
 def test_unreachable_pocketbase_is_503():
     gateway = PocketBaseGateway(f"http://127.0.0.1:{free_port()}", "a@b.cd", "x", timeout=2)
     with pytest.raises(ServiceUnavailable):
-        gateway.count_records("tbl_company")
+        gateway.collection_id("tbl_company")
     assert gateway.healthy() is False
 
 
-def test_user_token_is_verified_by_pocketbase(gateway, pb):
-    user = pb.create_user(openid="gw-verify")
-    token = pb.user_token(user["id"])
-    assert gateway.record_for_token("tbl_auth_users", token)["id"] == user["id"]
+def test_user_token_is_refreshed_by_pocketbase(gateway, pb, unique):
+    token = gateway.internal("POST", "wechat-login", {"openid": f"gw-{unique}", "create": True})["token"]
+    refreshed = gateway.auth_refresh("tbl_auth_users", token)
+    assert token_claims(refreshed)["id"] == token_claims(token)["id"]
+
+
+def test_internal_refusal_is_not_taken_for_a_revoked_superuser_token(gateway):
+    users_count(gateway)
+    token = gateway._token
+    with pytest.raises(PocketBaseError) as refused:
+        gateway.internal("POST", "profile", {"token": "x", "changes": {}})
+    assert (refused.value.status, refused.value.reason) == (401, "token_invalid") and gateway._token == token
+
+
+def _login_token(gateway) -> str:
+    """A refreshable token of a new user, as the login route hands out."""
+    return gateway.internal("POST", "wechat-login", {"openid": "gw-" + secrets.token_hex(6), "create": True})["token"]
 
 
 @pytest.mark.parametrize("make_token", [
-    lambda pb: pb.superuser_token,
-    lambda pb: "",
-    lambda pb: "not.a.jwt",
-    lambda pb: pb.user_token(pb.create_user(openid="")["id"])[:-3] + "abc",
-    lambda pb: _expired(pb),
-    lambda pb: _deleted_users_token(pb),
-])
+    lambda gateway, pb: pb.superuser_token,
+    lambda gateway, pb: "",
+    lambda gateway, pb: "not.a.jwt",
+    lambda gateway, pb: _login_token(gateway)[:-3] + "abc",
+    lambda gateway, pb: _expired(pb),
+    lambda gateway, pb: _deleted_users_token(gateway, pb),
+], ids=["superuser", "empty", "garbage", "bad-signature", "expired", "deleted-user"])
 def test_invalid_tokens_are_refused(gateway, pb, make_token):
-    assert gateway.record_for_token("tbl_auth_users", make_token(pb)) is None
+    assert gateway.auth_refresh("tbl_auth_users", make_token(gateway, pb)) == ""
 
 
 def _expired(pb) -> str:
-    import time
     token = pb.user_token(pb.create_user(openid="")["id"], duration=1)
     time.sleep(2.1)
     return token
 
 
-def _deleted_users_token(pb) -> str:
-    user = pb.create_user(openid="")
-    token = pb.user_token(user["id"])
-    assert pb.request("DELETE", f"/api/collections/tbl_auth_users/records/{user['id']}").status_code == 204
+def _deleted_users_token(gateway, pb) -> str:
+    token = _login_token(gateway)
+    user_id = token_claims(token)["id"]
+    assert pb.request("DELETE", f"/api/collections/tbl_auth_users/records/{user_id}").status_code == 204
     return token
 
 
@@ -86,11 +104,11 @@ def test_pocketbase_restart_is_survived(tmp_path):
     server.start()
     gateway = PocketBaseGateway(server.url, "restart@example.com", "Restart-pass-123", timeout=2)
     try:
-        assert gateway.count_records("tbl_company") == 0
+        assert users_count(gateway) == 0
         server.stop()
         with pytest.raises(ServiceUnavailable):
-            gateway.count_records("tbl_company")
+            users_count(gateway)
         server.start()
-        assert gateway.count_records("tbl_company") == 0
+        assert users_count(gateway) == 0
     finally:
         server.stop()

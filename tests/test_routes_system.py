@@ -4,6 +4,10 @@ from __future__ import annotations
 import time
 
 import pytest
+import yaml
+
+from sidecar.pocketbase import token_claims
+from sidecar.users import SCHEMA_PATH
 
 REFRESH, COUNT, HEALTH = "/pb/api/system/refresh-token", "/pb/api/system/users-count", "/pb/api/system/health"
 
@@ -23,6 +27,17 @@ def test_refresh_with_a_valid_token(client, login, conforms, scheme):
     conforms("RefreshTokenResponse", response.json)
     assert (response.json["msg"], response.json["data"]) == ("刷新成功", {})
     assert user_of(client, response.json["token"]) == user["pb_id"]
+
+
+def test_tokens_are_refreshable_natively_and_live_as_long_as_the_collection_says(client, login, pb):
+    token, user = login()
+    duration = next(c for c in yaml.safe_load(SCHEMA_PATH.read_text(encoding="utf-8"))["collections"]
+                    if c["name"] == "tbl_auth_users")["auth"]["token_duration"]
+    assert abs(token_claims(token)["exp"] - time.time() - duration) < 60
+    native = pb.request("POST", "/api/collections/tbl_auth_users/auth-refresh", token=token)
+    assert native.status_code == 200 and native.json()["record"]["id"] == user["pb_id"]
+    refreshed = client.post(REFRESH, headers={"Authorization": native.json()["token"]}).json["token"]
+    assert token_claims(refreshed)["refreshable"] is True and user_of(client, refreshed) == user["pb_id"]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer junk", "Bearer a.b.c"])
@@ -64,15 +79,14 @@ def test_refresh_with_a_refused_wechat_code(client, wechat, unique):
     assert response.status_code == 400 and "已被使用" in response.json["msg"]
 
 
-def test_users_count_counts_users_and_reuses_the_figure_briefly(client, login, conforms, pb, sidecar_config):
+def test_users_count_counts_a_registration_and_a_deletion_at_once(client, login, conforms, pb):
     before = client.post(COUNT)
     conforms("UsersCountResponse", before.json)
-    login()
-    assert client.post(COUNT, json={}).json["data"] == before.json["data"]  # still the cached figure
-    time.sleep(sidecar_config.USERS_COUNT_CACHE_SECONDS + 0.05)
-    after = client.post(COUNT, json={})
-    assert after.json["data"]["total_users"] == before.json["data"]["total_users"] + 1
-    assert after.json["data"]["total_users"] == pb.total("tbl_auth_users")
+    _, user = login()
+    after = client.post(COUNT, json={}).json["data"]["total_users"]
+    assert after == before.json["data"]["total_users"] + 1 == pb.total("tbl_auth_users")
+    assert pb.request("DELETE", f"/api/collections/tbl_auth_users/records/{user['pb_id']}").status_code == 204
+    assert client.post(COUNT).json["data"]["total_users"] == after - 1 == pb.total("tbl_auth_users")
 
 
 def test_users_count_refuses_a_non_json_body(client):

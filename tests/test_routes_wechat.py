@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import login_through, route
+
 LOGIN, PROFILE = "/pb/api/wechat/login", "/pb/api/wechat/profile"
 
 
@@ -219,13 +221,13 @@ def test_profile_answers_what_an_admin_changed_meanwhile(client, login, pb, app,
     upload = upload_attachment(pb, "title.png")
     admin_edit = {"company_id": company["company_id"], "users_title_picture": upload["attachments_id"]}[moved]
     gateway = app.extensions["pocketbase"]
-    save = gateway.update_record_atomically
+    save = gateway.internal
 
-    def save_after_an_admin_edit(collection, record_id, data):
-        pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{record_id}", json={moved: admin_edit})
-        return save(collection, record_id, data)
+    def save_after_an_admin_edit(method, name, body=None, client=None):
+        pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{user['pb_id']}", json={moved: admin_edit})
+        return save(method, name, body, client)
 
-    monkeypatch.setattr(gateway, "update_record_atomically", save_after_an_admin_edit)
+    monkeypatch.setattr(gateway, "internal", save_after_an_admin_edit)
     info = profile(client, token, {"users_name": "赵六"}).json["data"]["user"]
     assert info["users_name"] == "赵六" and info[moved] == admin_edit
     if moved == "company_id":
@@ -242,3 +244,31 @@ def test_profile_without_a_valid_token_is_401(client, header):
     headers = {} if header is None else {"Authorization": header}
     response = client.post(PROFILE, json={"users_name": "x"}, headers=headers)
     assert response.status_code == 401 and response.json["code"] == 401
+
+
+def test_typed_phone_numbers_are_bounded_per_user(client, login, pb, wechat, unique):
+    token, user = login()
+    base = int(unique, 16) % 10**6
+    numbers = [f"158{base:06d}{i:02d}" for i in range(7)]
+    for taken in numbers[0], numbers[3]:
+        pb.create_user(openid="", users_phone=taken)
+    statuses = [profile(client, token, {"users_phone": n}).status_code for n in numbers[:5]]
+    assert statuses == [400, 200, 200, 400, 200]  # five distinct numbers, taken or accepted
+    refused = profile(client, token, {"users_phone": numbers[5], "users_name": "探测"})
+    assert refused.status_code == 429 and refused.json["code"] == 429 and refused.json["data"] == {"field": "users_phone"}
+    assert (pb.user(user["pb_id"])["users_phone"], pb.user(user["pb_id"])["users_name"]) == (numbers[4], "")
+    # Numbers already tried, the current one and WeChat-verified ones are not new attempts.
+    assert profile(client, token, {"users_phone": numbers[1]}).status_code == 200
+    assert profile(client, token, {"users_phone": numbers[1], "users_tag": "t"}).status_code == 200
+    wechat.phones[f"pc-{unique}"] = numbers[6]
+    assert profile(client, token, {"users_phone_code": f"pc-{unique}"}).json["data"]["user"]["users_phone"] == numbers[6]
+    other_token, _ = login(f"other-{unique}")
+    assert profile(client, other_token, {"users_phone": numbers[5]}).status_code == 200
+
+
+def test_rate_limits_off_lifts_the_phone_bound(stack, unique):
+    token, _ = login_through(stack, f"prober-{unique}")
+    base = int(unique, 16) % 10**6
+    statuses = {route(stack, "wechat/profile", token, json={"users_phone": f"157{base:06d}{i:02d}"}).status_code
+                for i in range(7)}
+    assert statuses == {200}

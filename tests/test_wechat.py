@@ -202,6 +202,13 @@ def test_phone_number_success_and_request_shape(rsps, client):
     assert json.loads(phone_call.request.body) == {"code": PHONE_CODE, "openid": OPENID}
 
 
+def test_phone_number_without_openid_sends_the_code_only(rsps, client):
+    stable_token_ok(rsps)
+    phone = rsps.add(responses.POST, PHONE_URL, json=PHONE_OK)
+    assert client.phone_number(PHONE_CODE) == PHONE
+    assert json.loads(phone.calls[0].request.body) == {"code": PHONE_CODE}
+
+
 def test_every_call_has_a_timeout(rsps, client):
     rsps.add(responses.GET, JSCODE_URL, json=SESSION_OK)
     stable_token_ok(rsps)

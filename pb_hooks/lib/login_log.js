@@ -1,7 +1,7 @@
-// The login audit (tbl_login_log): one row per login or refresh-token attempt. Shared by the
-// internal routes that log in (inside their transaction, so the row and the login are one request)
-// and by the retention cron. The sidecar writes the same fields for failures it meets before
-// calling PocketBase (sidecar/audit.py).
+// The login audit (tbl_login_log): one row per login or refresh-token attempt. Successes are written
+// here, inside the request that signs the user in (internal routes, native auth-refresh), so a
+// successful login stays one PocketBase request; the sidecar writes failures through
+// /api/internal/login-log (sidecar/audit.py). Also the retention cron's code.
 
 const COLLECTION = "tbl_login_log";
 const USER_AGENT_MAX = 256;
@@ -30,6 +30,21 @@ function write(app, entry) {
   return record;
 }
 
+// Writes the success row of `route` for `user`, signed in by the request `event` (its client address,
+// forwarded by nginx or the sidecar as X-Real-IP, and its User-Agent). A failed write is logged and
+// never fails the sign-in it describes (as the sidecar's writer).
+function writeSuccess(app, event, route, user) {
+  try {
+    write(app, {
+      route, openid: user.getString("openid"), userId: user.id, ip: event.realIP(),
+      // requestInfo(), not event.request: the auth-refresh event does not expose the embedded request.
+      userAgent: event.requestInfo().headers["user_agent"], result: "ok", status: 200,
+    });
+  } catch (err) {
+    app.logger().warn("login log not written", "route", route, "error", String(err));
+  }
+}
+
 // How many days rows are kept: LOGIN_LOG_DAYS, a positive whole number, else 90.
 function retentionDays() {
   const days = parseInt(($os.getenv("LOGIN_LOG_DAYS") || "").trim(), 10);
@@ -44,4 +59,4 @@ function prune(app) {
   app.db().newQuery(`DELETE FROM ${COLLECTION} WHERE created < {:cutoff}`).bind({ cutoff: stamp }).execute();
 }
 
-module.exports = { COLLECTION, write, prune, retentionDays };
+module.exports = { COLLECTION, write, writeSuccess, prune, retentionDays };

@@ -8,6 +8,7 @@ from flask import request
 
 from sidecar.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from sidecar.limits import MAX_TOKEN_LENGTH
+from sidecar.pocketbase import ClientInfo
 
 # A JWT is three base64url parts; anything else is not worth asking PocketBase about.
 JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
@@ -48,6 +49,12 @@ def required_string(body: dict, name: str, max_length: int) -> str:
     if not value:
         raise BadRequest(f"{name} 不能为空", {"field": name})
     return value
+
+
+def client_info() -> ClientInfo:
+    """The client's address (X-Real-IP, set by nginx) and user agent, to pass on to PocketBase."""
+    return ClientInfo(ip=request.headers.get("X-Real-IP", "")[:64],
+                      user_agent=request.headers.get("User-Agent", "")[:512])
 
 
 def bearer_token(required: bool) -> str:

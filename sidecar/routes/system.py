@@ -6,7 +6,7 @@ from flask import Blueprint, current_app
 from sidecar.audit import audited
 from sidecar.errors import envelope
 from sidecar.routes import WX_CODE_MAX_LENGTH, users
-from sidecar.routes.inputs import bearer_token, json_object, optional_string
+from sidecar.routes.inputs import bearer_token, client_info, json_object, optional_string
 
 bp = Blueprint("system", __name__, url_prefix="/pb/api/system")
 
@@ -17,7 +17,7 @@ def refresh_token():
     """A new token from a valid bearer, else from a WeChat code."""
     token = bearer_token(required=False)
     code = optional_string(json_object(), "users_wx_code", WX_CODE_MAX_LENGTH)
-    return envelope(200, "刷新成功", {}, token=users().refresh_token(token, code))
+    return envelope(200, "刷新成功", {}, token=users().refresh_token(token, code, client_info()))
 
 
 @bp.post("/users-count")

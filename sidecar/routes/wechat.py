@@ -6,7 +6,7 @@ from flask import Blueprint
 from sidecar.audit import audited
 from sidecar.errors import envelope
 from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, users
-from sidecar.routes.inputs import bearer_token, json_object, optional_string, required_string
+from sidecar.routes.inputs import bearer_token, client_info, json_object, optional_string, required_string
 from sidecar.users import PROFILE_FIELDS
 
 bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
@@ -17,7 +17,7 @@ bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
 def login():
     """WeChat login, creating the user on first login."""
     code = required_string(json_object(), "users_wx_code", WX_CODE_MAX_LENGTH)
-    result = users().login(code)
+    result = users().login(code, client_info())
     data = {
         "status": "register_success" if result.registered else "login_success",
         "is_info_complete": result.is_info_complete,
@@ -32,7 +32,7 @@ def profile():
     token = bearer_token(required=True)
     body = json_object()
     fields = {name: optional_string(body, name, limit) for name, limit in PROFILE_FIELDS.items()}
-    user = users().update_profile(token, {name: value for name, value in fields.items() if value})
+    user = users().update_profile(token, {name: value for name, value in fields.items() if value}, client_info())
     return envelope(200, "资料更新成功", {"status": "update_success", "user": user})
 
 

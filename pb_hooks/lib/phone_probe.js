@@ -1,0 +1,43 @@
+// Bounds phone probing through the profile route's users_phone: a user may try at most LIMIT
+// distinct numbers (taken or accepted) per WINDOW_MS. The attempts live in sys_phone_attempts so
+// every sidecar worker and host sees the same figure. RATE_LIMITS=off (benchmarks) lifts it.
+
+const ATTEMPTS = "sys_phone_attempts";
+const LIMIT = 5;
+const WINDOW_MS = 10 * 60 * 1000;
+
+function enabled() {
+  return ($os.getenv("RATE_LIMITS") || "").trim().toLowerCase() !== "off";
+}
+
+// Records that userId tried phone; false (nothing written) when that would exceed the limit.
+// One transaction: concurrent tries of one user cannot both take the last slot.
+function admit(app, userId, phone) {
+  if (!enabled()) {
+    return true;
+  }
+  let admitted = false;
+  app.runInTransaction((txApp) => {
+    const since = Date.now() - WINDOW_MS;
+    txApp.db().newQuery(`DELETE FROM ${ATTEMPTS} WHERE user = {:user} AND at <= {:since}`)
+      .bind({ user: userId, since: since }).execute();
+    const recent = txApp.findRecordsByFilter(ATTEMPTS, "user = {:user}", "", 0, 0, { user: userId });
+    const phones = recent.map((r) => r.getString("phone"));
+    if (phones.includes(phone)) {
+      admitted = true;
+      return;
+    }
+    if (new Set(phones).size >= LIMIT) {
+      return;
+    }
+    const attempt = new Record(txApp.findCollectionByNameOrId(ATTEMPTS));
+    attempt.set("user", userId);
+    attempt.set("phone", phone);
+    attempt.set("at", Date.now());
+    txApp.save(attempt);
+    admitted = true;
+  });
+  return admitted;
+}
+
+module.exports = { admit, LIMIT, WINDOW_MS };

@@ -1,0 +1,157 @@
+// The data work of the sidecar's login and profile routes, done in one PocketBase request each
+// (pb_hooks/internal.pb.js). Answers are plain objects: {status, body}. A refusal's body is
+// {reason, field?}; the sidecar maps each reason to its envelope (sidecar/users.py).
+
+const USERS = "tbl_auth_users";
+const USER_INFO = "view_user_info";
+const PICTURE_FIELDS = ["users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture"];
+const PROFILE_FIELDS = ["users_name", "users_phone", "users_tag", ...PICTURE_FIELDS];
+
+function findByOpenid(app, openid) {
+  try {
+    return app.findFirstRecordByData(USERS, "openid", openid);
+  } catch (_) {
+    return null;
+  }
+}
+
+function isUniqueViolation(err, field) {
+  const text = String(err);
+  return text.includes(field) && /unique/i.test(text);
+}
+
+// The user's UserInfo row: its view_user_info row, or the record itself when there is no company
+// or picture to join (the view's other columns are then empty; reading it would cost ~1/3 of a login).
+function userInfo(app, user) {
+  if (!user.getString("company_id") && !PICTURE_FIELDS.some((field) => user.getString(field))) {
+    return user;
+  }
+  return app.findRecordById(USER_INFO, user.id);
+}
+
+// A signed-in answer: the UserInfo row and a standard (refreshable) auth token, whose lifetime is
+// the collection's auth token duration (schema.yaml token_duration).
+function answer(app, user, registered) {
+  return { status: 200, body: { registered, token: user.newAuthToken(), user: userInfo(app, user) } };
+}
+
+// Finds the user of openid, or creates it (when create) as a WeChat visitor. The openid unique
+// index decides a race between two first logins: the loser re-reads and answers the winner.
+// route: the audit's name of the public route ("login" or "refresh-token"); event: the internal
+// route's request event (e.realIP() is the client's, forwarded by the sidecar).
+function login(app, openid, unionid, create, route, event) {
+  let user = findByOpenid(app, openid);
+  let registered = false;
+  if (user === null) {
+    if (!create) {
+      return { status: 404, body: { reason: "user_not_found" } };
+    }
+    try {
+      user = new Record(app.findCollectionByNameOrId(USERS));
+      user.load({ openid, unionid, users_idtype: "WeChat", users_type: "游客" });
+      // Nobody logs in with it (password auth is off): a long random secret nobody knows.
+      user.setPassword($security.randomString(40));
+      app.save(user);
+      registered = true;
+    } catch (err) {
+      if (!isUniqueViolation(err, "openid")) {
+        throw err;
+      }
+      user = findByOpenid(app, openid);
+      if (user === null) {  // the winner was deleted in between
+        return { status: 409, body: { reason: "user_conflict" } };
+      }
+    }
+  } else if (unionid && !user.getString("unionid")) {
+    user.set("unionid", unionid);
+    app.save(user);
+  }
+  // The success row of the login audit, in this same request (the sidecar writes failures only).
+  require(`${__hooks}/lib/login_log.js`).writeSuccess(app, event, route, user);
+  return answer(app, user, registered);
+}
+
+// The tbl_auth_users record of a valid user token (with an openid when needOpenid), or a refusal.
+function tokenUser(app, token, needOpenid) {
+  let user;
+  try {
+    user = app.findAuthRecordByToken(String(token || ""), "auth");
+  } catch (_) {
+    return { refusal: { status: 401, body: { reason: "token_invalid" } } };
+  }
+  if (user.collection().name !== USERS) {
+    return { refusal: { status: 401, body: { reason: "token_invalid" } } };
+  }
+  if (needOpenid && !user.getString("openid")) {
+    return { refusal: { status: 401, body: { reason: "no_openid" } } };
+  }
+  return { user };
+}
+
+// Applies the non-empty profile changes to the token's user in one transaction (merged onto the
+// record as stored then, so concurrent updates of other fields are kept) and answers the fresh row.
+// typedPhone: the phone came from users_phone (bounded by phone_probe.js), not a WeChat phone code.
+function updateProfile(app, token, changes, typedPhone) {
+  const found = tokenUser(app, token, true);
+  if (found.refusal) {
+    return found.refusal;
+  }
+  const userId = found.user.id;
+  const phone = changes.users_phone || "";
+  if (typedPhone && phone && phone !== found.user.getString("users_phone")) {
+    if (!require(`${__hooks}/lib/phone_probe.js`).admit(app, userId, phone)) {
+      return { status: 429, body: { reason: "phone_attempts", field: "users_phone" } };
+    }
+  }
+  let refusal = null;
+  let saved = null;
+  try {
+    app.runInTransaction((txApp) => {
+      const user = txApp.findRecordById(USERS, userId);
+      for (const field of PROFILE_FIELDS) {
+        if (!changes[field]) {
+          continue;
+        }
+        if (PICTURE_FIELDS.includes(field) && !attachmentExists(txApp, changes[field])) {
+          refusal = { status: 400, body: { reason: "attachment_missing", field } };
+          throw new Error("refused");
+        }
+        user.set(field, String(changes[field]));
+      }
+      txApp.save(user);
+      saved = user;
+    });
+  } catch (err) {
+    if (refusal) {
+      return refusal;
+    }
+    if (isUniqueViolation(err, "users_phone")) {
+      return { status: 400, body: { reason: "phone_taken", field: "users_phone" } };
+    }
+    throw err;
+  }
+  return { status: 200, body: { user: userInfo(app, saved) } };
+}
+
+// A new standard token for the user of a valid token that PocketBase's auth-refresh refuses
+// because it is not refreshable (impersonation tokens, as handed out before tokens were refreshable).
+// A renewal is refresh-token's success: its audit row is written here too (event: the request).
+function renewToken(app, token, event) {
+  const found = tokenUser(app, token, false);
+  if (found.refusal) {
+    return found.refusal;
+  }
+  require(`${__hooks}/lib/login_log.js`).writeSuccess(app, event, "refresh-token", found.user);
+  return { status: 200, body: { token: found.user.newAuthToken() } };
+}
+
+function attachmentExists(app, attachmentId) {
+  try {
+    app.findFirstRecordByData("tbl_attachments", "attachments_id", attachmentId);
+    return true;
+  } catch (_) {
+    return false;
+  }
+}
+
+module.exports = { login, updateProfile, renewToken, PROFILE_FIELDS };
