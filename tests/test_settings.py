@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
+
+import pytest
 
 from ops import settings_docs
 from ops.processes import ROOT
-from ops.settings import BY_NAME, SETTINGS
+from ops.settings import BY_NAME, SETTINGS, SIDECAR, read_by, secret_names
 from ops.stack_config import SETTINGS as STACK_SETTINGS
 from ops.stack_config import SUPERUSER_SWITCHES
 from ops.storage import BACKUP_SETTINGS, S3_SETTINGS
+from sidecar.config import Config
 
 
 def test_generated_documents_are_current():
@@ -40,6 +44,27 @@ def test_every_setting_is_written_once_with_a_reader_and_a_meaning():
     assert len(BY_NAME) == len(SETTINGS)
     for setting in SETTINGS:
         assert setting.read_by and setting.meaning and setting.section, setting.name
+
+
+def sidecar_default(field) -> str:
+    """A Config field's default as the table writes it."""
+    return str(field.default).lower() if field.type in ("bool", bool) else str(field.default)
+
+
+def test_the_sidecars_config_reads_exactly_the_sidecars_settings():
+    names = {field.name for field in fields(Config)}
+    assert names == set(read_by(SIDECAR)), (f"in sidecar/config.py only: {sorted(names - set(read_by(SIDECAR)))}; "
+                                            f"in ops/settings.py only: {sorted(set(read_by(SIDECAR)) - names)}")
+    assert set(Config.SECRETS) == {name for name in secret_names() if SIDECAR in BY_NAME[name].read_by}
+
+
+@pytest.mark.parametrize("field", [f for f in fields(Config) if f.name not in Config.REQUIRED], ids=lambda f: f.name)
+def test_the_sidecars_defaults_are_the_tables(field):
+    setting = BY_NAME[field.name]
+    if setting.default:  # an empty default is computed where it is read (e.g. PUBLIC_BASE_URL's port)
+        parse = {"int": int, "float": float}.get(str(field.type), str)
+        expected = parse(setting.default) if parse is not str else setting.default
+        assert (field.default if parse is not str else sidecar_default(field)) == expected
 
 
 def test_the_stack_reads_the_storage_and_superuser_settings_from_the_table():
