@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE := 1
         superuser backup restore storage logs bench bench-scale wrk clean docs docs-check nginx-production
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 # swagger-ui-bundle-v2 replaced swagger_ui_bundle and installs the same module folder: on a venv that still
 # has the old one, both are removed first, so the install puts back a complete new one.
