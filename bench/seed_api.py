@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import requests
 
 from bench.output import log
-from bench.seed_sql import TINY_PNG, attachment_bid, company_bid
+from bench.seed_sql import TINY_PNG, attachment_bid, company_bid, registered_user_fields
 
 N_USERS, N_COMPANIES, N_DOCUMENTS = 10_000, 1_000, 5_000
 N_ATTACHMENTS = (N_USERS // 2) * 3  # users 0, 2, 4, ... have three attachments each
@@ -72,7 +72,8 @@ def raised_batch_limit(s: Seeder):
 def company_body(i: int) -> dict:
     """Company i, owned by user 2i."""
     return {
-        "company_id": company_bid(i), "company_name": f"基准测试公司{i}有限公司", "company_type": "有限责任公司",
+        "company_id": company_bid(i), "company_name": f"基准测试公司{i}有限公司",
+        "company_type": "有限责任公司",
         "company_entity": f"法人{i}", "company_usci": f"91310000{i:010d}", "company_nationality": "中国",
         "company_nationality_code": "CN", "company_province": "上海市", "company_province_code": "310000",
         "company_city": "上海市", "company_city_code": "310100", "company_district": "浦东新区",
@@ -99,10 +100,7 @@ def user_body(i: int) -> dict:
             "users_auth_type": 0, "users_level": "1", "users_tag": "seed",
             "password": password, "passwordConfirm": password}
     if i % 2 == 0:
-        a = (i // 2) * 3
-        body.update(users_name=f"测试用户{i}", users_phone=f"139{i:08d}", users_type="注册用户",
-                    company_id=company_bid((i // 2) % N_COMPANIES), users_picture=attachment_bid(a),
-                    users_id_pic_a=attachment_bid(a + 1), users_id_pic_b=attachment_bid(a + 2))
+        body.update(registered_user_fields(i, N_COMPANIES))
     return body
 
 
