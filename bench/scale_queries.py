@@ -19,10 +19,13 @@ QUERIES = [
      "SELECT * FROM tbl_company WHERE company_id = ? LIMIT 1", "company_id"),
     ("its totalItems (native list)",
      "SELECT COUNT(DISTINCT tbl_company.id) FROM tbl_company WHERE company_id = ?", "company_id"),
-    # A records list without skipTotal counts with COUNT(DISTINCT <table>.id) (PocketBase's search provider):
-    # what the sidecar's users-count asks for. COUNT(*) is the plain count, for comparison.
-    ("totalItems of all users (users-count)", "SELECT COUNT(DISTINCT tbl_auth_users.id) FROM tbl_auth_users", None),
-    ("COUNT(*) of users", "SELECT COUNT(*) FROM tbl_auth_users", None),
+    # users-count reads one row that triggers keep (pb_hooks/lib/users_counter.js); every PocketBase start
+    # resets it with COUNT(*). Before the counter it was a records list's totalItems, which PocketBase
+    # counts with COUNT(DISTINCT <table>.id): kept here to show what the counter saves.
+    ("users counter (users-count)", "SELECT value FROM sys_counters WHERE name = 'tbl_auth_users'", None),
+    ("COUNT(*) of users (the counter's reset at start)", "SELECT COUNT(*) FROM tbl_auth_users", None),
+    ("totalItems of all users (users-count before the counter)",
+     "SELECT COUNT(DISTINCT tbl_auth_users.id) FROM tbl_auth_users", None),
 ]
 
 
