@@ -115,9 +115,28 @@ def reapply_storage(pb_url: str, config: StackConfig) -> None:
     apply_storage_settings(pb_url, superuser_client(pb_url, config).auth_store.token, config.storage)
 
 
-def cmd_storage(config: StackConfig) -> int:
-    """Apply the S3 and backup settings to the running PocketBase (servers run it without ops.stack)."""
+def wait_for_health(pb_url: str, seconds: float) -> None:
+    """Return once PocketBase answers its health check; StackError after seconds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if requests.get(pb_url + "/api/health", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() >= deadline:
+            raise StackError(f"PocketBase at {pb_url} did not answer its health check within {seconds:g} s")
+        time.sleep(0.25)
+
+
+def cmd_storage(config: StackConfig, wait: float = 0) -> int:
+    """Apply the S3 and backup settings to the running PocketBase (servers: the unit's ExecStartPost).
+
+    wait: seconds to wait for PocketBase to come up first (systemd runs this as it starts PocketBase).
+    """
     pb_url = admin_pb_url(config)
+    if wait:
+        wait_for_health(pb_url, wait)
     apply_storage_settings(pb_url, superuser_client(pb_url, config).auth_store.token, config.storage)
     print(f"PocketBase at {pb_url}: {config.storage.describe()}.")
     return 0

@@ -6,7 +6,7 @@ Commands (the Makefile targets of the same names)::
     python -m ops.stack superuser      # create or update the superuser
     python -m ops.stack backup         # back up a running PocketBase (pb_data/backups/ or the S3 bucket)
     python -m ops.stack restore NAME   # restore that backup into the running PocketBase
-    python -m ops.stack storage        # apply S3_* / BACKUP_* to the running PocketBase
+    python -m ops.stack storage        # apply S3_* / BACKUP_* to the running PocketBase [--wait SECONDS]
     python -m ops.stack logs           # tail the run dir's logs
 
 Settings come from the environment, else from .env (the environment wins); see StackConfig.from_env.
@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.stack", description="Run and administer the stack.")
     parser.add_argument("command", nargs="?", default="run", choices=("run", "superuser", "backup", "restore", "storage", "logs"))
     parser.add_argument("name", nargs="?", help="restore: the backup's file name (pb_data/backups/<name>.zip)")
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                        help="storage: wait this long for PocketBase to answer first (systemd's ExecStartPost)")
     args = parser.parse_args(argv)
     secret_values = [os.environ.get(name, "") for name in secret_names()]
     try:
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error("restore needs the backup's name: make restore NAME=<file.zip>")
             return cmd_restore(config, args.name)
         if args.command == "storage":
-            return cmd_storage(config)
+            return cmd_storage(config, wait=args.wait)
         return cmd_logs(config)
     except (StackError, StorageError, RuntimeError, requests.RequestException) as exc:
         print(f"error: {mask_secrets(str(exc), secret_values)}", file=sys.stderr)

@@ -2,6 +2,7 @@
 their API server block (deploy/nginx-api-server.conf.template), and where nginx is installed.
 
     python -m ops.nginx_conf production    # rewrite deploy/nginx-production.conf (make nginx-production)
+    python -m ops.nginx_conf site          # print that site with the environment's CORS_ALLOWED_ORIGINS
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from ops.processes import ROOT
 from ops.settings import BY_NAME
 from ops.stack_config import RateLimit, StackConfig, StackError
+from sidecar.cors import parse_origins
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 API_SERVER_TEMPLATE = ROOT / "deploy" / "nginx-api-server.conf.template"
@@ -56,6 +58,26 @@ def rate_limit_location(rate_limit: RateLimit | None) -> str:
     return f"limit_req zone=sidecar_per_ip burst={rate_limit.burst} nodelay;" if rate_limit else ""
 
 
+def cors_maps(allowed_origins: str) -> str:
+    """The http-level maps behind the CORS headers of nginx's own envelopes, from CORS_ALLOWED_ORIGINS.
+
+    As the sidecar (sidecar/cors.py): no Origin, no header; `*` answers `*`; a list echoes a listed origin only,
+    with `Vary: Origin`. An empty value makes nginx leave the header out.
+    """
+    origins = parse_origins(allowed_origins)
+    if origins is None:
+        allow = ['default "*";', '"" "";']
+        vary = '""'
+    else:
+        allow = ['default "";', *(f'"{origin}" "{origin}";' for origin in sorted(origins))]
+        vary = '"Origin"'
+    lines = ["# CORS_ALLOWED_ORIGINS for the envelopes nginx answers itself (the sidecar answers its own).",
+             "map $http_origin $sidecar_cors_origin {", *(f"    {line}" for line in allow), "}",
+             "map $sidecar_cors_origin $sidecar_cors_expose {", '    default "X-Request-Id";', '    "" "";', "}",
+             "map $http_origin $sidecar_cors_vary {", f"    default {vary};", "}"]
+    return "\n".join(lines)
+
+
 def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE) -> str:
     """The nginx config for this stack, from deploy/nginx.conf.template."""
     rate_limit = RateLimit.parse(config.rate_limits)
@@ -77,14 +99,22 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         SIDECAR_SERVERS="\n        ".join(f"server {upstream};" for upstream in config.sidecar_upstreams),
         RATE_LIMIT_HTTP=rate_limit_http,
         RATE_LIMIT_LOCATION=rate_limit_location(RateLimit.parse(config.rate_limits)),
+        CORS_MAPS=indented(cors_maps(config.cors_allowed_origins), "    "),
     )
 
 
-def render_production_conf() -> str:
-    """deploy/nginx-production.conf: the production site with the default RATE_LIMITS."""
+def indented(text: str, indent: str) -> str:
+    """text with every line but the first indented (the first takes its placeholder's indentation)."""
+    return text.replace("\n", "\n" + indent)
+
+
+def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default) -> str:
+    """deploy/nginx-production.conf: the production site with the default RATE_LIMITS (and by default
+    the default CORS_ALLOWED_ORIGINS)."""
     rate_limit = RateLimit.parse(BY_NAME["RATE_LIMITS"].default)
     return GENERATED_NOTE + substitute(PRODUCTION_TEMPLATE.read_text(),
-                                       RATE_LIMIT_LOCATION=rate_limit_location(rate_limit))
+                                       RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
+                                       CORS_MAPS=cors_maps(cors_allowed_origins))
 
 
 def nginx_binary() -> str:
@@ -97,6 +127,13 @@ def nginx_binary() -> str:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["production"]:
+    if sys.argv[1:] == ["production"]:
+        PRODUCTION_CONF.write_text(render_production_conf())
+    elif sys.argv[1:] == ["site"]:
+        try:
+            print(render_production_conf(os.environ.get("CORS_ALLOWED_ORIGINS")
+                                         or BY_NAME["CORS_ALLOWED_ORIGINS"].default), end="")
+        except ValueError as exc:
+            sys.exit(f"error: {exc}")
+    else:
         sys.exit(__doc__)
-    PRODUCTION_CONF.write_text(render_production_conf())

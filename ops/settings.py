@@ -87,8 +87,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RATE_LIMITS", "20r/s,burst=40", "nginx's per-client-IP limit on the sidecar routes, and PocketBase's "
             "bound on phone probing: `off` (benchmarks) lifts both, or e.g. `20r/s,burst=40`", PUBLIC, (STACK, POCKETBASE)),
     Setting("CORS_ALLOWED_ORIGINS", "*", "origins whose browser (H5) pages may call our routes: `*` (any, as "
-            "PocketBase's own API) or a comma-separated list such as `https://h5.example.com`", PUBLIC,
-            (SIDECAR,)),
+            "PocketBase's own API) or a comma-separated list such as `https://h5.example.com`. The sidecar "
+            "answers CORS on its routes; nginx's config is rendered from it for the envelopes nginx answers "
+            "itself (413, 429, 400 for oversized headers, 502-504)", PUBLIC, (STACK, SIDECAR)),
     Setting("MAX_BODY_BYTES", "65536", "largest request body the sidecar reads (nginx allows 64 KiB too)",
             PUBLIC, (SIDECAR,), example=""),
     Setting("LOGIN_LOG_DAYS", "", "days the login audit (`tbl_login_log`) keeps its rows", PUBLIC,

@@ -149,6 +149,7 @@ class Stack:
             PB_SUPERUSER_EMAIL=config.superuser_email,
             PB_SUPERUSER_PASSWORD=config.superuser_password,
             PUBLIC_BASE_URL=config.public_base_url,
+            CORS_ALLOWED_ORIGINS=config.cors_allowed_origins,
         )
         if config.dev_mode:
             env.update(WECHAT_APPID=DEV_APPID, WECHAT_SECRET=DEV_SECRET, WECHAT_API_BASE=self.stub_url,

@@ -11,6 +11,7 @@ from pathlib import Path
 from ops.processes import ROOT
 from ops.settings import BY_NAME, STACK, read_by
 from ops.storage import StorageError, StorageSettings
+from sidecar.cors import parse_origins
 
 PASSWORD_FILE_NAME = ".superuser_password"
 DEFAULT_SUPERUSER_EMAIL = BY_NAME["PB_SUPERUSER_EMAIL"].default
@@ -108,6 +109,8 @@ class StackConfig:
     wechat_api_base: str = ""
     public_base_url: str = "http://localhost:8080"
     rate_limits: str = DEFAULT_RATE_LIMITS
+    # The sidecar's and nginx's (for its own error envelopes) CORS allow list.
+    cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default
     # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
     login_log_days: str = ""
     # As deploy/gunicorn.conf.py's fallbacks (which says why; tests/test_stack.py checks they agree).
@@ -176,6 +179,7 @@ class StackConfig:
             wechat_api_base=get("WECHAT_API_BASE", ""),
             public_base_url=get("PUBLIC_BASE_URL", f"http://localhost:{http_port}").rstrip("/"),
             rate_limits=get("RATE_LIMITS"),
+            cors_allowed_origins=get("CORS_ALLOWED_ORIGINS"),
             login_log_days=get("LOGIN_LOG_DAYS"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
             sidecar_threads=get_int("SIDECAR_THREADS"),
@@ -198,6 +202,10 @@ class StackConfig:
         if self.wechat_appid and not self.wechat_secret:
             raise StackError("WECHAT_APPID is set but WECHAT_SECRET is not")
         RateLimit.parse(self.rate_limits)
+        try:
+            parse_origins(self.cors_allowed_origins)
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
         if self.login_log_days and not (self.login_log_days.isdigit() and int(self.login_log_days) > 0):
             raise StackError(f"LOGIN_LOG_DAYS must be a positive whole number of days, not {self.login_log_days!r}")
         check_superuser_switches(self.superuser_switches)

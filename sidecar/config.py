@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, fields
+
+from sidecar.cors import parse_origins
 
 
 class ConfigError(Exception):
@@ -69,7 +70,8 @@ class Config:
         missing = [name for name in self.REQUIRED if not getattr(self, name)]
         if missing:
             raise ConfigError("missing required setting(s): " + ", ".join(missing))
-        for origin in (self.CORS_ALLOWED_ORIGINS or "*").replace(",", " ").split():
-            if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin.rstrip("/")):
-                raise ConfigError(f"CORS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://h5.example.com")
+        try:
+            parse_origins(self.CORS_ALLOWED_ORIGINS)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         return self

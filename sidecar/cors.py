@@ -5,6 +5,8 @@ No cookies are involved (tokens travel in Authorization), so credentials are nev
 """
 from __future__ import annotations
 
+import re
+
 from flask import Flask, request
 
 ALLOWED_METHODS = "GET, POST, OPTIONS"
@@ -14,8 +16,14 @@ PREFLIGHT_MAX_AGE = "600"
 
 
 def parse_origins(value: str) -> frozenset[str] | None:
-    """None for "*" (any origin); else the set of origins, given separated by commas or spaces."""
-    items = [item.strip().rstrip("/") for item in value.replace(",", " ").split()]
+    """None for "*" (any origin); else the set of origins, given separated by commas or spaces.
+
+    ValueError naming the first item that is not an origin (nginx's config is rendered from these too).
+    """
+    items = [item.strip().rstrip("/") for item in (value or "*").replace(",", " ").split()]
+    for item in items:
+        if item != "*" and not re.fullmatch(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?", item):
+            raise ValueError(f"CORS_ALLOWED_ORIGINS: {item!r} is not an origin like https://h5.example.com")
     if not items or "*" in items:
         return None
     return frozenset(items)

@@ -34,6 +34,7 @@ def stack_settings(base_dir: Path, **settings) -> dict:
         "PB_SUPERUSER_EMAIL": "",
         "PB_SUPERUSER_PASSWORD": "",
         "PUBLIC_BASE_URL": "",
+        "CORS_ALLOWED_ORIGINS": "*",
         # Two cores run the tests: a small sidecar leaves room for PocketBase and nginx.
         "SIDECAR_WORKERS": 2,
         "SIDECAR_THREADS": 4,

@@ -45,11 +45,60 @@ def test_answers_and_errors_carry_the_allow_origin_header(stack):
     assert native.headers["Access-Control-Allow-Origin"] == "*"
 
 
+BIG_BODY = b"{" + b" " * 70_000 + b"}"
+EVIL = "https://evil.example.com"
+
+
+def big_post(base_url: str, origin: str | None) -> requests.Response:
+    return requests.post(base_url + "/pb/api/wechat/login", data=BIG_BODY, timeout=15,
+                         headers={"Content-Type": "application/json", **({"Origin": origin} if origin else {})})
+
+
+def assert_cors(response: requests.Response, origin: str | None) -> None:
+    """The answer carries Access-Control-Allow-Origin: origin (None: no CORS header at all)."""
+    assert response.headers.get("Access-Control-Allow-Origin") == origin, (response.status_code, response.headers)
+    assert response.headers.get("Access-Control-Expose-Headers") == ("X-Request-Id" if origin else None)
+
+
 @pytest.mark.slow
-def test_preflight_is_rate_limited_like_the_routes(make_stack):
-    limited = make_stack(RATE_LIMITS="2r/m,burst=1")
-    statuses = [preflight(limited.base_url, "wechat/login").status_code for _ in range(4)]
-    assert statuses[0] == 204 and 429 in statuses, statuses
+def test_nginx_envelopes_carry_the_allow_origin_header_for_any_origin(stack):
+    # CORS_ALLOWED_ORIGINS=* (the session stack): nginx's own 413 and 494 answer `*` to a page, as the sidecar.
+    too_big = big_post(stack.base_url, PAGE)
+    assert_envelope(too_big, 413)
+    assert_cors(too_big, "*")
+    assert "Origin" not in too_big.headers.get("Vary", "")
+    assert_cors(big_post(stack.base_url, None), None)
+    too_long = requests.post(stack.base_url + "/pb/api/wechat/profile", json={}, timeout=15,
+                             headers={"Origin": PAGE, "Authorization": "Bearer " + "a" * 20480})
+    assert_envelope(too_long, 400)
+    assert_cors(too_long, "*")
+
+
+@pytest.mark.slow
+def test_nginx_envelopes_name_only_listed_origins_and_preflights_are_rate_limited(make_stack):
+    listed = make_stack(RATE_LIMITS="2r/m,burst=1", CORS_ALLOWED_ORIGINS=PAGE)
+    statuses = [preflight(listed.base_url, "wechat/login") for _ in range(4)]
+    assert statuses[0].status_code == 204 and statuses[0].headers["Access-Control-Allow-Origin"] == PAGE
+    limited = [response for response in statuses if response.status_code == 429]
+    assert limited, [response.status_code for response in statuses]
+    # nginx's 429: readable by the listed page, not by another one; a cache keys it on Origin.
+    assert_envelope(limited[0], 429)
+    assert_cors(limited[0], PAGE)
+    assert limited[0].headers["Vary"] == "Origin" and limited[0].headers["Retry-After"] == "1"
+    refused = preflight(listed.base_url, "wechat/login", origin=EVIL)
+    assert_envelope(refused, 429)
+    assert_cors(refused, None)
+    assert refused.headers["Vary"] == "Origin"
+    # 413 (not rate limited: nginx refuses the body before the limit applies).
+    assert_cors(big_post(listed.base_url, PAGE), PAGE)
+    assert_cors(big_post(listed.base_url, EVIL), None)
+    # 502: the sidecar is down (the health route is not rate limited).
+    listed.processes["sidecar"].stop()
+    for origin, expected in ((PAGE, PAGE), (EVIL, None)):
+        down = requests.get(listed.base_url + "/pb/api/system/health", headers={"Origin": origin}, timeout=15)
+        assert_envelope(down, 502)
+        assert_cors(down, expected)
+        assert down.headers["Vary"] == "Origin"
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +128,8 @@ def test_preflight_to_an_unknown_path_is_the_404_envelope(client):
     assert response.status_code == 404 and response.json["code"] == 404
 
 
-@pytest.mark.parametrize("value", ["h5.example.com", "https://h5.example.com/path", "ftp://x.example.com"])
+@pytest.mark.parametrize("value", ["h5.example.com", "https://h5.example.com/path", "ftp://x.example.com",
+                                   'https://h5.example.com";'])
 def test_a_malformed_origin_setting_is_refused(sidecar_config, value):
     with pytest.raises(ConfigError, match="CORS_ALLOWED_ORIGINS"):
         dataclasses.replace(sidecar_config, CORS_ALLOWED_ORIGINS=value).validated()

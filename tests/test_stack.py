@@ -115,6 +115,22 @@ def test_nginx_conf_rate_limit_lines_follow_rate_limits(tmp_path):
     assert "${" not in on and "$request_id" in on and "$proxy_add_x_forwarded_for" in on
 
 
+def test_nginx_conf_cors_maps_follow_cors_allowed_origins(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "RUN_DIR": str(tmp_path / "run")}
+    listed = render_nginx_conf(StackConfig.from_env(
+        {**base, "CORS_ALLOWED_ORIGINS": "https://h5.example.com, http://localhost:5173/"}, dotenv_path=None))
+    assert '"https://h5.example.com" "https://h5.example.com";' in listed
+    assert '"http://localhost:5173" "http://localhost:5173";' in listed and 'default "Origin";' in listed
+    assert 'default "*";' not in listed
+    assert 'default "*";' in render_nginx_conf(StackConfig.from_env(base, dotenv_path=None))
+    # The values land in nginx's config: anything but an origin is refused before rendering.
+    with pytest.raises(StackError, match="CORS_ALLOWED_ORIGINS"):
+        StackConfig.from_env({**base, "CORS_ALLOWED_ORIGINS": 'https://a.example.com";}'}, dotenv_path=None)
+    site = subprocess.run([sys.executable, "-m", "ops.nginx_conf", "site"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, CORS_ALLOWED_ORIGINS="https://h5.example.com"))
+    assert site.returncode == 0 and '"https://h5.example.com" "https://h5.example.com";' in site.stdout
+
+
 def test_production_nginx_conf_is_generated_from_the_shared_api_server_block_and_passes_nginx_t(tmp_path):
     production = (ROOT / "deploy" / "nginx-production.conf").read_text()
     assert production == render_production_conf(), "run `make nginx-production`"

@@ -1,10 +1,12 @@
 """Files and backups in S3 (ops/storage.py) against a real S3 server (moto's server mode), and the restore drill."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -18,7 +20,8 @@ import requests
 
 from ops.processes import ROOT, ManagedProcess, free_port
 from ops.stack import Stack, StackConfig, StackError
-from ops.storage import DEFAULT_BACKUP_CRON, StorageError, StorageSettings
+from ops.settings import secret_names
+from ops.storage import BACKUP_SETTINGS, DEFAULT_BACKUP_CRON, S3_SETTINGS, StorageError, StorageSettings
 from tests.helpers import PB, login_through, route
 from tests.stack_fixtures import start_stack, stack_settings, stop_and_check
 
@@ -246,3 +249,72 @@ def test_restore_drill_a_lost_machine_comes_back_from_s3(s3, tmp_path):
     logs += [path.read_text(errors="replace") for path in (tmp_path / "b" / "run").glob("*.log")]
     for text in logs + outputs:
         assert s3.secret not in text and password not in text
+
+
+# -- the production unit applies the settings at every start ------------------------------------------------
+
+UNIT = ROOT / "deploy" / "systemd" / "bai-pocketbase.service"
+UNIT_PYTHON = "/opt/bai-wechat-backend/.venv/bin/python"
+
+
+def unit_directive(name: str) -> str:
+    """One directive of the PocketBase unit, its continuation lines joined (as systemd reads them)."""
+    joined = re.sub(r"\\\n\s*", " ", UNIT.read_text())
+    values = [line.split("=", 1)[1].strip() for line in joined.splitlines() if line.startswith(f"{name}=")]
+    assert len(values) == 1, f"{name}= appears {len(values)} times in {UNIT.name}"
+    return values[0]
+
+
+def exec_start_post_argv(pb_url: str, data_dir: Path) -> tuple[list[str], dict]:
+    """The unit's ExecStartPost as argv + the variables it sets, aimed at this PocketBase and data dir."""
+    argv = shlex.split(unit_directive("ExecStartPost"))
+    assert argv[0] == "/usr/bin/env", argv
+    leading = list(itertools.takewhile(lambda arg: "=" in arg, argv[1:]))
+    assignments = dict(arg.split("=", 1) for arg in leading)
+    command = argv[1 + len(leading):]
+    assert assignments["PB_URL"] == "http://127.0.0.1:8090" and "--http=127.0.0.1:8090" in unit_directive("ExecStart")
+    assert assignments["PB_DATA_DIR"] in unit_directive("ExecStart")
+    assert command[0] == UNIT_PYTHON
+    return [sys.executable, *command[1:]], {"PB_URL": pb_url, "PB_DATA_DIR": str(data_dir)}
+
+
+def test_the_unit_applies_the_storage_settings_as_make_storage_does_and_names_no_secret():
+    command = unit_directive("ExecStartPost")
+    storage_target = (ROOT / "Makefile").read_text().split("\nstorage:", 1)[1].split("\n\n", 1)[0]
+    assert "$(PY) -m ops.stack storage" in storage_target and "-m ops.stack storage --wait" in command
+    for name in secret_names():
+        assert name not in command
+    assert not re.search(r"(?i)secret|password|access_key", command), command
+    assert unit_directive("EnvironmentFile") == "/etc/bai-wechat/env"
+
+
+def run_exec_start_post(server, pb_url: str, data_dir: Path, wait: str | None = None,
+                        **settings) -> subprocess.CompletedProcess:
+    """The unit's ExecStartPost against pb_url, with the env file's settings (server's superuser; S3 unset
+    unless given)."""
+    argv, unit_env = exec_start_post_argv(pb_url, data_dir)
+    if wait:
+        argv[argv.index("--wait") + 1] = wait
+    env = {key: value for key, value in os.environ.items()
+           if key not in S3_SETTINGS + BACKUP_SETTINGS and not key.startswith("PB_")}
+    env.update(PB_SUPERUSER_EMAIL=server.superuser_email, PB_SUPERUSER_PASSWORD=server.superuser_password,
+               **settings, **unit_env)
+    return subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_units_start_command_without_s3_keeps_files_local_and_exits_0(pocketbase, tmp_path):
+    done = run_exec_start_post(pocketbase, pocketbase.url, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"PocketBase at {pocketbase.url}: files and backups in the local data dir" in done.stdout
+    settings = PB(pocketbase).request("GET", "/api/settings").json()
+    assert settings["s3"]["enabled"] is False and settings["backups"]["cron"] == DEFAULT_BACKUP_CRON
+
+
+def test_the_units_start_command_fails_with_one_line(pocketbase, tmp_path):
+    half_s3 = run_exec_start_post(pocketbase, pocketbase.url, tmp_path, S3_BUCKET="b")
+    # A PocketBase that never comes up (waiting 1 s, not the unit's 30).
+    never_up = run_exec_start_post(pocketbase, f"http://127.0.0.1:{free_port()}", tmp_path, wait="1")
+    for done, words in ((half_s3, "S3 is partly configured"), (never_up, "did not answer its health check within 1 s")):
+        assert done.returncode == 1 and done.stdout == ""
+        assert done.stderr.count("\n") == 1 and words in done.stderr, done.stderr
+        assert pocketbase.superuser_password not in done.stderr
