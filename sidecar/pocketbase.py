@@ -1,4 +1,7 @@
-"""The PocketBase gateway: superuser calls over pooled keep-alive connections, user-token checks, typed failures."""
+"""The PocketBase gateway: superuser calls over pooled keep-alive connections, user-token checks, typed failures.
+
+Its failures are its own types (PocketBaseFault); sidecar/errors.py words them for API users.
+"""
 from __future__ import annotations
 
 import base64
@@ -11,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from sidecar.errors import ServiceUnavailable, UpstreamError
 from sidecar.httppool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,24 @@ class ClientInfo:
         return {name: value for name, value in (("X-Real-IP", self.ip), ("User-Agent", self.user_agent)) if value}
 
 
-class PocketBaseError(Exception):
-    """PocketBase answered 4xx: status plus its native error body (message, data)."""
+class PocketBaseFault(Exception):
+    """A PocketBase call did not give an answer to use; what API users see of it is sidecar/errors.py's."""
+
+
+class PocketBaseUnavailable(PocketBaseFault):
+    """PocketBase could not be reached (connection refused or reset, timeout)."""
+
+
+class PocketBaseFailed(PocketBaseFault):
+    """PocketBase answered 5xx."""
+
+    def __init__(self, status: int):
+        super().__init__(f"PocketBase answered {status}")
+        self.status = status
+
+
+class PocketBaseError(PocketBaseFault):
+    """PocketBase refused the call (4xx): status plus its body (native: message, data; ours: reason, field)."""
 
     def __init__(self, status: int, body: dict | None):
         super().__init__(f"PocketBase answered {status}")
@@ -136,10 +154,10 @@ class PocketBaseGateway:
             status, data = self._pool.request(method, target, payload, headers)
         except (OSError, http.client.HTTPException) as exc:
             log.warning("pocketbase unreachable: %s %s (%s)", method, path, type(exc).__name__)
-            raise ServiceUnavailable("数据服务暂不可用,请稍后再试") from None
+            raise PocketBaseUnavailable(f"{method} {path}: {type(exc).__name__}") from None
         if status >= 500:
             log.warning("pocketbase error %s on %s %s", status, method, path)
-            raise UpstreamError("数据服务异常,请稍后再试")
+            raise PocketBaseFailed(status)
         decoded = _json_or_none(data)
         if status >= 400:
             raise PocketBaseError(status, decoded if isinstance(decoded, dict) else None)

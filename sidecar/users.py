@@ -1,7 +1,6 @@
 """The user service: find or create by openid, profile updates, tokens, and the UserInfo view."""
 from __future__ import annotations
 
-import logging
 import re
 import time
 from dataclasses import dataclass
@@ -9,11 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from sidecar.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized, UpstreamError
+from sidecar.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized
 from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
 from sidecar.wechat import WeChatClient
-
-log = logging.getLogger(__name__)
 
 USERS, ATTACHMENTS = "tbl_auth_users", "tbl_attachments"
 # A user with its company and picture files in one row (schema.yaml): the columns of tbl_auth_users,
@@ -94,11 +91,10 @@ REFUSALS: dict[str, tuple[type[ApiError], str]] = {
 }
 
 
-def refusal_error(exc: PocketBaseError) -> ApiError:
-    """The typed error of an internal route's refusal; any other PocketBase 4xx is a failure of ours."""
+def refusal_error(exc: PocketBaseError) -> ApiError | PocketBaseError:
+    """The typed error of an internal route's refusal; any other 4xx stays as it is (errors.py: a failure of ours)."""
     if exc.reason not in REFUSALS:
-        log.warning("internal route refused: status=%s reason=%r", exc.status, exc.reason)
-        return UpstreamError("数据服务异常,请稍后再试")
+        return exc
     error_type, msg = REFUSALS[exc.reason]
     field = exc.body.get("field") if isinstance(exc.body.get("field"), str) else ""
     return error_type(msg.format(field=field), {"field": field} if field else {})

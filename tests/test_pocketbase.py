@@ -8,8 +8,7 @@ import pytest
 
 from ops.pbserver import PocketBaseServer
 from ops.processes import free_port
-from sidecar.errors import ServiceUnavailable
-from sidecar.pocketbase import PocketBaseError, PocketBaseGateway, token_claims
+from sidecar.pocketbase import PocketBaseError, PocketBaseGateway, PocketBaseUnavailable, token_claims
 
 
 @pytest.fixture
@@ -46,7 +45,7 @@ def test_revoked_superuser_token_is_caught_by_the_periodic_check(gateway, pb):
 
 def test_unreachable_pocketbase_is_503():
     gateway = PocketBaseGateway(f"http://127.0.0.1:{free_port()}", "a@b.cd", "x", timeout=2)
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(PocketBaseUnavailable):
         gateway.collection_id("tbl_company")
     assert gateway.healthy() is False
 
@@ -106,7 +105,7 @@ def test_pocketbase_restart_is_survived(tmp_path):
     try:
         assert users_count(gateway) == 0
         server.stop()
-        with pytest.raises(ServiceUnavailable):
+        with pytest.raises(PocketBaseUnavailable):
             users_count(gateway)
         server.start()
         assert users_count(gateway) == 0
