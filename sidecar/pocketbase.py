@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
 from sidecar.httppool import ConnectionPool
@@ -92,8 +92,11 @@ def _json_or_none(data: bytes) -> Any:
 class PocketBaseGateway:
     """Every call the sidecar makes to PocketBase."""
 
-    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 16):
+    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 16,
+                 clock: Callable[[], float] = time.time):
         self.url = url.rstrip("/")
+        # Wall-clock seconds, as a token's `exp` claim counts them; tests move it instead of waiting.
+        self._clock = clock
         self._email = email
         self._password = password
         self._pool = ConnectionPool(self.url, timeout=timeout, size=pool_size)
@@ -116,23 +119,23 @@ class PocketBaseGateway:
             if self._token_usable(stale):
                 return self._token
             token = ""
-            if self._token and self._token != stale and time.time() < self._token_expires:
+            if self._token and self._token != stale and self._clock() < self._token_expires:
                 token = self._refreshed(self._token)
             if not token:
                 token = self._send("POST", f"/api/collections/{SUPERUSERS}/auth-with-password",
                                    body={"identity": self._email, "password": self._password}, token="")["token"]
                 log.info("superuser session created")
             self._token = token
-            self._token_expires = float(token_claims(token).get("exp", time.time() + 600))
-            self._token_checked = time.monotonic()
+            self._token_expires = float(token_claims(token).get("exp", self._clock() + 600))
+            self._token_checked = self._clock()
             return token
 
     def _token_usable(self, stale: str) -> bool:
         # PocketBase treats an invalid token as a guest: lists then come back empty instead of
         # failing. So the token is also re-checked every few minutes, not only trusted until expiry.
         return bool(self._token) and self._token != stale \
-            and time.time() < self._token_expires - RENEW_MARGIN_SECONDS \
-            and time.monotonic() - self._token_checked < RECHECK_SECONDS
+            and self._clock() < self._token_expires - RENEW_MARGIN_SECONDS \
+            and self._clock() - self._token_checked < RECHECK_SECONDS
 
     def _refreshed(self, token: str) -> str:
         """A renewed superuser token from auth-refresh, or "" when PocketBase no longer accepts token."""
