@@ -10,10 +10,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help run test venv venv-dev system-deps nginx chromium schema schema-check schema-diff schema-pull \
-        superuser backup restore storage logs bench bench-scale wrk clean
+        superuser backup restore storage logs bench bench-scale wrk clean docs docs-check nginx-production
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 # swagger-ui-bundle-v2 replaced swagger_ui_bundle and installs the same module folder: on a venv that still
 # has the old one, both are removed first, so the install puts back a complete new one.
@@ -55,6 +55,15 @@ schema-diff: venv ## compare schema.yaml with the running PocketBase (PB_URL, su
 
 schema-pull: venv ## write the running PocketBase's collections into schema.yaml
 	$(PY) -m ops.schema pull
+
+docs: venv ## regenerate deploy/env.example and the settings tables of the READMEs from ops/settings.py
+	$(PY) -m ops.settings_docs write
+
+docs-check: venv ## fail when deploy/env.example or a README's settings table differs from ops/settings.py
+	$(PY) -m ops.settings_docs check
+
+nginx-production: venv ## regenerate deploy/nginx-production.conf from its template and the shared API server block
+	$(PY) -m ops.nginx_conf production
 
 clean: ## remove the virtualenv and runtime files (keeps pb_data/)
 	rm -rf $(VENV) .run .pytest_cache

@@ -1,5 +1,5 @@
 -- Shared by every bench/*.lua scenario: per-thread ids, status counting, and a JSON summary in done().
--- Parameters come from the environment (set by bench/run.py): BENCH_PREFIX, BENCH_TOKENS (a file, one
+-- Parameters come from the environment (set by bench/cells.py): BENCH_PREFIX, BENCH_TOKENS (a file, one
 -- token per line), BENCH_USERS (number of seeded users), BENCH_COMPANIES (a file, one company_id per line).
 local M = {}
 local threads = {}

@@ -145,6 +145,89 @@ def clone_rows(db: sqlite3.Connection, table: str, template_id: str, count: int,
     return count
 
 
+def registered_user_fields(i: int, n_companies: int) -> dict:
+    """What a registered (even) user i has over a visitor: name, phone, a company and three attachments."""
+    a = (i // 2) * 3
+    return {"users_name": f"测试用户{i}", "users_phone": f"139{i:08d}", "users_type": "注册用户",
+            "company_id": company_bid((i // 2) % n_companies), "users_picture": attachment_bid(a),
+            "users_id_pic_a": attachment_bid(a + 1), "users_id_pic_b": attachment_bid(a + 2)}
+
+
+def user_row(i: int, n_companies: int, token_keys: str) -> dict:
+    """User i's columns that differ from the template's."""
+    row = {"id": record_id("u", i), "openid": openid(i), "unionid": f"dev-unionid-benchuser{i}",
+           "users_id": f"USR-{BASE_MS + i}-{alnum6(i)}", "tokenKey": token_keys[50 * i:50 * i + 50],
+           "email": "", "created": stamp(i // 1000), "updated": stamp(i // 1000),
+           "users_name": "", "users_phone": "", "users_type": "游客", "company_id": "",
+           "users_picture": "", "users_id_pic_a": "", "users_id_pic_b": ""}
+    if i % 2 == 0:
+        row.update(registered_user_fields(i, n_companies))
+    return row
+
+
+def company_row(i: int) -> dict:
+    """Company i's columns that differ from the template's."""
+    return {"id": record_id("c", i), "company_id": company_bid(i), "company_name": f"基准测试公司{i}有限公司",
+            "company_usci": f"91310000{i:010d}", "company_entity": f"法人{i}", "company_add": f"世纪大道{i}号",
+            "company_owner_openid": openid(i * 2), "created": stamp(i // 1000), "updated": stamp(i // 1000)}
+
+
+def attachment_row(i: int, files: int) -> dict:
+    """Attachment i's columns that differ from the template's (the first `files` have a file)."""
+    return {"id": record_id("a", i), "attachments_id": attachment_bid(i),
+            "attachments_filename": f"bench{i}.png",
+            "attachments_link": f"bench{i}.png" if i < files else "",
+            "attachments_owner": openid((i // 3) * 2),
+            "created": stamp(i // 1000), "updated": stamp(i // 1000)}
+
+
+def document_row(i: int, n_users: int) -> dict:
+    """Document i's columns that differ from the template's."""
+    return {"id": record_id("d", i), "document_id": f"DOC-{BASE_MS + i}-{alnum6(i)}",
+            "document_title": f"基准文档 {i}", "document_owner": openid(i % n_users),
+            "document_create": stamp(i // 1000), "created": stamp(i // 1000), "updated": stamp(i // 1000)}
+
+
+def drop_indexes_and_triggers(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Drop the seeded tables' indexes (returned, to be recreated) and the users table's triggers."""
+    # Building an index once over sorted keys is several times faster than growing it row by row:
+    # the tables' own indexes are dropped and recreated from their exact SQL, in the same transaction.
+    tables = (USERS, COMPANIES, ATTACHMENTS, DOCUMENTS)
+    indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                         f"AND tbl_name IN ({', '.join('?' * len(tables))})", tables).fetchall()
+    for name, _ in indexes:
+        db.execute(f'DROP INDEX "{name}"')
+    # The users counter's triggers (pb_hooks/lib/users_counter.js) would add a row update to every
+    # insert: PocketBase recreates them, and sets the count from COUNT(*), at its next start.
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+                              (USERS,)).fetchall():
+        db.execute(f'DROP TRIGGER "{name}"')
+    return indexes
+
+
+def clone_all(db: sqlite3.Connection, shape: Shape, templates: dict[str, str]) -> dict[str, int]:
+    """Every collection's rows cloned from its template: {collection: rows written}."""
+    # Secrets that sign each user's tokens: 50 random characters, like PocketBase's own.
+    token_keys = secrets.token_hex(25 * shape.n_users)
+    users = functools.partial(user_row, n_companies=shape.n_companies, token_keys=token_keys)
+    attachments = functools.partial(attachment_row, files=shape.files)
+    documents = functools.partial(document_row, n_users=shape.n_users)
+    return {
+        COMPANIES: clone_rows(db, COMPANIES, templates[COMPANIES], shape.n_companies, company_row),
+        ATTACHMENTS: clone_rows(db, ATTACHMENTS, templates[ATTACHMENTS], shape.n_attachments, attachments),
+        USERS: clone_rows(db, USERS, templates[USERS], shape.n_users, users),
+        DOCUMENTS: clone_rows(db, DOCUMENTS, templates[DOCUMENTS], shape.n_documents, documents),
+    }
+
+
+def write_files(storage: Path, shape: Shape) -> None:
+    """The uploaded file of each attachment that has one, where PocketBase's storage keeps it."""
+    for i in range(min(shape.files, shape.n_attachments)):
+        folder = storage / record_id("a", i)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"bench{i}.png").write_bytes(TINY_PNG)
+
+
 def seed_database(data_dir: Path, shape: Shape, templates: dict[str, str]) -> dict[str, int]:
     """Write the shape's rows into <data_dir>/data.db in one transaction; PocketBase must be stopped."""
     db = sqlite3.connect(data_dir / "data.db", isolation_level=None)
@@ -155,58 +238,8 @@ def seed_database(data_dir: Path, shape: Shape, templates: dict[str, str]) -> di
         db.execute("PRAGMA synchronous = OFF")
         db.execute("PRAGMA cache_size = -262144")   # 256 MiB of page cache for the index inserts
         db.execute("BEGIN")
-        # Building an index once over sorted keys is several times faster than growing it row by row:
-        # the tables' own indexes are dropped and recreated from their exact SQL, in the same transaction.
-        tables = (USERS, COMPANIES, ATTACHMENTS, DOCUMENTS)
-        indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
-                             f"AND tbl_name IN ({', '.join('?' * len(tables))})", tables).fetchall()
-        for name, _ in indexes:
-            db.execute(f'DROP INDEX "{name}"')
-        # The users counter's triggers (pb_hooks/lib/users_counter.js) would add a row update to every
-        # insert: PocketBase recreates them, and sets the count from COUNT(*), at its next start.
-        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
-                                  (USERS,)).fetchall():
-            db.execute(f'DROP TRIGGER "{name}"')
-        n_comp = shape.n_companies
-        # Secrets that sign each user's tokens: 50 random characters, like PocketBase's own.
-        token_keys = secrets.token_hex(25 * shape.n_users)
-
-        def user(i: int) -> dict:
-            row = {"id": record_id("u", i), "openid": openid(i), "unionid": f"dev-unionid-benchuser{i}",
-                   "users_id": f"USR-{BASE_MS + i}-{alnum6(i)}", "tokenKey": token_keys[50 * i:50 * i + 50],
-                   "email": "", "created": stamp(i // 1000), "updated": stamp(i // 1000),
-                   "users_name": "", "users_phone": "", "users_type": "游客", "company_id": "",
-                   "users_picture": "", "users_id_pic_a": "", "users_id_pic_b": ""}
-            if i % 2 == 0:
-                a = (i // 2) * 3
-                row.update(users_name=f"测试用户{i}", users_phone=f"139{i:08d}", users_type="注册用户",
-                           company_id=company_bid((i // 2) % n_comp), users_picture=attachment_bid(a),
-                           users_id_pic_a=attachment_bid(a + 1), users_id_pic_b=attachment_bid(a + 2))
-            return row
-
-        def company(i: int) -> dict:
-            return {"id": record_id("c", i), "company_id": company_bid(i), "company_name": f"基准测试公司{i}有限公司",
-                    "company_usci": f"91310000{i:010d}", "company_entity": f"法人{i}", "company_add": f"世纪大道{i}号",
-                    "company_owner_openid": openid(i * 2), "created": stamp(i // 1000), "updated": stamp(i // 1000)}
-
-        def attachment(i: int) -> dict:
-            return {"id": record_id("a", i), "attachments_id": attachment_bid(i),
-                    "attachments_filename": f"bench{i}.png",
-                    "attachments_link": f"bench{i}.png" if i < shape.files else "",
-                    "attachments_owner": openid((i // 3) * 2),
-                    "created": stamp(i // 1000), "updated": stamp(i // 1000)}
-
-        def document(i: int) -> dict:
-            return {"id": record_id("d", i), "document_id": f"DOC-{BASE_MS + i}-{alnum6(i)}",
-                    "document_title": f"基准文档 {i}", "document_owner": openid(i % shape.n_users),
-                    "document_create": stamp(i // 1000), "created": stamp(i // 1000), "updated": stamp(i // 1000)}
-
-        counts = {
-            COMPANIES: clone_rows(db, COMPANIES, templates[COMPANIES], n_comp, company),
-            ATTACHMENTS: clone_rows(db, ATTACHMENTS, templates[ATTACHMENTS], shape.n_attachments, attachment),
-            USERS: clone_rows(db, USERS, templates[USERS], shape.n_users, user),
-            DOCUMENTS: clone_rows(db, DOCUMENTS, templates[DOCUMENTS], shape.n_documents, document),
-        }
+        indexes = drop_indexes_and_triggers(db)
+        counts = clone_all(db, shape, templates)
         for _, sql in indexes:
             db.execute(sql)
         storage = data_dir / "storage" / collection_id(db, ATTACHMENTS)
@@ -214,8 +247,5 @@ def seed_database(data_dir: Path, shape: Shape, templates: dict[str, str]) -> di
         db.execute("PRAGMA journal_mode = WAL")
     finally:
         db.close()
-    for i in range(min(shape.files, shape.n_attachments)):
-        folder = storage / record_id("a", i)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"bench{i}.png").write_bytes(TINY_PNG)
+    write_files(storage, shape)
     return counts

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from ops.processes import ROOT, ManagedProcess, free_port, pocketbase_binary
+from ops.processes import ROOT, ManagedProcess, free_port, pocketbase_binary, retry_on_fresh_ports
 
 MIGRATIONS_DIR = ROOT / "pb_migrations"
 HOOKS_DIR = ROOT / "pb_hooks"
@@ -45,12 +45,19 @@ class PocketBaseServer:
     data_dir: Path
     superuser_email: str
     superuser_password: str
-    port: int = field(default_factory=free_port)
+    # 0: a free port, picked again should another process bind it before PocketBase does.
+    port: int = 0
     log_path: Path | None = None
     env: dict | None = None
     migrations_dir: Path = MIGRATIONS_DIR
     hooks_dir: Path = HOOKS_DIR
     process: ManagedProcess | None = None
+    pick_port: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.port:
+            self.pick_port = True
+            self.port = free_port()
 
     @property
     def url(self) -> str:
@@ -82,6 +89,12 @@ class PocketBaseServer:
 
     def start(self, deadline: float = 60.0) -> "PocketBaseServer":
         """Serve (the bootstrap hook upserts the superuser) and wait until /api/health answers 200."""
+        if self.pick_port:
+            return retry_on_fresh_ports(lambda ports: self._serve(ports[0], deadline), first=[self.port])
+        return self._serve(self.port, deadline)
+
+    def _serve(self, port: int, deadline: float) -> "PocketBaseServer":
+        self.port = port
         secure_data_dir(self.data_dir)
         log_path = self.log_path or self.data_dir / "pocketbase.log"
         self.process = ManagedProcess(

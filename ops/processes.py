@@ -7,12 +7,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+# How servers say another process holds their port (gunicorn says "Connection in use").
+ADDRESS_IN_USE = ("address already in use", "connection in use")
+Started = TypeVar("Started")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -32,6 +37,24 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def lost_port_race(exc: BaseException) -> bool:
+    """The start failed because another process bound one of its ports first."""
+    return any(words in str(exc).lower() for words in ADDRESS_IN_USE)
+
+
+def retry_on_fresh_ports(start: Callable[[list[int]], Started], count: int = 1, attempts: int = 3,
+                         first: list[int] | None = None) -> Started:
+    """start(ports) on first (else count free ports), again on fresh ones when another process took one first:
+    a port found free stays free only until someone binds it, so the server's own bind is the real test."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start(first if first and attempt == 1 else free_ports(count))
+        except Exception as exc:
+            if attempt == attempts or not lost_port_race(exc):
+                raise
+    raise AssertionError("not reached")
 
 
 def proc_stat(pid: int | str) -> list[str] | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.processes import free_ports
+from ops.processes import free_ports, retry_on_fresh_ports
 from ops.stack import Stack, StackConfig
 from tests.helpers import PB
 
@@ -43,9 +43,14 @@ def stack_settings(base_dir: Path, **settings) -> dict:
 
 
 def start_stack(base_dir: Path, **settings) -> Stack:
-    """A started stack configured by stack_settings (no .env is read)."""
-    config = StackConfig.from_env(stack_settings(base_dir, **settings), dotenv_path=None)
-    return Stack(config).start()
+    """A started stack configured by stack_settings (no .env is read), on fresh ports should another
+    process bind one of them first."""
+    def start(ports: list[int]) -> Stack:
+        picked = dict(zip(("HTTP_PORT", "PB_PORT", "SIDECAR_PORT"), ports))
+        config = StackConfig.from_env(stack_settings(base_dir, **{**picked, **settings}), dotenv_path=None)
+        return Stack(config).start()
+
+    return retry_on_fresh_ports(start, count=3)
 
 
 def stop_and_check(stack: Stack) -> None:

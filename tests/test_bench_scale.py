@@ -1,51 +1,17 @@
-"""bench/scale.py's pure helpers: combining rounds, the verdicts, and the section kept in results.md."""
+"""bench/scale.py's command line: its options and its refusal to measure without wrk."""
 from __future__ import annotations
-
-import pytest
 
 from bench import scale
 
 
-def cell(name, rps, cpu, **extra):
-    return {"name": name, "conns": 8, "rps": rps, "p50_ms": 1.0, "p99_ms": 2.0, "seconds": 4.0,
-            "cpu_ms": {"pocketbase": cpu}, "non2xx": 0, "socket_errors": 0, "requests": int(rps * 4),
-            "ok": int(rps * 4), **extra}
+def test_options_default_from_the_environment(monkeypatch):
+    for name, value in {"BENCH_SIZES": "10,20", "BENCH_DURATION": "1", "BENCH_ROUNDS": "2", "BENCH_CONNS": "4"}.items():
+        monkeypatch.setenv(name, value)
+    args = scale.parse_args([])
+    assert (args.sizes, args.duration, args.rounds, args.conns, args.render) == ("10,20", 1, 2, 4, False)
 
 
-def data(rps_small, rps_large, cpu_small, cpu_large):
-    sizes = []
-    for users, rps, cpu in ((10, rps_small, cpu_small), (1000, rps_large, cpu_large)):
-        sizes.append({"users": users, "counts": {"tbl_auth_users": users}, "seed_seconds": 1, "start_seconds": 1,
-                      "queries": [], "results": [cell("users_count", rps, cpu)]})
-    return {"generated": "now", "conns": 8, "duration": 4, "rounds": 1, "total_seconds": 60, "sizes": sizes}
-
-
-def test_combine_takes_medians_and_sums_counts():
-    rounds = [cell("login_new", 100, 1.0, new_users=400), cell("login_new", 300, 3.0, new_users=1200),
-              cell("login_new", 200, 2.0, new_users=800)]
-    out = scale.combine(rounds)
-    assert out["rps"] == 200 and out["cpu_ms"] == {"pocketbase": 2.0}
-    assert out["rps_rounds"] == [100, 300, 200]
-    assert out["requests"] == 2400 and out["new_users"] == 2400 and out["new_users_per_s"] == 200
-
-
-@pytest.mark.parametrize("rps_large, cpu_large, rps_verdict, cpu_verdict", [
-    (90, 1.1, "yes", "yes"),
-    (70, 1.1, "**no**", "yes"),
-    (100, 2.0, "yes", "**no**"),
-])
-def test_verdicts_compare_largest_with_smallest(rps_large, cpu_large, rps_verdict, cpu_verdict):
-    (_, _, rps_ratio, cpu_ratio), = [v for v in scale.verdicts(data(100, rps_large, 1.0, cpu_large))
-                                     if v[0] == "users_count"]
-    assert scale.within(rps_ratio) == rps_verdict and scale.within(cpu_ratio) == cpu_verdict
-
-
-def test_section_replaces_itself_and_keeps_the_rest_of_results(tmp_path):
-    results = tmp_path / "results.md"
-    results.write_text("# Benchmark results\n\nthe default run\n")
-    scale.splice_results(scale.render_section(data(100, 50, 1.0, 2.0)), results)
-    scale.splice_results(scale.render_section(data(100, 95, 1.0, 1.0)), results)
-    text = results.read_text()
-    assert text.startswith("# Benchmark results\n\nthe default run\n")
-    assert text.count(scale.MARKER) == 1 and "| users-count | 100 | 95 | 0.95x | yes" in text
-    assert "![req/s and CPU per request against users](scale.png)" in text
+def test_without_wrk_it_stops_before_measuring(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(scale, "measure", None)  # would fail if it tried
+    assert scale.main([]) == 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ops.processes import free_ports
-from ops.stack import StackConfig, StackError, render_nginx_conf
+from ops.nginx_conf import render_nginx_conf
+from ops.stack_config import StackConfig, StackError
 from tests.helpers import assert_envelope, route
 
 

@@ -38,11 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if problems else 0
 
     # The same superuser and URL as make backup/restore: environment, .env, or pb_data's password file.
-    from ops.stack import StackConfig, StackError, admin_pb_url, superuser_token
+    from ops.admin import admin_pb_url, superuser_client
+    from ops.stack_config import StackConfig, StackError
     try:
         config = StackConfig.from_env(generate_password=False)
         args.url = (args.url or admin_pb_url(config)).rstrip("/")
-        token = superuser_token(args.url, config)
+        token = superuser_client(args.url, config).auth_store.token
     except StackError as exc:
         print(f"schema-{args.command}: {exc}", file=sys.stderr)
         return 2

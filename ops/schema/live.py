@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-import requests
 import yaml
+from pocketbase import PocketBase
 
 from ops.schema.pocketbase_json import (
     SCHEMA_PATH, SYSTEM_FIELD_NAMES, SchemaError, collections_json, crc32, load_schema,
@@ -15,10 +15,12 @@ from ops.schema.pocketbase_json import (
 
 
 def _live_collections(url: str, token: str) -> list[dict]:
-    response = requests.get(f"{url}/api/collections", params={"perPage": 500, "sort": "created"},
-                            headers={"Authorization": token}, timeout=10)
-    response.raise_for_status()
-    return [c for c in response.json()["items"] if not c.get("system")]
+    # The raw JSON (client.send): the client's Collection models rename field options, which diff and pull
+    # must see as PocketBase stores them.
+    client = PocketBase(url, timeout=10)
+    client.auth_store.save(token, None)
+    page = client.send("/api/collections", {"params": {"perPage": 500, "sort": "created"}})
+    return [c for c in page["items"] if not c.get("system")]
 
 
 def _unalias(rule: str | None, aliases: dict) -> str | None:

@@ -1,0 +1,71 @@
+"""The targets a `make bench` run is held to, each a (label, passed, measured value)."""
+from __future__ import annotations
+
+from bench.scenarios import SCENARIOS
+
+Target = tuple[str, "bool | None", str]
+# (label, route, baseline, minimum req/s ratio to the baseline)
+RATIO_TARGETS = [
+    ("returning-user login", "login_returning", "native_refresh_nginx", 0.25),
+    ("profile", "profile", "native_refresh_nginx", 0.2),
+    ("refresh-token", "refresh_token", "native_refresh_nginx", 0.3),
+    ("users-count", "users_count", "native_list_nginx", 0.4),
+]
+NGINX_OVERHEAD = 0.15             # nginx may cost the native list at most this share of its direct req/s
+BURST_NEW_USERS_PER_S = 300       # first logins per second at c=32
+TAIL = 5                          # p99 at most this many times p50 at c=32
+
+
+def ratio_targets(results: dict, conns_list: list[int]) -> list[Target]:
+    """Each route's req/s against its baseline's, at each connection count."""
+    out = []
+    for label, name, base, minimum in RATIO_TARGETS:
+        for c in conns_list:
+            r, b = results.get((name, c)), results.get((base, c))
+            if r and b:
+                value = r["rps"] / b["rps"]
+                out.append((f"{label} >= {minimum}x {base} @ c={c}", value >= minimum, f"{value:.2f}x"))
+    return out
+
+
+def nginx_overhead_targets(results: dict, conns_list: list[int]) -> list[Target]:
+    """What nginx costs the native list, at each connection count."""
+    out = []
+    for c in conns_list:
+        r, b = results.get(("native_list_nginx", c)), results.get(("native_list_direct", c))
+        if r and b:
+            cost = 1 - r["rps"] / b["rps"]
+            out.append((f"nginx overhead on native list <= {NGINX_OVERHEAD:.0%} @ c={c}", cost <= NGINX_OVERHEAD,
+                        f"{cost * 100:.1f}%"))
+    return out
+
+
+def burst_targets(results: dict) -> list[Target]:
+    """New users per second of the first-login burst at c=32, without errors."""
+    burst = results.get(("login_new", 32))
+    if not burst:
+        return []
+    ok = burst["new_users_per_s"] >= BURST_NEW_USERS_PER_S and burst["non2xx"] == 0 and burst["socket_errors"] == 0
+    return [(f"first-login burst @ c=32 >= {BURST_NEW_USERS_PER_S} new users/s, 0 errors", ok,
+             f"{burst['new_users_per_s']:.0f}/s, {burst['non2xx'] + burst['socket_errors']} errors, "
+             f"{burst['new_users']} created for {burst['ok']} 2xx")]
+
+
+def tail_targets(results: dict) -> list[Target]:
+    """p99 over p50 of every scenario at c=32."""
+    out = []
+    for name, _, label, _ in SCENARIOS:
+        r = results.get((name, 32))
+        if r:
+            q = r["p99_ms"] / max(r["p50_ms"], 0.001)
+            out.append((f"p99 <= {TAIL}x p50 @ c=32: {label}", q <= TAIL,
+                        f"{q:.1f}x ({r['p50_ms']:.1f}/{r['p99_ms']:.1f} ms)"))
+    return out
+
+
+def targets(results: dict, conns_list: list[int]) -> list[Target]:
+    """Every target, in the order results.md lists them."""
+    errors = sum(r["non2xx"] + r["socket_errors"] for r in results.values())
+    return (ratio_targets(results, conns_list) + nginx_overhead_targets(results, conns_list)
+            + burst_targets(results) + tail_targets(results)
+            + [("no errors anywhere", errors == 0, f"{errors} non-2xx/socket errors in total")])

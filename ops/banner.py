@@ -1,0 +1,55 @@
+"""What `make run` prints once the stack is up: the URLs, where credentials live, the dev-mode warning."""
+from __future__ import annotations
+
+from ops.stack import HEALTH_PATH, Stack
+from ops.stack_config import RateLimit, StackConfig, mask_secrets, superuser_source
+
+STUB_CODES_DOC = "deploy/README.md, section \"WeChat dev stub\""
+
+DEV_BANNER = """\
+################################################################################
+#                                                                              #
+#   WECHAT IS THE LOCAL DEV STUB - no WECHAT_APPID is set.                     #
+#   No request reaches the real WeChat servers. Login codes are fake:          #
+#     any code NAME (or NAME.anything) logs in as openid dev-openid-NAME,      #
+#     phone-13800138000 is a phone code, fail-40029 / slow-2 / http500 ...     #
+#   The table of codes: {doc:<55}#
+#   Set WECHAT_APPID and WECHAT_SECRET (env or .env) to use the real WeChat.   #
+#                                                                              #
+################################################################################"""
+
+
+
+def dev_exposure(config: StackConfig) -> str:
+    """The dev banner's line on who can reach the stub's fake logins."""
+    if config.nginx_listen in ("127.0.0.1", "::1", "localhost"):
+        return (f"Dev mode listens on {config.nginx_listen} only: nobody else can reach it. "
+                "NGINX_LISTEN=0.0.0.0 would open it to the network.")
+    return (f"WARNING: dev mode listens on {config.nginx_listen} (NGINX_LISTEN): anyone who reaches this "
+            "machine can log in as any user by name.")
+
+
+def print_started(stack: Stack) -> None:
+    """The URLs and where credentials live; nothing secret."""
+    config = stack.config
+    base = config.public_base_url
+    lines = [
+        "",
+        "Stack is up:",
+        f"  API base   {base}/pb/api/",
+        f"  Dashboard  {base}/pb/_/",
+        f"  API docs   {base}/pb/api/docs",
+        f"  Health     {base}{HEALTH_PATH}",
+        f"  Superuser  {config.superuser_email} ({superuser_source(config)})",
+        f"  nginx      listening on {config.nginx_listen}:{config.http_port}"
+        + ("" if RateLimit.parse(config.rate_limits) else " (rate limits off)"),
+        f"  Storage    {config.storage.describe()}",
+        f"  Sidecars   {', '.join(config.sidecar_upstreams)}",
+        f"  Logs       {stack.run_dir}/*.log   (make logs)",
+        f"  WeChat     {'local dev stub at ' + str(stack.stub_url) if config.dev_mode else 'live, appid ' + config.wechat_appid}",
+        "",
+    ]
+    if config.dev_mode:
+        lines += [DEV_BANNER.format(doc=STUB_CODES_DOC), dev_exposure(config), ""]
+    lines.append("Press Ctrl-C to stop.")
+    print(mask_secrets("\n".join(lines), config.secret_values()), flush=True)

@@ -1,0 +1,107 @@
+"""`python -m ops.stack [command]`: run the stack in the foreground, or one of the operator commands.
+
+Commands (the Makefile targets of the same names)::
+
+    python -m ops.stack [run]          # start everything, stay in the foreground until SIGINT/SIGTERM
+    python -m ops.stack superuser      # create or update the superuser
+    python -m ops.stack backup         # back up a running PocketBase (pb_data/backups/ or the S3 bucket)
+    python -m ops.stack restore NAME   # restore that backup into the running PocketBase
+    python -m ops.stack storage        # apply S3_* / BACKUP_* to the running PocketBase
+    python -m ops.stack logs           # tail the run dir's logs
+
+Settings come from the environment, else from .env (the environment wins); see StackConfig.from_env.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+import requests
+
+from ops.admin import cmd_backup, cmd_logs, cmd_restore, cmd_storage, cmd_superuser
+from ops.banner import print_started
+from ops.settings import secret_names
+from ops.stack import Stack
+from ops.stack_config import StackConfig, StackError, mask_secrets
+from ops.storage import StorageError
+
+
+class StopRequested(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+def run(config: StackConfig) -> int:
+    """Start the stack and watch it: 0 after SIGINT/SIGTERM, 1 when a child dies or the start fails."""
+    stopping = {"requested": False}
+
+    def on_signal(signum, frame):
+        if not stopping["requested"]:
+            stopping["requested"] = True
+            raise StopRequested()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    stack = Stack(config)
+    secret_values = config.secret_values()
+    try:
+        print(f"Starting the stack (logs in {stack.run_dir}) ...", flush=True)
+        stack.start()
+        print_started(stack)
+        while True:
+            time.sleep(0.5)
+            dead = stack.dead_process()
+            if dead:
+                stopping["requested"] = True  # from here on a signal must not interrupt the cleanup
+                print(f"\n{dead.name} exited unexpectedly with status {dead.proc.returncode}; stopping the stack.",
+                      file=sys.stderr, flush=True)
+                print(f"--- last lines of {dead.log_path} ---\n"
+                      + mask_secrets(dead.log_tail(), secret_values), file=sys.stderr, flush=True)
+                stack.stop()
+                return 1
+    except StopRequested:
+        print("\nStopping the stack ...", flush=True)
+        stopping["requested"] = True
+        stack.stop()
+        print("Stopped.", flush=True)
+        return 0
+    except (StackError, RuntimeError) as exc:
+        stopping["requested"] = True
+        stack.stop()
+        print("The stack failed to start:\n" + mask_secrets(str(exc), secret_values), file=sys.stderr, flush=True)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m ops.stack`."""
+    parser = argparse.ArgumentParser(prog="python -m ops.stack", description="Run and administer the stack.")
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "superuser", "backup", "restore", "storage", "logs"))
+    parser.add_argument("name", nargs="?", help="restore: the backup's file name (pb_data/backups/<name>.zip)")
+    args = parser.parse_args(argv)
+    secret_values = [os.environ.get(name, "") for name in secret_names()]
+    try:
+        # Only `run` and `superuser` may create the password file; the others need the existing one.
+        config = StackConfig.from_env(generate_password=args.command in ("run", "superuser"))
+        secret_values = config.secret_values()
+        if args.command == "run":
+            return run(config)
+        if args.command == "superuser":
+            return cmd_superuser(config)
+        if args.command == "backup":
+            return cmd_backup(config)
+        if args.command == "restore":
+            if not args.name:
+                parser.error("restore needs the backup's name: make restore NAME=<file.zip>")
+            return cmd_restore(config, args.name)
+        if args.command == "storage":
+            return cmd_storage(config)
+        return cmd_logs(config)
+    except (StackError, StorageError, RuntimeError, requests.RequestException) as exc:
+        print(f"error: {mask_secrets(str(exc), secret_values)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""nginx's config, from templates: the stack's (deploy/nginx.conf.template) and production's site, which share
+their API server block (deploy/nginx-api-server.conf.template), and where nginx is installed.
+
+    python -m ops.nginx_conf production    # rewrite deploy/nginx-production.conf (make nginx-production)
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import string
+import sys
+from pathlib import Path
+
+from ops.processes import ROOT
+from ops.settings import BY_NAME
+from ops.stack_config import RateLimit, StackConfig, StackError
+
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+API_SERVER_TEMPLATE = ROOT / "deploy" / "nginx-api-server.conf.template"
+PRODUCTION_TEMPLATE = ROOT / "deploy" / "nginx-production.conf.template"
+PRODUCTION_CONF = ROOT / "deploy" / "nginx-production.conf"
+GENERATED_NOTE = ("# Generated from deploy/nginx-production.conf.template and deploy/nginx-api-server.conf.template\n"
+                  "# by `make nginx-production`: edit those, not this file.\n")
+
+
+class UppercaseTemplate(string.Template):
+    """${NAME} placeholders with upper-case names only, so nginx's lower-case $variables are left alone."""
+
+    flags = 0
+    idpattern = r"[A-Z][A-Z0-9_]*"
+
+
+def with_api_server(template: str) -> str:
+    """template with its ${API_SERVER} line replaced by the shared API server block, indented as that line."""
+    body = API_SERVER_TEMPLATE.read_text().split("\n\n", 1)[1].splitlines()  # after its header comment
+    match = re.search(r"^( *)\$\{API_SERVER\}\n", template, re.M)
+    if not match:
+        raise StackError("nginx template has no ${API_SERVER} line")
+    indent = match.group(1)
+    block = "".join(f"{indent}{line}\n" if line else "\n" for line in body).lstrip("\n")
+    return template[:match.start()] + block + template[match.end():]
+
+
+def substitute(template: str, **values) -> str:
+    """template with its ${NAME}s filled; StackError naming any left unfilled."""
+    rendered = UppercaseTemplate(with_api_server(template)).safe_substitute(**values)
+    leftover = re.findall(r"\$\{[A-Z][A-Z0-9_]*\}", rendered)
+    if leftover:
+        raise StackError(f"nginx template has unknown placeholders: {sorted(set(leftover))}")
+    return rendered
+
+
+def rate_limit_location(rate_limit: RateLimit | None) -> str:
+    """The limit_req line of the sidecar routes ("" when RATE_LIMITS is off)."""
+    return f"limit_req zone=sidecar_per_ip burst={rate_limit.burst} nodelay;" if rate_limit else ""
+
+
+def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE) -> str:
+    """The nginx config for this stack, from deploy/nginx.conf.template."""
+    rate_limit = RateLimit.parse(config.rate_limits)
+    rate_limit_http = (
+        f"    limit_req_zone $binary_remote_addr zone=sidecar_per_ip:10m rate={rate_limit.rate};\n"
+        "    limit_req_status 429;\n"
+        "    limit_req_log_level warn;"
+    ) if rate_limit else ""
+    # As root nginx would hand its workers to `nobody`, who cannot write temp dirs under a private run dir.
+    user_directive = "user root;" if os.geteuid() == 0 else ""
+    return substitute(
+        template_path.read_text(),
+        USER_DIRECTIVE=user_directive,
+        RUN_DIR=str(config.run_dir),
+        LISTEN=config.nginx_listen if ":" not in config.nginx_listen else f"[{config.nginx_listen}]",
+        HTTP_PORT=config.http_port,
+        PB_PORT=config.pb_port,
+        SIDECAR_PORT=config.sidecar_port,
+        SIDECAR_SERVERS="\n        ".join(f"server {upstream};" for upstream in config.sidecar_upstreams),
+        RATE_LIMIT_HTTP=rate_limit_http,
+        RATE_LIMIT_LOCATION=rate_limit_location(RateLimit.parse(config.rate_limits)),
+    )
+
+
+def render_production_conf() -> str:
+    """deploy/nginx-production.conf: the production site with the default RATE_LIMITS."""
+    rate_limit = RateLimit.parse(BY_NAME["RATE_LIMITS"].default)
+    return GENERATED_NOTE + substitute(PRODUCTION_TEMPLATE.read_text(),
+                                       RATE_LIMIT_LOCATION=rate_limit_location(rate_limit))
+
+
+def nginx_binary() -> str:
+    """The nginx executable (Debian puts it in /usr/sbin, which a user's PATH may lack)."""
+    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx")
+                                           if os.access(p, os.X_OK)), None)
+    if not found:
+        raise StackError("nginx is not installed; run `make nginx`")
+    return found
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["production"]:
+        sys.exit(__doc__)
+    PRODUCTION_CONF.write_text(render_production_conf())

@@ -1,0 +1,130 @@
+"""Every setting of the project, once: its default, meaning, who reads it and whether it is secret.
+
+ops/stack_config.py reads the settings `make run` reads (and their defaults) from here; sidecar/config.py
+is checked against it (tests/test_settings.py); deploy/env.example and the settings tables of README.md and
+deploy/README.md are generated from it (`make docs`, checked by `make docs-check` and the tests).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Who reads a setting: `make run` (ops.stack, which renders nginx's config), the sidecar (gunicorn),
+# PocketBase (migrations and pb_hooks), the operator commands on a running PocketBase (make backup ...),
+# gunicorn's config file (deploy/gunicorn.conf.py, used by make run and the systemd unit).
+STACK, SIDECAR, POCKETBASE, TOOLS = "make run", "sidecar", "PocketBase", "operator commands"
+GUNICORN = "deploy/gunicorn.conf.py"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: default ("" = unset), meaning, section of env.example, readers."""
+
+    name: str
+    default: str
+    meaning: str
+    section: str
+    read_by: tuple[str, ...]
+    secret: bool = False
+    # The default as the documents show it, when it is computed ("" = the literal default, or empty).
+    default_doc: str = ""
+    # What deploy/env.example writes (None: the default); commented out when server_only.
+    example: str | None = None
+    server_only: bool = False
+
+    @property
+    def shown_default(self) -> str:
+        return self.default_doc or self.default
+
+
+PORTS, PB, WECHAT, PUBLIC, FILES, PROCESSES = (
+    "ports and paths (make run / ops.stack)", "PocketBase", "WeChat", "public face", "files and backups",
+    "sidecar processes",
+)
+S3_ALL = ("one of the five S3 settings: all five set, PocketBase keeps uploaded files and backups in that "
+          "S3(-compatible) bucket; all empty, in the local data dir. Applied at every start over PocketBase's "
+          "settings API; a wrong endpoint, bucket or key stops the start with one line")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("HTTP_PORT", "8080", "nginx's port", PORTS, (STACK,)),
+    Setting("PB_PORT", "8090", "PocketBase's port (127.0.0.1)", PORTS, (STACK, TOOLS)),
+    Setting("SIDECAR_PORT", "8000", "gunicorn's port (127.0.0.1)", PORTS, (STACK,)),
+    Setting("PB_DATA_DIR", "pb_data", "PocketBase's data (relative paths are relative to the repository)",
+            PORTS, (STACK, TOOLS), default_doc="./pb_data", example="./pb_data"),
+    Setting("RUN_DIR", "", "nginx.conf, pid and temp files, and the log of every process of `make run`",
+            PORTS, (STACK,), default_doc=".run/<HTTP_PORT>"),
+    Setting("NGINX_LISTEN", "", "nginx's listen address. In dev mode (no `WECHAT_APPID`) the WeChat dev stub "
+            "lets anyone log in as any user by name, so the default keeps it on this machine; set it to open "
+            "dev mode to the network", PORTS, (STACK,), default_doc="0.0.0.0; 127.0.0.1 in dev mode"),
+    Setting("PB_URL", "http://127.0.0.1:8090", "servers only: where the sidecar (and make backup/restore) "
+            "reach PocketBase; `make run` derives it from `PB_PORT`", PB, (SIDECAR, TOOLS), server_only=True),
+    Setting("PB_SUPERUSER_EMAIL", "admin@localhost.local", "the superuser the sidecar logs in as", PB,
+            (STACK, SIDECAR, POCKETBASE, TOOLS)),
+    Setting("PB_SUPERUSER_PASSWORD", "", "empty: generated on first `make run` / `make superuser` into "
+            "`<PB_DATA_DIR>/.superuser_password` (mode 0600) and reused, never printed; PocketBase gets it in "
+            "its environment (`pb_hooks/superuser.pb.js`), never on a command line. On a server the sidecar "
+            "needs it here (deploy/README.md, step 4)", PB, (STACK, SIDECAR, POCKETBASE, TOOLS), secret=True,
+            default_doc="generated"),
+    Setting("SUPERUSER_ALLOWED_IPS", "", "addresses / CIDR networks (comma-separated, IPv4 or IPv6) from which "
+            "superusers may log in or use a superuser token; loopback is always allowed. Empty: from anywhere",
+            PB, (STACK, POCKETBASE)),
+    Setting("SUPERUSER_MFA", "", "`on`: PocketBase's MFA for superusers coming through nginx (password, then a "
+            "one-time code by email: set up SMTP in the dashboard first); `off`: no MFA; empty: leave what the "
+            "dashboard stored (off)", PB, (STACK, POCKETBASE)),
+    Setting("PB_TIMEOUT", "10.0", "seconds the sidecar waits for PocketBase", PB, (SIDECAR,), example=""),
+    Setting("WECHAT_APPID", "", "the mini-program's app id; empty: `make run` uses the local WeChat dev stub "
+            "(deploy/README.md, \"WeChat dev stub\")", WECHAT, (STACK, SIDECAR), default_doc="empty = dev stub"),
+    Setting("WECHAT_SECRET", "", "the mini-program's app secret", WECHAT, (STACK, SIDECAR), secret=True),
+    Setting("WECHAT_API_BASE", "https://api.weixin.qq.com", "the WeChat server (live mode)", WECHAT,
+            (STACK, SIDECAR), example=""),
+    Setting("WECHAT_TIMEOUT", "5.0", "seconds the sidecar waits for WeChat", WECHAT, (SIDECAR,), example=""),
+    Setting("WECHAT_DEV_STUB", "false", "set by `make run` in dev mode (the health route says so); never on a "
+            "server", WECHAT, (SIDECAR,), example=""),
+    Setting("PUBLIC_BASE_URL", "", "the URL clients use (no trailing slash): file URLs in UserInfo start with "
+            "it, PocketBase's appURL is it + `/pb`. On a server: https://CHANGE_ME.example.com", PUBLIC,
+            (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>"),
+    # Per client IP. A mini-program makes a handful of calls at launch; many phones can share one carrier NAT
+    # address, so the steady rate is generous and the burst absorbs launch storms.
+    Setting("RATE_LIMITS", "20r/s,burst=40", "nginx's per-client-IP limit on the sidecar routes, and PocketBase's "
+            "bound on phone probing: `off` (benchmarks) lifts both, or e.g. `20r/s,burst=40`", PUBLIC, (STACK, POCKETBASE)),
+    Setting("CORS_ALLOWED_ORIGINS", "*", "origins whose browser (H5) pages may call our routes: `*` (any, as "
+            "PocketBase's own API) or a comma-separated list such as `https://h5.example.com`", PUBLIC,
+            (SIDECAR,)),
+    Setting("MAX_BODY_BYTES", "65536", "largest request body the sidecar reads (nginx allows 64 KiB too)",
+            PUBLIC, (SIDECAR,), example=""),
+    Setting("LOGIN_LOG_DAYS", "", "days the login audit (`tbl_login_log`) keeps its rows", PUBLIC,
+            (STACK, POCKETBASE), default_doc="90", example="90"),
+    Setting("S3_ENDPOINT", "", S3_ALL, FILES, (STACK, TOOLS)),
+    Setting("S3_BUCKET", "", "the S3 bucket of uploaded files (and of backups, unless `S3_BACKUPS_BUCKET`)",
+            FILES, (STACK, TOOLS)),
+    Setting("S3_REGION", "", "the bucket's region", FILES, (STACK, TOOLS)),
+    Setting("S3_ACCESS_KEY", "", "the S3 access key", FILES, (STACK, TOOLS)),
+    Setting("S3_SECRET", "", "the S3 secret key", FILES, (STACK, TOOLS), secret=True),
+    Setting("S3_FORCE_PATH_STYLE", "false", "`true` for MinIO and most S3-compatible servers (path-style URLs)",
+            FILES, (STACK, TOOLS)),
+    Setting("S3_BACKUPS_BUCKET", "", "backups in a bucket of their own, same endpoint and key (recommended: "
+            "PocketBase lists everything in the backups bucket as a backup, uploaded files included when they "
+            "share one)", FILES, (STACK, TOOLS), default_doc="S3_BUCKET"),
+    Setting("BACKUP_CRON", "0 3 * * *", "PocketBase's scheduled backups (cron, UTC); `off`: none", FILES,
+            (STACK, TOOLS)),
+    Setting("BACKUP_KEEP", "7", "how many scheduled backups PocketBase keeps", FILES, (STACK, TOOLS)),
+    Setting("SIDECAR_WORKERS", "", "gunicorn gthread workers (the sidecar mostly waits on PocketBase and WeChat, "
+            "and shares the CPUs with PocketBase: bench/limits.md, \"worker model\")", PROCESSES, (STACK, GUNICORN),
+            default_doc="cores + 1"),
+    Setting("SIDECAR_THREADS", "8", "threads per gunicorn worker", PROCESSES, (STACK, GUNICORN), example=""),
+    Setting("SIDECAR_APP", "sidecar.wsgi:app", "the WSGI app gunicorn serves (tests swap in a variant)",
+            PROCESSES, (STACK,), example=""),
+    Setting("SIDECAR_UPSTREAMS", "", "nginx's sidecar upstream, `host:port` entries separated by commas; "
+            "`make run` starts a gunicorn for each `127.0.0.1` entry (deploy/README.md, \"Past one machine\")",
+            PROCESSES, (STACK,), default_doc="127.0.0.1:<SIDECAR_PORT>"),
+)
+BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def read_by(reader: str) -> tuple[str, ...]:
+    """The names of the settings reader reads, in the table's order."""
+    return tuple(setting.name for setting in SETTINGS if reader in setting.read_by)
+
+
+def secret_names() -> tuple[str, ...]:
+    """The settings whose values must never be printed."""
+    return tuple(setting.name for setting in SETTINGS if setting.secret)

@@ -1,0 +1,37 @@
+"""bench/scenarios.py: the scenario table, choosing scenarios and where each one aims."""
+from __future__ import annotations
+
+import pytest
+
+from bench.output import BENCH
+from bench.scenarios import BASELINE, SCENARIOS, scenario_url, select
+
+BASE, PB = "http://127.0.0.1:1000", "http://127.0.0.1:2000"
+
+
+def test_every_script_exists_and_every_baseline_is_a_scenario():
+    names = [name for name, _, _, _ in SCENARIOS]
+    assert len(set(names)) == len(names)
+    assert all((BENCH / script).exists() for _, script, _, _ in SCENARIOS)
+    assert set(BASELINE) <= set(names) and set(BASELINE.values()) <= set(names)
+
+
+@pytest.mark.parametrize("only, expected", [
+    ("", [name for name, _, _, _ in SCENARIOS]),
+    ("profile", ["profile"]),
+    ("users_count,login_new,", ["login_new", "users_count"]),   # the table's order, not the list's
+    ("nonesuch", []),
+])
+def test_select_keeps_the_named_scenarios(only, expected):
+    assert [s[0] for s in select(only)] == expected
+
+
+@pytest.mark.parametrize("script, via, url", [
+    ("native_refresh.lua", "nginx", BASE + "/pb/api/collections/tbl_auth_users/auth-refresh"),
+    ("native_refresh.lua", "direct", PB + "/api/collections/tbl_auth_users/auth-refresh"),
+    ("users_count.lua", "nginx", BASE + "/pb/api/system/users-count"),
+    ("native_list.lua", "direct", PB + "/"),
+    ("login_returning.lua", "nginx", BASE + "/"),
+])
+def test_scenario_url(script, via, url):
+    assert scenario_url(script, via, BASE, PB) == url
