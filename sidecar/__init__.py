@@ -7,9 +7,10 @@ from sidecar.accounts import AccountService
 from sidecar.config import Config
 from sidecar.cors import init_cors
 from sidecar.errors import register_error_handlers
+from sidecar.limits import profile_max_lengths
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
-from sidecar.users import UserService
+from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, USERS, UserService
 from sidecar.wechat import WeChatClient
 
 
@@ -21,6 +22,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.MAX_BODY_BYTES
     app.json.ensure_ascii = False
     app.json.sort_keys = False
+    # Read here, not at import: importing the sidecar reads no file.
+    app.config["PROFILE_MAX_LENGTHS"] = profile_max_lengths(USERS, PROFILE_FIELDS, PHONE_CODE_FIELD)
 
     pocketbase = PocketBaseGateway(config.PB_URL, config.PB_SUPERUSER_EMAIL, config.PB_SUPERUSER_PASSWORD,
                                    timeout=config.PB_TIMEOUT)

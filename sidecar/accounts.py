@@ -1,16 +1,11 @@
 """Account lifecycle of the bearer's user: logout everywhere and closing the account.
-
 Each is one call to a superuser-only internal route of pb_hooks/accounts.pb.js, which verifies the
 user's token inside PocketBase and acts on the record in the same request.
 """
 from __future__ import annotations
 
-import logging
-
-from sidecar.errors import Unauthorized, UpstreamError
+from sidecar.errors import Unauthorized
 from sidecar.pocketbase import PocketBaseError, PocketBaseGateway
-
-log = logging.getLogger(__name__)
 
 LOGOUT_PATH = "/api/internal/logout"
 CLOSE_ACCOUNT_PATH = "/api/internal/close-account"
@@ -38,5 +33,4 @@ class AccountService:
         except PocketBaseError as exc:
             if exc.field_codes().get("token") == INVALID_TOKEN_CODE:
                 raise Unauthorized() from None
-            log.warning("pocketbase refused %s: status=%s", path, exc.status)
-            raise UpstreamError("数据服务异常,请稍后再试") from None
+            raise  # any other refusal is a failure of ours: sidecar/errors.py answers it

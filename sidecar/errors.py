@@ -6,6 +6,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
 from sidecar.wechat import (
     ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION,
     WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
@@ -86,6 +87,21 @@ WECHAT_ANSWERS = {
 }
 
 
+# What API users see of a PocketBase failure the services did not map themselves (users.REFUSALS,
+# accounts.py): the most specific type of the error's wins. A refusal that reaches here is a fault of ours.
+POCKETBASE_ANSWERS = {
+    PocketBaseUnavailable: (503, "数据服务暂不可用,请稍后再试"),
+    PocketBaseFailed: (502, "数据服务异常,请稍后再试"),
+    PocketBaseError: (502, "数据服务异常,请稍后再试"),
+    PocketBaseFault: (502, "数据服务异常,请稍后再试"),
+}
+
+
+def pocketbase_answer(error: PocketBaseFault) -> tuple[int, str]:
+    """The status and message of the envelope for a PocketBase failure."""
+    return next(POCKETBASE_ANSWERS[kind] for kind in type(error).__mro__ if kind in POCKETBASE_ANSWERS)
+
+
 def wechat_answer(error: WeChatError) -> tuple[int, str]:
     """The status and message of the envelope for a WeChat failure."""
     for kind in type(error).__mro__:
@@ -108,6 +124,8 @@ def status_and_message(error: Exception) -> tuple[int, str]:
         return error.status, error.msg
     if isinstance(error, WeChatError):
         return wechat_answer(error)
+    if isinstance(error, PocketBaseFault):
+        return pocketbase_answer(error)
     if isinstance(error, HTTPException):
         status = error.code or 500
         return status, HTTP_MESSAGES.get(status, HTTP_MESSAGES[500] if status >= 500 else "请求错误")
@@ -125,6 +143,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(WeChatError)
     @app.errorhandler(HTTPException)
     def handle_known_error(error: Exception):
+        return envelope(*status_and_message(error))
+
+    # pocketbase.py has logged an unreachable or failing PocketBase; a refusal no service understood is logged here.
+    @app.errorhandler(PocketBaseFault)
+    def handle_pocketbase_error(error: PocketBaseFault):
+        if isinstance(error, PocketBaseError):
+            log.warning("pocketbase refused: status=%s reason=%r fields=%s", error.status, error.reason,
+                        sorted(error.field_codes().items()))
         return envelope(*status_and_message(error))
 
     @app.errorhandler(Exception)

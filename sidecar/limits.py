@@ -1,7 +1,31 @@
-"""Input limits of our routes that are not a stored field's (those come from schema.yaml)."""
+"""Every input limit of our routes: constants here, and the stored fields' from schema.yaml (read by create_app)."""
 from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.yaml"
 
 # A wx.login code is 32 characters today: room for WeChat to lengthen it, none for a body of junk.
 WX_CODE_MAX_LENGTH = 128
+# A getPhoneNumber code, likewise.
+WX_PHONE_CODE_MAX_LENGTH = 128
 # A PocketBase auth token is a few hundred bytes: a longer Authorization is not worth asking PocketBase about.
 MAX_TOKEN_LENGTH = 4096
+
+
+def declared_max_lengths(collection: str, schema_path: Path = SCHEMA_PATH) -> dict[str, int]:
+    """Field name -> max length of the text fields schema.yaml declares for collection."""
+    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    fields = next(c for c in schema["collections"] if c["name"] == collection)["fields"]
+    return {f["name"]: f["max"] for f in fields if f["type"] == "text" and f.get("max")}
+
+
+def profile_max_lengths(collection: str, fields: Iterable[str], phone_code_field: str,
+                        schema_path: Path = SCHEMA_PATH) -> dict[str, int]:
+    """The profile route's fields -> longest accepted value: WeChat's phone code, and the stored ones as
+    schema.yaml declares them (PocketBase would refuse longer)."""
+    declared = declared_max_lengths(collection, schema_path)
+    return {name: WX_PHONE_CODE_MAX_LENGTH if name == phone_code_field else declared[name] for name in fields}

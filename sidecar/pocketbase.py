@@ -1,4 +1,7 @@
-"""The PocketBase gateway: superuser calls over pooled keep-alive connections, user-token checks, typed failures."""
+"""The PocketBase gateway: superuser calls over pooled keep-alive connections, user-token checks, typed failures.
+
+Its failures are its own types (PocketBaseFault); sidecar/errors.py words them for API users.
+"""
 from __future__ import annotations
 
 import base64
@@ -8,10 +11,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlencode
 
-from sidecar.errors import ServiceUnavailable, UpstreamError
 from sidecar.httppool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -33,8 +35,24 @@ class ClientInfo:
         return {name: value for name, value in (("X-Real-IP", self.ip), ("User-Agent", self.user_agent)) if value}
 
 
-class PocketBaseError(Exception):
-    """PocketBase answered 4xx: status plus its native error body (message, data)."""
+class PocketBaseFault(Exception):
+    """A PocketBase call did not give an answer to use; what API users see of it is sidecar/errors.py's."""
+
+
+class PocketBaseUnavailable(PocketBaseFault):
+    """PocketBase could not be reached (connection refused or reset, timeout)."""
+
+
+class PocketBaseFailed(PocketBaseFault):
+    """PocketBase answered 5xx."""
+
+    def __init__(self, status: int):
+        super().__init__(f"PocketBase answered {status}")
+        self.status = status
+
+
+class PocketBaseError(PocketBaseFault):
+    """PocketBase refused the call (4xx): status plus its body (native: message, data; ours: reason, field)."""
 
     def __init__(self, status: int, body: dict | None):
         super().__init__(f"PocketBase answered {status}")
@@ -74,8 +92,11 @@ def _json_or_none(data: bytes) -> Any:
 class PocketBaseGateway:
     """Every call the sidecar makes to PocketBase."""
 
-    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 16):
+    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 16,
+                 clock: Callable[[], float] = time.time):
         self.url = url.rstrip("/")
+        # Wall-clock seconds, as a token's `exp` claim counts them; tests move it instead of waiting.
+        self._clock = clock
         self._email = email
         self._password = password
         self._pool = ConnectionPool(self.url, timeout=timeout, size=pool_size)
@@ -98,23 +119,23 @@ class PocketBaseGateway:
             if self._token_usable(stale):
                 return self._token
             token = ""
-            if self._token and self._token != stale and time.time() < self._token_expires:
+            if self._token and self._token != stale and self._clock() < self._token_expires:
                 token = self._refreshed(self._token)
             if not token:
                 token = self._send("POST", f"/api/collections/{SUPERUSERS}/auth-with-password",
                                    body={"identity": self._email, "password": self._password}, token="")["token"]
                 log.info("superuser session created")
             self._token = token
-            self._token_expires = float(token_claims(token).get("exp", time.time() + 600))
-            self._token_checked = time.monotonic()
+            self._token_expires = float(token_claims(token).get("exp", self._clock() + 600))
+            self._token_checked = self._clock()
             return token
 
     def _token_usable(self, stale: str) -> bool:
         # PocketBase treats an invalid token as a guest: lists then come back empty instead of
         # failing. So the token is also re-checked every few minutes, not only trusted until expiry.
         return bool(self._token) and self._token != stale \
-            and time.time() < self._token_expires - RENEW_MARGIN_SECONDS \
-            and time.monotonic() - self._token_checked < RECHECK_SECONDS
+            and self._clock() < self._token_expires - RENEW_MARGIN_SECONDS \
+            and self._clock() - self._token_checked < RECHECK_SECONDS
 
     def _refreshed(self, token: str) -> str:
         """A renewed superuser token from auth-refresh, or "" when PocketBase no longer accepts token."""
@@ -136,10 +157,10 @@ class PocketBaseGateway:
             status, data = self._pool.request(method, target, payload, headers)
         except (OSError, http.client.HTTPException) as exc:
             log.warning("pocketbase unreachable: %s %s (%s)", method, path, type(exc).__name__)
-            raise ServiceUnavailable("数据服务暂不可用,请稍后再试") from None
+            raise PocketBaseUnavailable(f"{method} {path}: {type(exc).__name__}") from None
         if status >= 500:
             log.warning("pocketbase error %s on %s %s", status, method, path)
-            raise UpstreamError("数据服务异常,请稍后再试")
+            raise PocketBaseFailed(status)
         decoded = _json_or_none(data)
         if status >= 400:
             raise PocketBaseError(status, decoded if isinstance(decoded, dict) else None)

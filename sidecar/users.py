@@ -1,19 +1,13 @@
 """The user service: find or create by openid, profile updates, tokens, and the UserInfo view."""
 from __future__ import annotations
 
-import logging
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-
-from sidecar.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized, UpstreamError
+from sidecar.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized
 from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
 from sidecar.wechat import WeChatClient
-
-log = logging.getLogger(__name__)
 
 USERS, ATTACHMENTS = "tbl_auth_users", "tbl_attachments"
 # A user with its company and picture files in one row (schema.yaml): the columns of tbl_auth_users,
@@ -34,24 +28,10 @@ COMPANY_FIELDS = (
     "company_district", "company_district_code", "company_postalcode", "company_add", "company_status",
     "company_level", "company_owner_openid", "company_remark",
 )
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.yaml"
-WX_PHONE_CODE_MAX_LENGTH = 128
-
-
-def declared_max_lengths(collection: str, schema_path: Path = SCHEMA_PATH) -> dict[str, int]:
-    """Field name -> max length of the text fields schema.yaml declares for collection."""
-    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
-    fields = next(c for c in schema["collections"] if c["name"] == collection)["fields"]
-    return {f["name"]: f["max"] for f in fields if f["type"] == "text" and f.get("max")}
-
-
-# The fields a user may change through the profile route, with their longest accepted value: the
-# stored ones as schema.yaml declares them (PocketBase would refuse longer), and WeChat's phone code.
-_USER_MAX_LENGTHS = declared_max_lengths(USERS)
-PROFILE_FIELDS = {
-    "users_name": _USER_MAX_LENGTHS["users_name"], "users_phone_code": WX_PHONE_CODE_MAX_LENGTH,
-    **{name: _USER_MAX_LENGTHS[name] for name in ("users_phone", "users_tag", *PICTURE_FIELDS)},
-}
+PHONE_CODE_FIELD = "users_phone_code"
+# The fields a user may change through the profile route, in the order they are checked: all stored
+# as they are but the WeChat phone code, which is exchanged for users_phone. Their limits: sidecar/limits.py.
+PROFILE_FIELDS = ("users_name", PHONE_CODE_FIELD, "users_phone", "users_tag", *PICTURE_FIELDS)
 MAINLAND_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -94,11 +74,10 @@ REFUSALS: dict[str, tuple[type[ApiError], str]] = {
 }
 
 
-def refusal_error(exc: PocketBaseError) -> ApiError:
-    """The typed error of an internal route's refusal; any other PocketBase 4xx is a failure of ours."""
+def refusal_error(exc: PocketBaseError) -> ApiError | PocketBaseError:
+    """The typed error of an internal route's refusal; any other 4xx stays as it is (errors.py: a failure of ours)."""
     if exc.reason not in REFUSALS:
-        log.warning("internal route refused: status=%s reason=%r", exc.status, exc.reason)
-        return UpstreamError("数据服务异常,请稍后再试")
+        return exc
     error_type, msg = REFUSALS[exc.reason]
     field = exc.body.get("field") if isinstance(exc.body.get("field"), str) else ""
     return error_type(msg.format(field=field), {"field": field} if field else {})
@@ -111,6 +90,7 @@ class UserService:
         self.pb = pb
         self.wechat = wechat
         self.public_base_url = public_base_url.rstrip("/")
+        self._attachment_files_url = ""  # the collection's id never changes (schema.yaml), so it is read once
 
     # ------------------------------------------------------------ use cases
 
@@ -138,10 +118,10 @@ class UserService:
         """Apply the non-empty profile fields to the bearer's user; answer the fresh UserInfo (one PocketBase request)."""
         if not token_may_be_valid(bearer):  # spare WeChat's (paid) phone call for a token PocketBase would refuse
             raise Unauthorized()
-        changes = {k: v for k, v in fields.items() if k in PROFILE_FIELDS and k != "users_phone_code" and v}
-        typed_phone = "users_phone" in changes and not fields.get("users_phone_code")
-        if fields.get("users_phone_code"):
-            changes["users_phone"] = self.wechat.phone_number(fields["users_phone_code"])
+        changes = {k: v for k, v in fields.items() if k in PROFILE_FIELDS and k != PHONE_CODE_FIELD and v}
+        typed_phone = "users_phone" in changes and not fields.get(PHONE_CODE_FIELD)
+        if fields.get(PHONE_CODE_FIELD):
+            changes["users_phone"] = self.wechat.phone_number(fields[PHONE_CODE_FIELD])
         if "users_phone" in changes and not MAINLAND_MOBILE.match(changes["users_phone"]):
             raise BadRequest("手机号格式不正确")
         answer = self._internal("profile", {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
@@ -172,28 +152,45 @@ class UserService:
     # ------------------------------------------------------------ the UserInfo view
 
     def user_info(self, row: dict) -> dict:
-        """The spec's UserInfo of a view_user_info row (or of a user record that has no company or pictures)."""
-        info = {"pb_id": row["id"]}
-        for name in USERINFO_STORED_FIELDS:
-            info[name] = row.get(name, "")
-        info["users_phone_masked"] = mask_phone(info["users_phone"]) if info["users_phone"] else ""
-        for name in PICTURE_FIELDS:
-            info[name] = row.get(name, "")
-            info[f"{name}_url"] = self._file_url(row.get(f"{name}_pb_id"), row.get(f"{name}_link"))
-        for name in USERINFO_TAIL_FIELDS:
-            info[name] = row.get(name, "")
-        info["company"] = self._company(row)
-        info["created"], info["updated"] = row.get("created", ""), row.get("updated", "")
-        return info
+        """The UserInfo of a view_user_info row; the attachments' file URL base is resolved once, here."""
+        has_files = any(row.get(f"{name}_pb_id") for name in PICTURE_FIELDS)
+        return user_info(row, self._files_url() if has_files else "")
 
-    def _file_url(self, attachment_id: str | None, filename: str | None) -> str:
-        if not attachment_id or not filename:
-            return ""
-        return f"{self.public_base_url}/pb/api/files/{self.pb.collection_id(ATTACHMENTS)}/{attachment_id}/{filename}"
+    def _files_url(self) -> str:
+        if not self._attachment_files_url:
+            self._attachment_files_url = f"{self.public_base_url}/pb/api/files/{self.pb.collection_id(ATTACHMENTS)}"
+        return self._attachment_files_url
 
-    @staticmethod
-    def _company(row: dict) -> dict | None:
-        if not row.get("company_pb_id"):
-            return None
-        return {"pb_id": row["company_pb_id"], **{name: row.get(name, "") for name in COMPANY_FIELDS},
-                "created": row.get("company_created", ""), "updated": row.get("company_updated", "")}
+
+def user_info(row: dict, files_url: str) -> dict:
+    """The spec's UserInfo of a view_user_info row (or of a user record that has no company or pictures).
+
+    files_url is where the attachments' files are served (<public base>/pb/api/files/<collection id>).
+    """
+    info = {"pb_id": row["id"]}
+    for name in USERINFO_STORED_FIELDS:
+        info[name] = row.get(name, "")
+    info["users_phone_masked"] = mask_phone(info["users_phone"]) if info["users_phone"] else ""
+    for name in PICTURE_FIELDS:
+        info[name] = row.get(name, "")
+        info[f"{name}_url"] = file_url(files_url, row.get(f"{name}_pb_id"), row.get(f"{name}_link"))
+    for name in USERINFO_TAIL_FIELDS:
+        info[name] = row.get(name, "")
+    info["company"] = company(row)
+    info["created"], info["updated"] = row.get("created", ""), row.get("updated", "")
+    return info
+
+
+def file_url(files_url: str, attachment_id: str | None, filename: str | None) -> str:
+    """The URL of an attachment's file; "" when the row names none."""
+    if not attachment_id or not filename:
+        return ""
+    return f"{files_url}/{attachment_id}/{filename}"
+
+
+def company(row: dict) -> dict | None:
+    """The UserInfo company of a view_user_info row; None when the user has none."""
+    if not row.get("company_pb_id"):
+        return None
+    return {"pb_id": row["company_pb_id"], **{name: row.get(name, "") for name in COMPANY_FIELDS},
+            "created": row.get("company_created", ""), "updated": row.get("company_updated", "")}

@@ -8,9 +8,10 @@ from flask import Flask, abort
 from werkzeug import exceptions as http
 
 from sidecar.errors import (
-    WECHAT_ANSWERS, ApiError, BadRequest, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
+    POCKETBASE_ANSWERS, WECHAT_ANSWERS, ApiError, BadRequest, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
     UnsupportedMediaType, UpstreamError, envelope, register_error_handlers, wechat_answer,
 )
+from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
 from sidecar.wechat import (
     GET_PHONE_NUMBER, JSCODE2SESSION, STABLE_TOKEN, WeChatCodeMissing, WeChatCodeRejected, WeChatError,
     WeChatRateLimited, WeChatUnavailable,
@@ -112,6 +113,32 @@ def test_unexpected_exceptions_are_500_envelopes_without_a_stack_trace(error, ca
     assert SECRET_TEXT not in text and "Traceback" not in text and type(error).__name__ not in text
     # Operators see it in the log, by type.
     assert any(r.levelno == logging.ERROR and type(error).__name__ in r.getMessage() for r in caplog.records)
+
+
+# Every row of POCKETBASE_ANSWERS: the gateway's failures that no service mapped (users.REFUSALS, accounts.py).
+POCKETBASE_TABLE = [
+    (PocketBaseUnavailable("GET /api/health: ConnectionRefusedError"), 503, "数据服务暂不可用,请稍后再试"),
+    (PocketBaseFailed(500), 502, "数据服务异常,请稍后再试"),
+    (PocketBaseError(400, {"reason": "unheard_of"}), 502, "数据服务异常,请稍后再试"),
+    (PocketBaseError(404, None), 502, "数据服务异常,请稍后再试"),
+    (PocketBaseFault(), 502, "数据服务异常,请稍后再试"),
+]
+
+
+def test_pocketbase_table_is_covered():
+    assert {type(error) for error, _, _ in POCKETBASE_TABLE} == set(POCKETBASE_ANSWERS)
+
+
+@pytest.mark.parametrize("error, status, msg", POCKETBASE_TABLE)
+def test_pocketbase_failures_answer_their_envelope(error, status, msg, caplog):
+    response = answer_of(error)
+    assert response.status_code == status and response.json == {"code": status, "msg": msg, "data": {}}
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)  # expected failures: no stack trace
+
+
+def test_an_unmapped_pocketbase_refusal_is_logged_with_its_reason_and_fields(caplog):
+    answer_of(PocketBaseError(400, {"reason": "odd", "data": {"token": {"code": "validation_required"}}}))
+    assert any("reason='odd'" in r.getMessage() and "validation_required" in r.getMessage() for r in caplog.records)
 
 
 # Every row of WECHAT_ANSWERS, and the fallbacks its lookup gives the combinations it does not name.

@@ -8,45 +8,87 @@ import pytest
 
 from ops.pbserver import PocketBaseServer
 from ops.processes import free_port
-from sidecar.errors import ServiceUnavailable
-from sidecar.pocketbase import PocketBaseError, PocketBaseGateway, token_claims
+from sidecar.pocketbase import (
+    RECHECK_SECONDS, PocketBaseError, PocketBaseGateway, PocketBaseUnavailable, token_claims,
+)
+
+
+class FakeClock:
+    """Wall-clock seconds that only move when a test moves them."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
-def gateway(sidecar_config):
-    return PocketBaseGateway(sidecar_config.PB_URL, sidecar_config.PB_SUPERUSER_EMAIL,
-                             sidecar_config.PB_SUPERUSER_PASSWORD)
+def superuser(pb):
+    """A superuser of its own (email, password, record id): revoking its tokens leaves the other tests' alone."""
+    email, password = f"gw-{secrets.token_hex(4)}@example.com", "Gw-pass-" + secrets.token_hex(8)
+    created = pb.create("_superusers", {"email": email, "password": password, "passwordConfirm": password})
+    assert created.status_code == 200, created.text
+    yield email, password, created.json()["id"]
+    pb.request("DELETE", f"/api/collections/_superusers/records/{created.json()['id']}")
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def gateway(pb, superuser, clock):
+    email, password, _ = superuser
+    return PocketBaseGateway(pb.url, email, password, clock=clock)
+
+
+def revoke_tokens(pb, superuser) -> None:
+    """Every token of that superuser stops working (a new tokenKey), as a password change or an operator would."""
+    response = pb.request("PATCH", f"/api/collections/_superusers/records/{superuser[2]}",
+                          json={"tokenKey": secrets.token_hex(25)})
+    assert response.status_code == 200, response.text
 
 
 def users_count(gateway) -> int:
     return gateway.internal("GET", "users-count")["total"]
 
 
-def test_superuser_session_is_reused(gateway):
+def test_superuser_session_is_reused_until_its_recheck_is_due(gateway, pb, superuser, clock):
     users_count(gateway)
     token = gateway._token
+    clock.now += RECHECK_SECONDS - 1
     users_count(gateway)
     assert gateway._token == token
+    revoke_tokens(pb, superuser)
+    clock.now += 2  # due: auth-refresh of a revoked token fails, so the gateway signs in again
+    assert users_count(gateway) >= 0 and gateway._token != token
 
 
-def test_revoked_superuser_token_is_renewed_on_refusal(gateway, pb):
+def test_revoked_superuser_token_is_renewed_on_refusal(gateway, pb, superuser):
     users_count(gateway)
-    gateway._token = gateway._token[:-4] + "AAAA"  # revoked: PocketBase now treats us as a guest
-    assert users_count(gateway) >= 0  # 401 as guest -> renewed
-    assert not gateway._token.endswith("AAAA")
+    revoke_tokens(pb, superuser)
+    assert users_count(gateway) >= 0  # 401 as a guest -> signed in again, the call repeated
 
 
-def test_revoked_superuser_token_is_caught_by_the_periodic_check(gateway, pb):
-    pb.create_user(openid="")
-    real_total = users_count(gateway)
-    gateway._token = gateway._token[:-4] + "AAAA"
-    gateway._token_checked -= 10_000  # the re-check is due: renewed before the call, not after a refusal
-    assert users_count(gateway) == real_total > 0 and not gateway._token.endswith("AAAA")
+def test_revoked_superuser_token_is_caught_by_the_periodic_check(gateway, pb, superuser, clock):
+    user = pb.create_user(openid="")
+
+    def rows_seen() -> int:  # a guest is refused nothing here: it sees no row (tbl_auth_users' list rule)
+        return gateway.call("GET", "/api/collections/tbl_auth_users/records",
+                            params={"filter": f'id="{user["id"]}"'})["totalItems"]
+
+    assert rows_seen() == 1
+    revoke_tokens(pb, superuser)
+    assert rows_seen() == 0  # what the periodic check is for: a revoked token silently reads as a guest
+    clock.now += RECHECK_SECONDS
+    assert rows_seen() == 1
 
 
 def test_unreachable_pocketbase_is_503():
     gateway = PocketBaseGateway(f"http://127.0.0.1:{free_port()}", "a@b.cd", "x", timeout=2)
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(PocketBaseUnavailable):
         gateway.collection_id("tbl_company")
     assert gateway.healthy() is False
 
@@ -106,7 +148,7 @@ def test_pocketbase_restart_is_survived(tmp_path):
     try:
         assert users_count(gateway) == 0
         server.stop()
-        with pytest.raises(ServiceUnavailable):
+        with pytest.raises(PocketBaseUnavailable):
             users_count(gateway)
         server.start()
         assert users_count(gateway) == 0

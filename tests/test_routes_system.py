@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from sidecar.pocketbase import token_claims
-from sidecar.users import SCHEMA_PATH
+from sidecar.limits import SCHEMA_PATH
 
 REFRESH, COUNT, HEALTH = "/pb/api/system/refresh-token", "/pb/api/system/users-count", "/pb/api/system/health"
 

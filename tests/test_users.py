@@ -10,26 +10,23 @@ import requests
 
 from sidecar import create_app
 from sidecar.pocketbase import token_claims
-from sidecar.users import declared_max_lengths, mask_phone
-
-
-def test_declared_max_lengths_reads_text_fields_with_a_max(tmp_path):
-    schema = tmp_path / "schema.yaml"
-    schema.write_text("""
-collections:
-  - name: other
-    fields: [{name: users_name, type: text, max: 7}]
-  - name: tbl_auth_users
-    fields:
-      - {name: users_name, type: text, max: 12}
-      - {name: users_tag, type: text}
-      - {name: users_rank_level, type: number, max: 9}
-""", encoding="utf-8")
-    assert declared_max_lengths("tbl_auth_users", schema) == {"users_name": 12}
+from sidecar.users import PICTURE_FIELDS, mask_phone, user_info
 
 
 def test_mask_phone_keeps_three_and_four_digits():
     assert (mask_phone("13800138000"), mask_phone("1234567")) == ("138****8000", "*******")
+
+
+def test_user_info_is_mapped_from_the_row_alone():
+    row = {"id": "r1", "users_name": "张三", "users_phone": "13800138000", "users_picture": "ATT-1",
+           "users_picture_pb_id": "a1", "users_picture_link": "scan_x.png", "company_pb_id": "c1",
+           "company_id": "CMP-1", "created": "t0", "updated": "t1"}
+    info = user_info(row, "https://h/pb/api/files/pbc_att")
+    assert info["users_picture_url"] == "https://h/pb/api/files/pbc_att/a1/scan_x.png"
+    assert [info[f"{name}_url"] for name in PICTURE_FIELDS[1:]] == ["", "", ""]
+    assert (info["pb_id"], info["users_phone_masked"], info["company"]["pb_id"], info["company"]["company_id"]) == (
+        "r1", "138****8000", "c1", "CMP-1")
+    assert user_info({"id": "r2"}, "")["company"] is None
 
 
 class CountingProxy:

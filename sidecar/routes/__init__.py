@@ -13,6 +13,11 @@ def users() -> UserService:
     return current_app.extensions["users"]
 
 
+def profile_max_lengths() -> dict[str, int]:
+    """The profile route's fields and their longest accepted values (create_app reads them from schema.yaml)."""
+    return current_app.config["PROFILE_MAX_LENGTHS"]
+
+
 def accounts() -> AccountService:
     """The app's account lifecycle service."""
     return current_app.extensions["accounts"]
