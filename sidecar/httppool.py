@@ -3,9 +3,8 @@
 The gateway's call is on loopback, so the client's own CPU time counts. Measured against urllib3's
 HTTPConnectionPool with the same interface (2026-11-25, bench/limits.md "Connection pool"): urllib3
 costs 1.5-1.9x the CPU per call (0.43 vs 0.28 ms), and the returning login through gunicorn ran at a
-median 0.955x of this pool's throughput (16 interleaved wrk rounds, 11 below 1), on the route furthest
-from its ratio target; keeping the one safe resend below would also need an override of urllib3's private
-_get_conn. So this pool stays.
+median 0.955x of this pool's throughput (16 interleaved wrk rounds, 11 below 1); keeping the one
+safe resend below would also need an override of urllib3's private _get_conn. So this pool stays.
 """
 from __future__ import annotations
 
