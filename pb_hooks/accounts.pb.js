@@ -1,33 +1,22 @@
 /// <reference path="../pb_data/types.d.ts" />
 
 // Account lifecycle for the sidecar's logout and close-account routes: superuser-only internal
-// routes, each one PocketBase request. The body {"token": "<the user's token>"} is verified here,
-// so a revoked or forged token changes nothing (lib/accounts.js).
+// routes, each one PocketBase request. The body {"token": "<the user's token>"} is verified here
+// (lib/accounts.js), so a revoked or forged token changes nothing; it is refused as the other
+// internal routes refuse, 401 {reason: "token_invalid"}.
 
 // Logout everywhere: a new tokenKey invalidates every token issued for the user so far (PocketBase
 // also drops the user's auth from open realtime connections). Read and saved in one transaction:
 // saving writes every field, so a profile update committed in between would otherwise be undone.
 routerAdd("POST", "/api/internal/logout", (e) => {
-  const token = e.requestInfo().body["token"];
-  let id = "";
-  e.app.runInTransaction((txApp) => {
-    const record = require(`${__hooks}/lib/accounts.js`).userOfToken(txApp, token);
-    record.refreshTokenKey();
-    txApp.save(record);
-    id = record.id;
+  return require(`${__hooks}/lib/accounts.js`).withTokenUser(e, (txApp, user) => {
+    user.refreshTokenKey();
+    txApp.save(user);
   });
-  return e.json(200, { id: id });
 }, $apis.requireSuperuserAuth());
 
 // Close the account: the user record goes, and with it its tokens, openid and phone number.
 // What refers to the user elsewhere (a company's owner openid, attachments) is left as it is.
 routerAdd("POST", "/api/internal/close-account", (e) => {
-  const token = e.requestInfo().body["token"];
-  let id = "";
-  e.app.runInTransaction((txApp) => {
-    const record = require(`${__hooks}/lib/accounts.js`).userOfToken(txApp, token);
-    txApp.delete(record);
-    id = record.id;
-  });
-  return e.json(200, { id: id });
+  return require(`${__hooks}/lib/accounts.js`).withTokenUser(e, (txApp, user) => txApp.delete(user));
 }, $apis.requireSuperuserAuth());

@@ -4,13 +4,11 @@ user's token inside PocketBase and acts on the record in the same request.
 """
 from __future__ import annotations
 
-from sidecar.errors import Unauthorized
 from sidecar.pocketbase import PocketBaseError, PocketBaseGateway
+from sidecar.users import refusal_error
 
 LOGOUT_PATH = "/api/internal/logout"
 CLOSE_ACCOUNT_PATH = "/api/internal/close-account"
-# What the internal routes answer (400, data.token.code) for a token that is not a valid user token.
-INVALID_TOKEN_CODE = "invalid_token"
 
 
 class AccountService:
@@ -31,6 +29,5 @@ class AccountService:
         try:
             return self.pb.call("POST", path, body={"token": bearer})
         except PocketBaseError as exc:
-            if exc.field_codes().get("token") == INVALID_TOKEN_CODE:
-                raise Unauthorized() from None
-            raise  # any other refusal is a failure of ours: sidecar/errors.py answers it
+            # token_invalid -> 401, as for the other routes; anything else is a failure of ours (errors.py).
+            raise refusal_error(exc) from None

@@ -66,7 +66,7 @@ class PocketBaseError(PocketBaseFault):
         return reason if isinstance(reason, str) else ""
 
     def field_codes(self) -> dict[str, str]:
-        """Field name -> validation code of a native error body, e.g. {"token": "invalid_token"} (accounts.pb.js)."""
+        """Field name -> validation code of a native error body, e.g. {"openid": "validation_not_unique"}."""
         data = self.body.get("data") or {}
         return {name: (detail or {}).get("code", "") for name, detail in data.items() if isinstance(detail, dict)}
 

@@ -1,21 +1,20 @@
 // Shared by the internal routes of pb_hooks/accounts.pb.js (handlers run in isolated contexts).
 
-// The tbl_auth_users record a user token belongs to, verified here (signature, expiry, tokenKey).
-// An invalid token throws a 400 with data.token.code "invalid_token", not a 401: a 401 would tell
-// the sidecar that its own superuser session is gone.
-function userOfToken(app, token) {
-  let record = null;
-  try {
-    record = token ? app.findAuthRecordByToken(String(token), "auth") : null;
-  } catch (_) {
-    record = null;
-  }
-  if (!record || record.collection().name !== "tbl_auth_users") {
-    throw new BadRequestError("Invalid or expired user token.", {
-      token: new ValidationError("invalid_token", "Invalid or expired user token."),
-    });
-  }
-  return record;
+// Checks the request's user token (lib/wechat_users.js tokenUser: signature, expiry, tokenKey) inside a
+// transaction and applies act(txApp, user) to its user. Answers {id}, or the refusal every internal
+// route gives a bad token: 401 {reason: "token_invalid"}.
+function withTokenUser(e, act) {
+  let answer = null;
+  e.app.runInTransaction((txApp) => {
+    const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(txApp, e.requestInfo().body.token, false);
+    if (found.refusal) {
+      answer = found.refusal;
+      return;
+    }
+    act(txApp, found.user);
+    answer = { status: 200, body: { id: found.user.id } };
+  });
+  return e.json(answer.status, answer.body);
 }
 
-module.exports = { userOfToken };
+module.exports = { withTokenUser };

@@ -154,4 +154,4 @@ function attachmentExists(app, attachmentId) {
   }
 }
 
-module.exports = { login, updateProfile, renewToken, PROFILE_FIELDS };
+module.exports = { login, updateProfile, renewToken, tokenUser, PROFILE_FIELDS };
