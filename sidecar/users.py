@@ -83,6 +83,15 @@ def refusal_error(exc: PocketBaseError) -> ApiError | PocketBaseError:
     return error_type(msg.format(field=field), {"field": field} if field else {})
 
 
+def call_internal(pb: PocketBaseGateway, method: str, name: str, body: dict | None,
+                  client: ClientInfo | None = None) -> dict:
+    """An internal route's answer; its refusal raised as our typed error (REFUSALS), any other 4xx as it is."""
+    try:
+        return pb.internal(method, name, body, client)
+    except PocketBaseError as exc:
+        raise refusal_error(exc) from None
+
+
 class UserService:
     """Every use case of our routes, over PocketBase (one request each) and WeChat."""
 
@@ -97,8 +106,8 @@ class UserService:
     def login(self, js_code: str, client: ClientInfo | None = None) -> LoginResult:
         """Exchange the code for an openid; find the user or create it; a token (one PocketBase request)."""
         session = self.wechat.code_to_session(js_code)
-        answer = self._internal("wechat-login", {"openid": session.openid, "unionid": session.unionid,
-                                                 "create": True, "route": "login"}, client)
+        answer = call_internal(self.pb, "POST", "wechat-login", {
+            "openid": session.openid, "unionid": session.unionid, "create": True, "route": "login"}, client)
         return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"])
 
     def refresh_token(self, bearer: str | None, js_code: str | None, client: ClientInfo | None = None) -> str:
@@ -110,8 +119,8 @@ class UserService:
         if not js_code:
             raise Unauthorized("token 无效或已过期,请重新登录")
         session = self.wechat.code_to_session(js_code)
-        answer = self._internal("wechat-login", {"openid": session.openid, "unionid": session.unionid,
-                                                 "create": False, "route": "refresh-token"}, client)
+        answer = call_internal(self.pb, "POST", "wechat-login", {
+            "openid": session.openid, "unionid": session.unionid, "create": False, "route": "refresh-token"}, client)
         return answer["token"]
 
     def update_profile(self, bearer: str, fields: dict[str, str], client: ClientInfo | None = None) -> dict:
@@ -124,7 +133,8 @@ class UserService:
             changes["users_phone"] = self.wechat.phone_number(fields[PHONE_CODE_FIELD])
         if "users_phone" in changes and not MAINLAND_MOBILE.match(changes["users_phone"]):
             raise BadRequest("手机号格式不正确")
-        answer = self._internal("profile", {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
+        answer = call_internal(self.pb, "POST", "profile",
+                               {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
         return self.user_info(answer["user"])
 
     def _renewed(self, bearer: str, client: ClientInfo | None) -> str:
@@ -141,13 +151,7 @@ class UserService:
 
     def count_users(self) -> int:
         """How many records tbl_auth_users holds: a counter PocketBase keeps with every create and delete."""
-        return int(self._internal("users-count", None, None, method="GET")["total"])
-
-    def _internal(self, name: str, body: dict | None, client: ClientInfo | None, method: str = "POST") -> dict:
-        try:
-            return self.pb.internal(method, name, body, client)
-        except PocketBaseError as exc:
-            raise refusal_error(exc) from None
+        return int(call_internal(self.pb, "GET", "users-count", None)["total"])
 
     # ------------------------------------------------------------ the UserInfo view
 
