@@ -139,7 +139,7 @@ def register_error_handlers(app: Flask) -> None:
     def handle_api_error(error: ApiError):
         return envelope(error.status, error.msg, error.data)
 
-    # wechat.py has logged a WeChat failure with its errcode; this only words it for the API user.
+    # sidecar/wechat/ has logged a WeChat failure with its errcode; this only words it for the API user.
     @app.errorhandler(WeChatError)
     @app.errorhandler(HTTPException)
     def handle_known_error(error: Exception):

@@ -97,7 +97,7 @@ ERROR_STATUSES = [
     # No bearer at all: the fuzzer always sends a valid one.
     ("postWechatLogout", "/pb/api/wechat/logout", "noauth", 401),
     ("postWechatCloseAccount", "/pb/api/wechat/close-account", "noauth", 401),
-    # WeChat answering HTTP 500 (the stub's `http500` code) -> 502 envelope (sidecar/wechat.py).
+    # WeChat answering HTTP 500 (the stub's `http500` code) -> 502 envelope (sidecar/wechat/transport.py).
     ("postWechatLogin", "/pb/api/wechat/login", "wechat500", 502),
     ("postSystemRefreshToken", "/pb/api/system/refresh-token", "wechat500", 502),
     ("postWechatProfile", "/pb/api/wechat/profile", "wechat500", 502),

@@ -1,0 +1,85 @@
+"""WeChat's failures as typed errors, and the errcode helpers every endpoint module shares.
+
+What API users see of each is worded in sidecar/errors.py, never here.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Container
+
+log = logging.getLogger("sidecar.wechat")
+
+# The endpoints, by the names errors and log lines give them.
+JSCODE2SESSION, GET_PHONE_NUMBER, STABLE_TOKEN = "jscode2session", "getuserphonenumber", "stable_token"
+
+ERR_INVALID_CODE = 40029
+ERR_CODE_USED = 40163
+ERR_RISKY_USER = 40226
+ERR_RATE_LIMITED = 45011
+# access_token invalid (40001), expired (42001), or not this app's (40014): a fresh token may fix it.
+TOKEN_ERRCODES = frozenset({40001, 42001, 40014})
+ERRMSG_MAX_LENGTH = 200
+
+
+class WeChatError(Exception):
+    """A WeChat call failed: endpoint, WeChat's errcode and errmsg (0, "" when none). As such: an unusable answer.
+
+    errmsg stays out of str() and repr(): it is WeChat's free text, not ours to print.
+    """
+
+    def __init__(self, endpoint: str, errcode: int = 0, errmsg: str = ""):
+        super().__init__(f"wechat {endpoint} failed: {type(self).__name__} errcode={errcode}")
+        self.endpoint = endpoint
+        self.errcode = errcode
+        self.errmsg = errmsg[:ERRMSG_MAX_LENGTH]
+
+
+class WeChatUnavailable(WeChatError):
+    """WeChat could not be reached in time (connection error, timeout)."""
+
+
+class WeChatRateLimited(WeChatError):
+    """WeChat's call quota of this app is used up (errcode 45011)."""
+
+
+class WeChatCodeRejected(WeChatError):
+    """WeChat refused the user's code or the user (invalid, used, risky account)."""
+
+
+class WeChatCodeMissing(WeChatError):
+    """The code was empty; WeChat was not called."""
+
+
+def errcode_of(endpoint: str, data: dict) -> int:
+    """The answer's errcode (0 when none); a non-integer one is an unusable answer."""
+    errcode = data.get("errcode") or 0
+    if isinstance(errcode, bool) or not isinstance(errcode, int):
+        log.warning("wechat %s failed: malformed errcode", endpoint)
+        raise WeChatError(endpoint, 0, errmsg_of(data))
+    return errcode
+
+
+def errmsg_of(data: dict) -> str:
+    errmsg = data.get("errmsg")
+    return errmsg if isinstance(errmsg, str) else ""
+
+
+def refusal(endpoint: str, data: dict, errcode: int, users_fault: Container[int]) -> WeChatError:
+    """The error for a non-zero errcode: the rate limit, a refusal of the user's code, or any other failure."""
+    if errcode == ERR_RATE_LIMITED:
+        kind = WeChatRateLimited
+    elif errcode in users_fault:
+        kind = WeChatCodeRejected
+    else:
+        kind = WeChatError
+    return kind(endpoint, errcode, errmsg_of(data))
+
+
+def malformed(endpoint: str) -> WeChatError:
+    """The error for a 200 answer without the fields the endpoint promises (logged here)."""
+    log.warning("wechat %s failed: malformed body", endpoint)
+    return WeChatError(endpoint)
+
+
+def nonempty_str(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
