@@ -122,7 +122,7 @@ function filter(expr, params) {
       literal = String(value);
     } else {
       var text = typeof value === 'string' ? value
-        : value instanceof Date ? value.toISOString().replace('T', ' ')
+        : Object.prototype.toString.call(value) === '[object Date]' ? value.toISOString().replace('T', ' ')
           : JSON.stringify(value);
       literal = "'" + text.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
     }

@@ -107,7 +107,7 @@ function createBackend() {
     const match = url.pathname.match(/^\/pb\/api\/collections\/tbl_company\/records(?:\/([^/]+))?$/);
     if (url.pathname === '/pb/api/batch' && req.method === 'POST') {
       const inner = body.requests[0];
-      const answer = collections({ method: inner.method, headers: req.headers }, new URL(inner.url, 'http://x/pb/'), inner.body);
+      const answer = collections({ method: inner.method, headers: req.headers }, new URL('/pb' + inner.url, 'http://x'), inner.body);
       if (answer.status >= 400) {
         return pbError(400, 'Batch transaction failed.', { requests: { 0: { code: 'batch_request_failed',
           message: 'Batch request failed.', response: answer.body } } });
@@ -140,7 +140,7 @@ function createBackend() {
   async function send(req) {
     const url = new URL(req.url);
     const key = req.method + ' ' + url.pathname;
-    hits.push({ key, auth: req.headers.Authorization || '', body: req.file ? null : String(req.body) });
+    hits.push({ key, url: req.url, auth: req.headers.Authorization || '', body: req.file ? null : String(req.body) });
     if (gate) await gate;
     const queued = once.get(key);
     if (queued && queued.length) {

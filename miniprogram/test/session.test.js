@@ -2,7 +2,7 @@
 // The session rules of issue #18: bearer, storage, silent re-login on 401 (shared), renewal near expiry.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { setup, rejection } = require('./setup');
+const { setup, rejection, plain } = require('./setup');
 const { DAY } = require('./fake-backend');
 
 const LOGIN = 'POST /pb/api/wechat/login';
@@ -124,7 +124,7 @@ for (const [status, body] of [
     const err = await rejection(client.profile({ users_phone: '1' }));
     assert.equal(err.status, status);
     assert.equal(err.msg, body.msg);
-    assert.deepEqual(err.data, body.data);
+    assert.deepEqual(plain(err.data), body.data);
     assert.equal(backend.count(PROFILE), 1);
     assert.equal(wx.logins, 1);
   });
@@ -192,13 +192,13 @@ test('refresh() renews now and stores the new token', async () => {
 test('logout and closeAccount forget the stored token and the user', async () => {
   const { client, wx, again } = setup();
   await client.login();
-  assert.deepEqual(await client.logout(), { status: 'logout_success' });
+  assert.deepEqual(plain(await client.logout()), { status: 'logout_success' });
   assert.equal(client.token, '');
   assert.equal(client.user, null);
   assert.equal(again().token, '');
 
   await client.login();
-  assert.deepEqual(await client.closeAccount(), { status: 'close_success' });
+  assert.deepEqual(plain(await client.closeAccount()), { status: 'close_success' });
   assert.equal(client.token, '');
   assert.equal(wx.getStorageSync('bai_auth_token'), '');
 });

@@ -13,9 +13,9 @@ function setup({ codes, files = {}, storage, timeout, loginError } = {}) {
     return files[p];
   } });
   Object.entries(storage || {}).forEach(([k, v]) => wx.setStorageSync(k, v));
-  const { client: mod } = loadClient();
+  const { client: mod, context } = loadClient();
   const client = mod.createClient({ baseUrl: BASE_URL, wx, timeout });
-  return { backend, wx, mod, client, again: () => mod.createClient({ baseUrl: BASE_URL, wx, timeout }) };
+  return { backend, wx, mod, context, client, again: () => mod.createClient({ baseUrl: BASE_URL, wx, timeout }) };
 }
 
 /** The rejection of promise (fails the test when it resolves). */
@@ -28,4 +28,9 @@ async function rejection(promise) {
   throw new Error('expected a rejection');
 }
 
-module.exports = { setup, rejection, BASE_URL };
+/** value as plain data of this realm (the module runs in a context of its own: its objects have other prototypes). */
+function plain(value) {
+  return JSON.parse(JSON.stringify(value));
+}
+
+module.exports = { setup, rejection, plain, BASE_URL };
