@@ -163,3 +163,14 @@ test('filter quotes and escapes values as PocketBase reads them; numbers, boolea
   assert.equal(f('a = 1'), 'a = 1');
   assert.equal(setup().client.filter('x = {:v}', { v: "'" }), "x = '\\''");
 });
+
+test('index.d.ts types every export, every client function and collection method', () => {
+  const types = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', 'index.d.ts'), 'utf8');
+  const { client: mod } = loadClient();
+  const { client } = setup();
+  const names = [...Object.keys(mod), ...Object.keys(client), ...Object.keys(client.collection('x'))];
+  assert.ok(names.length > 15);
+  for (const name of names) {
+    assert.match(types, new RegExp('(function|class|readonly) ' + name + '\\b|^\\s+' + name + '[(<:]', 'm'), name);
+  }
+});
