@@ -18,8 +18,10 @@ export interface ClientOptions {
   storageKey?: string;
   /** The wx to use; default the global `wx` (tests pass a fake). */
   wx?: WxLike;
-  /** Milliseconds wx.request / wx.uploadFile / wx.login wait; default 10000. */
+  /** Milliseconds wx.request and wx.login wait; default 10000. */
   timeout?: number;
+  /** Milliseconds wx.uploadFile waits; default 60000. */
+  uploadTimeout?: number;
 }
 
 /** The company a user belongs to (CompanyInfo). */

@@ -15,6 +15,8 @@
 
 var DEFAULT_STORAGE_KEY = 'bai_auth_token';
 var DEFAULT_TIMEOUT_MS = 10000;
+// A picture over a mobile network takes longer than a JSON call.
+var DEFAULT_UPLOAD_TIMEOUT_MS = 60000;
 // A token that expires within a day is renewed before it is used (issue #18; tokens last 7 days).
 var RENEW_WITHIN_MS = 24 * 3600 * 1000;
 // wx.request knows no PATCH (its documented methods: OPTIONS GET HEAD POST PUT DELETE TRACE CONNECT),
@@ -134,7 +136,7 @@ function filter(expr, params) {
 // ------------------------------------------------------------------ transport
 
 /** wx.request and wx.uploadFile as Promises of {status, body, header}; a fail callback rejects (status 0). */
-function createTransport(wx, baseUrl, timeout) {
+function createTransport(wx, baseUrl, timeout, uploadTimeout) {
   function request(method, path, body, token) {
     return new Promise(function (resolve, reject) {
       var header = { 'content-type': 'application/json' };
@@ -163,7 +165,7 @@ function createTransport(wx, baseUrl, timeout) {
         filePath: filePath,
         name: 'file',
         header: token ? { Authorization: 'Bearer ' + token } : {},
-        timeout: timeout,
+        timeout: uploadTimeout,
         success: function (res) {
           // wx.uploadFile answers data as a string whatever the server sent.
           var body = res.data;
@@ -287,6 +289,11 @@ function createSession(wx, transport, storageKey) {
     });
   }
 
+  /** Whether a token is stored and has not expired. */
+  function live() {
+    return Boolean(state.token) && Date.now() < tokenExpiry(state.token);
+  }
+
   /** A token to send: the stored one, renewed within a day of expiry, or a new one when none is usable. */
   function usable() {
     if (state.pending) return state.pending;
@@ -302,14 +309,15 @@ function createSession(wx, transport, storageKey) {
     return relogin();
   }
 
-  return { state: state, save: save, forget: forget, usable: usable, replace: replace, renew: renew };
+  return { state: state, save: save, forget: forget, live: live, usable: usable, replace: replace, renew: renew };
 }
 
 // ------------------------------------------------------------------ client
 
 /**
- * createClient({baseUrl, storageKey?, wx?, timeout?}): baseUrl like https://host/pb; wx defaults to the
- * global wx; the token is kept with wx.setStorageSync(storageKey) and restored by the next createClient.
+ * createClient({baseUrl, storageKey?, wx?, timeout?, uploadTimeout?}): baseUrl like https://host/pb; wx
+ * defaults to the global wx; the token is kept with wx.setStorageSync(storageKey) and restored by the
+ * next createClient; timeouts in ms (10 s for calls, 60 s for uploads).
  */
 function createClient(options) {
   var opts = options || {};
@@ -318,16 +326,17 @@ function createClient(options) {
   if (!api || typeof api.request !== 'function') throw new TypeError('createClient: no wx (pass options.wx)');
   if (!opts.baseUrl || typeof opts.baseUrl !== 'string') throw new TypeError('createClient: baseUrl is required');
   var baseUrl = opts.baseUrl.replace(/\/+$/, '');
-  var transport = createTransport(api, baseUrl, opts.timeout || DEFAULT_TIMEOUT_MS);
+  var transport = createTransport(api, baseUrl, opts.timeout || DEFAULT_TIMEOUT_MS,
+    opts.uploadTimeout || DEFAULT_UPLOAD_TIMEOUT_MS);
   var session = createSession(api, transport, opts.storageKey || DEFAULT_STORAGE_KEY);
 
   /**
    * send(token) -> answer, with the session's rules: 'required' always has a token (a login when
-   * none is usable); 'optional' sends the stored one if any and never logs in for lack of one;
-   * 'none' never sends one. A 401 to a call that sent a token is retried once with a new token.
+   * none is usable); 'optional' sends the stored one while it is valid and never logs in for lack of
+   * one; 'none' never sends one. A 401 to a call that sent a token is retried once with a new token.
    */
   function authed(auth, send) {
-    var first = auth === 'required' || (auth === 'optional' && session.state.token)
+    var first = auth === 'required' || (auth === 'optional' && session.live())
       ? session.usable() : Promise.resolve('');
     return first.then(function (token) {
       return send(token).then(function (answer) {

@@ -159,6 +159,17 @@ test('users count sends no bearer even when signed in; public lists send it', as
   assert.equal(backend.hits.find((h) => h.key.startsWith('GET')).auth, 'Bearer ' + client.token);
 });
 
+test('a public list with an expired stored token sends none and never logs in', async () => {
+  const { client, wx, backend, again } = setup();
+  await client.login();
+  const expired = backend.token(backend.users.get('alice'), -10);
+  wx.setStorageSync('bai_auth_token', expired);
+  await again().collection('tbl_company').getList();
+  assert.equal(backend.hits.at(-1).auth, '');
+  assert.equal(wx.logins, 1);
+  assert.equal(backend.count(REFRESH), 0);
+});
+
 test('a call that needs a token logs in silently when none is stored', async () => {
   const { client, wx, backend } = setup();
   await client.login();
