@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const { loadClient } = require('./load');
 const { createFakeWx } = require('./fake-wx');
-const { plain } = require('./setup');
+const { plain, rejection } = require('./setup');
 
 const E2E = JSON.parse(process.env.MINIPROGRAM_E2E || '{}');
 const { createClient, ApiError } = loadClient().client;
@@ -35,15 +35,6 @@ function device(name, options = {}) {
   const wx = createFakeWx({ send: httpSend, codes: name, readFile: (p) => fs.readFileSync(p) });
   const client = createClient(Object.assign({ baseUrl: E2E.base_url, wx }, options));
   return { wx, client, again: () => createClient({ baseUrl: E2E.base_url, wx }) };
-}
-
-async function rejection(promise) {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
 }
 
 function expiry(token) {
