@@ -170,6 +170,23 @@ test('a public list with an expired stored token sends none and never logs in', 
   assert.equal(backend.count(REFRESH), 0);
 });
 
+test('a public call refused with 401 is retried after a re-login only when it had sent a token', async () => {
+  const { client, wx, backend } = setup();
+  const LIST = 'GET /pb/api/collections/tbl_company/records';
+  const refused = { status: 401, body: JSON.stringify({ data: {}, message: 'The request requires valid record authorization token.', status: 401 }) };
+  backend.queue(LIST, refused);
+  const guest = await rejection(client.collection('tbl_company').getList());
+  assert.equal(guest.status, 401);
+  assert.equal(guest.msg, 'The request requires valid record authorization token.');
+  assert.equal(wx.logins, 0);
+
+  await client.login();
+  backend.queue(LIST, refused);
+  assert.equal((await client.collection('tbl_company').getList()).totalItems, 0);
+  assert.equal(wx.logins, 2);
+  assert.equal(backend.count(LIST), 3);
+});
+
 test('a call that needs a token logs in silently when none is stored', async () => {
   const { client, wx, backend } = setup();
   await client.login();
