@@ -107,30 +107,27 @@ function tokenExpiry(token) {
   return payload && typeof payload.exp === 'number' ? payload.exp * 1000 : Infinity;
 }
 
+/** A filter literal: strings (Dates, objects as JSON) single-quoted and escaped, numbers and booleans bare. */
+function filterLiteral(value) {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  var text = typeof value === 'string' ? value
+    : Object.prototype.toString.call(value) === '[object Date]' ? value.toISOString().replace('T', ' ')
+      : JSON.stringify(value);
+  return "'" + text.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
+}
+
 /**
  * PocketBase's filter with {:name} placeholders replaced by safely quoted values, as the JS SDK's
- * pb.filter(): strings (and Dates, objects as JSON) single-quoted, numbers and booleans bare, null as null.
- * Unlike the SDK, a backslash is escaped too: PocketBase 0.40 reads \\ as one backslash, so a value
- * ending in a backslash would otherwise escape its closing quote.
+ * pb.filter() does, with two differences that make it safe for any string: a backslash is escaped too
+ * (PocketBase 0.40 reads \\ as one backslash, so a value ending in one would escape its closing quote),
+ * and the expression is read once, so a value that contains "{:other}" is never substituted again.
  */
 function filter(expr, params) {
-  var result = String(expr);
-  Object.keys(params || {}).forEach(function (name) {
-    var value = params[name];
-    var literal;
-    if (value === null || value === undefined) {
-      literal = 'null';
-    } else if (typeof value === 'number' || typeof value === 'boolean') {
-      literal = String(value);
-    } else {
-      var text = typeof value === 'string' ? value
-        : Object.prototype.toString.call(value) === '[object Date]' ? value.toISOString().replace('T', ' ')
-          : JSON.stringify(value);
-      literal = "'" + text.replace(/\\/g, '\\\\').replace(/'/g, "\\'") + "'";
-    }
-    result = result.split('{:' + name + '}').join(literal);
+  var values = params || {};
+  return String(expr).replace(/\{:([^{}]+)\}/g, function (placeholder, name) {
+    return Object.prototype.hasOwnProperty.call(values, name) ? filterLiteral(values[name]) : placeholder;
   });
-  return result;
 }
 
 // ------------------------------------------------------------------ transport

@@ -160,6 +160,9 @@ test('filter quotes and escapes values as PocketBase reads them; numbers, boolea
   assert.equal(f('d > {:d}', { d: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)) }), "d > '2026-01-02 03:04:05.000Z'");
   assert.equal(f('j = {:j}', { j: { k: "v'" } }), "j = '{\"k\":\"v\\'\"}'");
   assert.equal(f('a = {:missing}', {}), 'a = {:missing}');
+  // A value holding another placeholder stays a value (the SDK would substitute into it and break out).
+  assert.equal(f('a = {:a} && b = {:b}', { a: '{:b}', b: "') || id != ('" }),
+    "a = '{:b}' && b = '\\') || id != (\\''");
   assert.equal(f('a = 1'), 'a = 1');
   assert.equal(setup().client.filter('x = {:v}', { v: "'" }), "x = '\\''");
 });

@@ -169,6 +169,10 @@ test('companies: create, the filter with hostile values, getList, getFirstListIt
     });
     assert.equal(grouped.totalItems, 1, 'in parentheses: ' + JSON.stringify(value));
   }
+  // A value holding the next placeholder must not let that one's value out of its quotes.
+  const nested = await companies.getList(1, 5, { filter: client.filter('company_name = {:a} || company_name = {:b}',
+    { a: '{:b}', b: "') || id != ('" }) });
+  assert.equal(nested.totalItems, 0);
   const list = await companies.getList(1, 2, { filter: client.filter('company_name ~ {:n}', { n: E2E.name }), sort: '-created' });
   assert.deepEqual(Object.keys(list).sort(), ['items', 'page', 'perPage', 'totalItems', 'totalPages']);
   assert.equal(list.items.length, 2);
