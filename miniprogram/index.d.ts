@@ -177,7 +177,8 @@ export type FilterValue = string | number | boolean | null | undefined | Date | 
 
 /**
  * expr with every {:name} replaced by params[name] quoted and escaped (PocketBase JS SDK's pb.filter
- * convention; backslashes escaped too): client.filter('company_id = {:id}', {id}) is safe for any string.
+ * convention, backslashes escaped too, placeholders replaced in one pass):
+ * client.filter('company_id = {:id}', {id}) is safe for any string.
  */
 export function filter(expr: string, params?: Record<string, FilterValue>): string;
 
