@@ -143,6 +143,12 @@ def test_the_contract_servers_stay_in_their_order_production_first(client):
     assert servers[0]["url"] == "https://bai-api.blv-oa.com"
 
 
+def test_the_contract_lists_no_server_that_lacks_the_pb_paths():
+    """PocketBase on its own port (8090) serves none of the /pb/... paths: Try it out there would answer 404."""
+    servers = yaml.safe_load(SPEC_BYTES)["servers"]
+    assert [server["url"] for server in servers] == ["https://bai-api.blv-oa.com"]
+
+
 @pytest.mark.parametrize("path", ["/", "/openapi.yaml", "/openapi.json"])
 def test_page_and_contract_are_revalidated_on_every_visit(client, path):
     assert client.get(DOCS + path).headers["Cache-Control"] == "no-cache"
