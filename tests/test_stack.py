@@ -18,6 +18,7 @@ import requests
 import yaml
 
 from ops.banner import dev_exposure
+from ops.demo import DEMO_ATTACHMENT_ID
 from ops.nginx_conf import render_nginx_conf, render_production_conf
 from ops.processes import ROOT, proc_stat
 from ops.stack import Stack, process_group_members
@@ -428,6 +429,8 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
     assert "admin@localhost.local" in printed and str(tmp_path / "pb_data" / PASSWORD_FILE_NAME) in printed
     assert "DEV STUB" in printed and "deploy/README.md" in printed
     assert "Dev mode listens on 127.0.0.1 only" in printed
+    # A new data dir in dev mode: make run added the demo records (ops/demo.py).
+    assert "Demo records" in printed and f"tbl_attachments {DEMO_ATTACHMENT_ID}: added" in printed
     assert "Stopped." in printed
 
 
