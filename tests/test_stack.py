@@ -18,7 +18,7 @@ import requests
 import yaml
 
 from ops.banner import dev_exposure
-from ops.demo import DEMO_ATTACHMENT_ID
+from ops.demo import DEMO_ATTACHMENT_ID, DEMO_COMPANY_ID
 from ops.nginx_conf import render_nginx_conf, render_production_conf
 from ops.processes import ROOT, proc_stat
 from ops.stack import Stack, process_group_members
@@ -391,11 +391,11 @@ def child_process_groups(parent_pid: int) -> set[int]:
     return groups
 
 
-def start_cli_stack(base_dir: Path) -> tuple[subprocess.Popen, Path]:
+def start_cli_stack(base_dir: Path, output_name: str = "output.txt", **settings) -> tuple[subprocess.Popen, Path]:
     """`python -m ops.stack` as `make run` starts it, once it says it is up; its output goes to a file."""
-    output_path = base_dir / "output.txt"
+    output_path = base_dir / output_name
     with open(output_path, "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(base_dir),
+        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(base_dir, **settings),
                                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_output(process, output_path, "Press Ctrl-C to stop.")
@@ -432,6 +432,25 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
     # A new data dir in dev mode: make run added the demo records (ops/demo.py).
     assert "Demo records" in printed and f"tbl_attachments {DEMO_ATTACHMENT_ID}: added" in printed
     assert "Stopped." in printed
+
+
+@pytest.mark.slow
+def test_cli_adds_demo_records_only_in_dev_mode_on_a_new_data_dir(tmp_path):
+    """Live mode on a new data dir: none; dev mode on that (now existing) data dir: none either."""
+    live = {"WECHAT_APPID": "wx-live-app", "WECHAT_SECRET": "live-secret", "WECHAT_API_BASE": "http://127.0.0.1:9"}
+    for name, settings in (("live.txt", live), ("dev-again.txt", {})):
+        process, output_path = start_cli_stack(tmp_path, name, **settings)
+        try:
+            port = re.search(r"listening on [\d.]+:(\d+)", output_path.read_text()).group(1)
+            listed = requests.get(f"http://127.0.0.1:{port}/pb/api/collections/tbl_company/records", timeout=10,
+                                  params={"filter": f'company_id="{DEMO_COMPANY_ID}"'})
+            assert listed.status_code == 200 and listed.json()["totalItems"] == 0, (name, listed.text)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        assert "Demo records" not in output_path.read_text(), name
 
 
 @pytest.mark.slow
