@@ -8,12 +8,10 @@ import sys
 
 import pytest
 import requests
-import yaml
 
 from ops import demo
 from ops.pbserver import PocketBaseServer
 from ops.processes import ROOT
-from tests.conftest import PROJECT_SPEC
 from tests.helpers import PB
 
 
@@ -43,10 +41,8 @@ def demo_counts(server: PocketBaseServer) -> list[int]:
             for collection, id_field, record in demo.DEMO_RECORDS]
 
 
-def test_demo_ids_are_the_contracts_examples():
+def test_demo_ids_are_the_contracts_examples(spec):
     """So the docs page's filter examples find the demo records on a dev stack."""
-    text = PROJECT_SPEC.read_text(encoding="utf-8")
-    spec = yaml.safe_load(text)
     examples = [parameter["schema"].get("example", "") for item in spec["paths"].values()
                 for operation in item.values() if isinstance(operation, dict)
                 for parameter in operation.get("parameters", []) if parameter["name"] == "filter"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 import requests
 
-from sidecar.routes import index
 from tests.helpers import assert_envelope
 
 
@@ -27,12 +26,6 @@ def test_index_lists_every_route_of_ours_from_the_url_map(app, client):
 
 def test_index_conforms_to_the_spec(client, conforms):
     conforms("ApiIndexResponse", client.get("/pb/api/").json)
-
-
-def test_index_paths_are_the_modules_constants():
-    """The paths the index hands out are the ones nginx and the docs blueprint serve."""
-    from sidecar.routes import docs
-    assert index.DOCS_PATH == docs.bp.url_prefix + "/"
 
 
 @pytest.mark.slow

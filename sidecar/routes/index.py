@@ -8,9 +8,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app
 
 from sidecar.errors import envelope
+from sidecar.routes import docs
 
 API_PREFIX = "/pb/api/"
-DOCS_PATH = "/pb/api/docs/"
+DOCS_PATH = docs.bp.url_prefix + "/"
 DASHBOARD_PATH = "/pb/_/"
 # PocketBase's native records API (its {status, message, data} errors, not our envelope).
 RECORDS_PATH = "/pb/api/collections/{collection}/records"
