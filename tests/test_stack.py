@@ -412,6 +412,11 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
         groups = child_process_groups(process.pid)
         assert len(groups) == 4, groups  # pocketbase, stub, gunicorn, nginx
         assert process_group_members(groups)
+        # Every URL the banner prints answers (redirects followed), none with PocketBase's "File not found."
+        urls = re.findall(r"^  (?:API base|Dashboard|API docs|Health)\s+(\S+)$", output_path.read_text(), re.M)
+        assert len(urls) == 4
+        for url in urls:
+            assert requests.get(url, timeout=10).status_code == 200, url
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:
