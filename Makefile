@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help run test venv venv-dev system-deps nginx chromium node schema schema-check schema-diff schema-pull \
-        superuser backup restore storage logs bench bench-scale wrk clean docs docs-check nginx-production
+        superuser demo backup restore storage logs bench bench-scale wrk clean docs docs-check nginx-production
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -92,6 +92,9 @@ run: venv nginx ## run the whole stack in the foreground (PocketBase, sidecar, n
 
 superuser: venv ## create or update the PocketBase superuser (prints the email and the password file, never the password)
 	$(PY) -m ops.stack superuser
+
+demo: venv ## dev mode: add the demo records (company, attachment, documents) to the running PocketBase; refused with WECHAT_APPID
+	$(PY) -m ops.demo
 
 backup: venv ## back up the running PocketBase into pb_data/backups/ (prints the zip's path)
 	$(PY) -m ops.stack backup

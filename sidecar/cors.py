@@ -43,9 +43,9 @@ def init_cors(app: Flask, allowed_origins: str) -> None:
 
     @app.before_request
     def answer_preflight():
-        # A preflight to a path we serve; an unknown path falls through to the 404 envelope.
-        if request.method == "OPTIONS" and request.url_rule is not None \
-                and "Access-Control-Request-Method" in request.headers:
+        # Any path, known or not, as PocketBase answers preflights on its own API: the page's real
+        # request then gets our answer (a 404 envelope included) instead of a CORS failure.
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             return app.response_class(status=204)
         return None
 
