@@ -42,11 +42,14 @@ def init_cors(app: Flask, allowed_origins: str) -> None:
         return origin if origin in origins else ""
 
     @app.before_request
-    def answer_preflight():
-        # A preflight to a path we serve; an unknown path falls through to the 404 envelope.
-        if request.method == "OPTIONS" and request.url_rule is not None \
-                and "Access-Control-Request-Method" in request.headers:
-            return app.response_class(status=204)
+    def answer_options():
+        # OPTIONS to a path we serve, a CORS preflight or a bare one (RFC 9110 9.3.7): a bodiless 204 with
+        # Allow (Flask's own answer is an empty text/html 200); an unknown path falls through to the 404 envelope.
+        if request.method == "OPTIONS" and request.url_rule is not None:
+            response = app.response_class(status=204)
+            del response.headers["Content-Type"]  # nothing to type
+            response.headers["Allow"] = allowed_methods(app)
+            return response
         return None
 
     @app.after_request
@@ -64,3 +67,8 @@ def init_cors(app: Flask, allowed_origins: str) -> None:
                 request.headers.get("Access-Control-Request-Headers") or DEFAULT_ALLOWED_HEADERS
             response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
         return response
+
+
+def allowed_methods(app: Flask) -> str:
+    """The Allow header's value for the request's path: every method some route of ours takes there."""
+    return ", ".join(sorted(app.create_url_adapter(request).allowed_methods()))
