@@ -62,7 +62,8 @@ def test_login_answers_company_and_picture_links_and_adds_a_missing_unionid(clie
     ({"data": "users_wx_code=abc", "content_type": "application/x-www-form-urlencoded"}, 415),
     ({"data": '{"users_wx_code": "abc"}', "content_type": "text/plain"}, 415),
     ({"data": '{"users_wx_code": ', "content_type": "application/json"}, 415),
-    ({"data": b"\xff\xfe\x00", "content_type": "application/json"}, 415),
+    ({"data": b"\xff\xfe\x00", "content_type": "application/json"}, 400),  # not UTF-8
+    ({"data": '{"users_wx_code": "ab\\ud83d"}', "content_type": "application/json"}, 400),  # half an emoji
     ({"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"}, 415),
     ({"data": "x" * (65 * 1024), "content_type": "application/json"}, 413),
 ])
