@@ -47,15 +47,14 @@ def normalize(raw: str, verified: bool = False) -> str:
 
 def mask(phone: str) -> str:
     """A stored number with its middle hidden: 138****8000; an E.164 one keeps its country code visible
-    (+852****4567): the last four digits show, as in the mainland form."""
-    country, national = "", phone
-    if phone.startswith("+"):
-        try:
-            number = phonenumbers.parse(phone)
-            country, national = f"+{number.country_code}", phonenumbers.national_significant_number(number)
-        except NumberParseException:
-            country, national = "+", phone[1:]
-        return country + "*" * max(0, len(national) - 4) + national[-4:]
-    if len(national) < 8:
-        return "*" * len(national)
-    return national[:3] + "*" * (len(national) - 7) + national[-4:]
+    (+852****4567), and shows the last four digits, as the mainland form."""
+    if not phone.startswith("+"):
+        if len(phone) < 8:
+            return "*" * len(phone)
+        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+    try:
+        number = phonenumbers.parse(phone)
+        country, national = f"+{number.country_code}", phonenumbers.national_significant_number(number)
+    except NumberParseException:  # not stored by us (an operator's edit): hide all but the "+"
+        country, national = "+", phone[1:]
+    return country + "*" * max(0, len(national) - 4) + national[-4:]

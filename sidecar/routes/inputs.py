@@ -45,11 +45,11 @@ def json_object() -> dict:
     if not request.is_json:
         raise UnsupportedMediaType("请求体必须是 JSON (Content-Type: application/json)")
     try:
-        text, utf8 = raw.decode("utf-8-sig"), True
+        decoded, utf8 = raw.decode("utf-8-sig"), True
     except UnicodeDecodeError:
-        text, utf8 = raw.decode("utf-8", "surrogateescape"), False
+        decoded, utf8 = raw.decode("utf-8", "surrogateescape"), False
     try:
-        body = json.loads(text)
+        body = json.loads(decoded)
     except (ValueError, RecursionError):
         if not utf8:
             raise BadRequest(NOT_UTF8) from None
@@ -65,10 +65,10 @@ def json_object() -> dict:
 
 def optional_string(body: dict, name: str, max_length: int) -> str:
     """body[name] stripped; "" when absent, null or blank; BadRequest when not a string, not text or too long."""
-    return within(name, text(body, name).strip(), max_length)
+    return within(name, valid_text(body, name).strip(), max_length)
 
 
-def text(body: dict, name: str) -> str:
+def valid_text(body: dict, name: str) -> str:
     """body[name] as it is; "" when absent or null; BadRequest naming it when not a string or not valid text."""
     value = body.get(name)
     if value is None:
@@ -98,7 +98,7 @@ def required_string(body: dict, name: str, max_length: int) -> str:
 def visible_string(body: dict, name: str, max_length: int) -> str:
     """Like optional_string for a text shown to people (a name, a tag): invisible characters at its edges
     are trimmed like spaces, and a value with no visible character is "" (not given)."""
-    return within(name, trim_invisible(text(body, name)), max_length)
+    return within(name, trim_invisible(valid_text(body, name)), max_length)
 
 
 def invisible(char: str) -> bool:
@@ -127,10 +127,10 @@ def header_value(name: str, max_length: int) -> str:
     on), clipped to max_length characters of text; "" when absent; 400 naming it when its bytes are not UTF-8."""
     raw = request.headers.get(name, "")
     try:
-        text = raw.encode("latin-1").decode("utf-8")
+        decoded = raw.encode("latin-1").decode("utf-8")
     except UnicodeError:
         raise BadRequest(f"请求头 {name} 必须是 UTF-8 文本", {"field": name}) from None
-    return text[:max_length].encode("utf-8").decode("latin-1")
+    return decoded[:max_length].encode("utf-8").decode("latin-1")
 
 
 def client_info() -> ClientInfo:

@@ -32,10 +32,9 @@ class PhoneApi(WeChatTransport):
         if not isinstance(phone_info, dict):
             raise malformed(endpoint)
         phone, country = phone_info.get("purePhoneNumber"), phone_info.get("countryCode")
-        if country is None or country == "":
+        if country in (None, ""):
             country = MAINLAND
-        country = COUNTRY_CODE.match(str(country)) if isinstance(country, (str, int)) and \
-            not isinstance(country, bool) else None
-        if not nonempty_str(phone) or country is None:
+        match = COUNTRY_CODE.match(str(country)) if type(country) in (str, int) else None  # not a bool or float
+        if not nonempty_str(phone) or match is None:
             raise malformed(endpoint)
-        return f"+{country.group(1)}{phone}"
+        return f"+{match.group(1)}{phone}"
