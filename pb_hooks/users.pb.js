@@ -5,10 +5,15 @@
 // is a visitor again. Decided here, on the merged record inside the write, because two concurrent
 // profile updates (one setting the name, the other the phone) would each see the other field empty
 // and neither would promote. Other types (set by operators) are left alone.
+// A name counts when something of it shows: not only spaces, format characters (zero width, BOM...),
+// combining marks or blank letters (Hangul fillers, Braille blank) — the sidecar's rule for what it
+// stores (sidecar/routes/inputs.py); here for names set elsewhere (the dashboard, older data).
 function promoteRegisteredUser(e) {
   const record = e.record;
   const type = record.getString("users_type");
-  const complete = !!(record.getString("users_name") && record.getString("users_phone"));
+  const shown = record.getString("users_name")
+    .replace(/[\s\p{Z}\p{Cc}\p{Cf}\p{Cs}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0\u2800]/gu, "");
+  const complete = !!(shown && record.getString("users_phone"));
   if ((type === "" || type === "游客") && complete) {
     record.set("users_type", "注册用户");
   } else if (type === "注册用户" && !complete) {

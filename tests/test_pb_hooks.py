@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 
 import pytest
 
@@ -179,3 +180,14 @@ def test_documents_filtered_by_dict_and_enum_newest_first(pb, unique):
 def test_out_of_range_values_are_refused(pb, collection, body):
     response = pb.create(collection, body)
     assert response.status_code == 400, response.text
+
+
+# A name that shows nothing never makes a registered user, whoever sets it (here a superuser, as the dashboard).
+@pytest.mark.parametrize("name, users_type", [
+    ("张三", "注册用户"), ("\u200b", "游客"), ("\u3164", "游客"), ("\ufeff\u2060 ", "游客"), ("\u2800\u115f", "游客"),
+    ("\ufe0f", "游客"), ("\U000e0001", "游客"), ("a\u200b", "注册用户"), ("😀", "注册用户"),
+])
+def test_promotion_needs_a_visible_name(pb, unique, name, users_type):
+    phone = f"159{secrets.randbelow(10**8):08d}"
+    user = pb.create_user(openid=f"promo-{unique}", users_name=name, users_phone=phone, users_type="游客")
+    assert pb.user(user["id"])["users_type"] == users_type
