@@ -144,7 +144,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_known_error(error: Exception):
         response, status = envelope(*status_and_message(error))
-        if isinstance(error, MethodNotAllowed) and error.valid_methods:  # RFC 9110 15.5.6: a 405 says what is
+        # RFC 9110 15.5.6: a 405 lists the methods the path takes.
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response, status
 
