@@ -31,7 +31,8 @@ def create_app(config: Config | None = None) -> Flask:
                           timeout=config.WECHAT_TIMEOUT)
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
-    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL)
+    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL,
+                                             token_leeway=config.TOKEN_LEEWAY_SECONDS)
     app.extensions["accounts"] = AccountService(pocketbase)
 
     from sidecar.routes import docs, index, system, wechat as wechat_routes

@@ -168,3 +168,15 @@ def test_a_plain_options_to_an_unknown_path_is_still_the_404_envelope(client):
 def test_a_malformed_origin_setting_is_refused(sidecar_config, value):
     with pytest.raises(ConfigError, match="CORS_ALLOWED_ORIGINS"):
         dataclasses.replace(sidecar_config, CORS_ALLOWED_ORIGINS=value).validated()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Origin": PAGE}], ids=["bare", "with-origin"])
+def test_a_bare_options_is_a_bodiless_204_with_allow(app, headers):
+    response = app.test_client().options("/pb/api/wechat/login", headers=headers)
+    assert (response.status_code, response.data, response.headers["Allow"]) == (204, b"", "OPTIONS, POST")
+    assert "Content-Type" not in response.headers and "Access-Control-Allow-Methods" not in response.headers
+
+
+def test_options_on_an_unknown_path_is_the_404_envelope(app):
+    response = app.test_client().options("/pb/api/wechat/nope")
+    assert response.status_code == 404 and response.json["code"] == 404
