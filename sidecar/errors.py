@@ -37,6 +37,10 @@ class Unauthorized(ApiError):
     status, msg = 401, "token 无效或已过期"
 
 
+class Forbidden(ApiError):
+    status, msg = 403, "无权访问"
+
+
 class NotFound(ApiError):
     status, msg = 404, "当前用户不存在"
 

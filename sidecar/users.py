@@ -5,7 +5,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from sidecar.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized
+from sidecar.errors import ApiError, BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
 from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
 from sidecar.wechat import WeChatClient
 
@@ -66,6 +66,7 @@ def mask_phone(phone: str) -> str:
 REFUSALS: dict[str, tuple[type[ApiError], str]] = {
     "token_invalid": (Unauthorized, Unauthorized.msg),
     "no_openid": (Unauthorized, "当前用户缺少 openid"),
+    "user_banned": (Forbidden, "账号已被禁用"),
     "user_not_found": (NotFound, "当前用户不存在,请先登录"),
     "user_conflict": (BadRequest, "保存用户失败,请重试"),
     "phone_taken": (BadRequest, "手机号已被其他账号使用"),
