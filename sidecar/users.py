@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from sidecar.errors import ApiError, BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
+from sidecar.moderation import ModerationService
 from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
 from sidecar.wechat import WeChatClient
 
@@ -96,9 +97,12 @@ def call_internal(pb: PocketBaseGateway, method: str, name: str, body: dict | No
 class UserService:
     """Every use case of our routes, over PocketBase (one request each) and WeChat."""
 
-    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str):
+    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str,
+                 moderation: ModerationService):
         self.pb = pb
         self.wechat = wechat
+        self.moderation = moderation
+        self.openids = moderation.openids
         self.public_base_url = public_base_url.rstrip("/")
         self._attachment_files_url = ""  # the collection's id never changes (schema.yaml), so it is read once
 
@@ -109,6 +113,7 @@ class UserService:
         session = self.wechat.code_to_session(js_code)
         answer = call_internal(self.pb, "POST", "wechat-login", {
             "openid": session.openid, "unionid": session.unionid, "create": True, "route": "login"}, client)
+        self.openids.remember(answer["user"]["id"], session.openid)
         return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"])
 
     def refresh_token(self, bearer: str | None, js_code: str | None, client: ClientInfo | None = None) -> str:
@@ -122,6 +127,7 @@ class UserService:
         session = self.wechat.code_to_session(js_code)
         answer = call_internal(self.pb, "POST", "wechat-login", {
             "openid": session.openid, "unionid": session.unionid, "create": False, "route": "refresh-token"}, client)
+        self.openids.remember(answer["user"]["id"], session.openid)
         return answer["token"]
 
     def update_profile(self, bearer: str, fields: dict[str, str], client: ClientInfo | None = None) -> dict:
@@ -129,6 +135,8 @@ class UserService:
         if not token_may_be_valid(bearer):  # spare WeChat's (paid) phone call for a token PocketBase would refuse
             raise Unauthorized()
         changes = {k: v for k, v in fields.items() if k in PROFILE_FIELDS and k != PHONE_CODE_FIELD and v}
+        # Before the phone code is spent and anything is written: text WeChat refuses or cannot check is not stored.
+        self.moderation.check_profile_text(str(token_claims(bearer).get("id", "")), changes)
         typed_phone = "users_phone" in changes and not fields.get(PHONE_CODE_FIELD)
         if fields.get(PHONE_CODE_FIELD):
             changes["users_phone"] = self.wechat.phone_number(fields[PHONE_CODE_FIELD])
@@ -136,6 +144,7 @@ class UserService:
             raise BadRequest("手机号格式不正确")
         answer = call_internal(self.pb, "POST", "profile",
                                {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
+        self.openids.remember(answer["user"]["id"], answer["user"].get("openid", ""))
         return self.user_info(answer["user"])
 
     def _renewed(self, bearer: str, client: ClientInfo | None) -> str:
