@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import jsonschema
 import pytest
+import requests
 import responses
 import yaml
 
@@ -77,8 +78,10 @@ class FakeWeChat:
         mock.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))  # the real PocketBase
         self.errors: dict[str, int] = {}
         self.phones: dict[str, str] = {}
-        # msg_sec_check: content -> suggest (default pass); content in errors -> that errcode.
+        # msg_sec_check: content -> suggest (default pass); content in errors -> that errcode, in timeouts -> a
+        # read timeout.
         self.verdicts: dict[str, str] = {}
+        self.timeouts: set[str] = set()
         self.calls: list[str] = []
         mock.add_callback(responses.GET, f"{WECHAT_BASE}/sns/jscode2session", callback=self._session)
         mock.add_callback(responses.POST, f"{WECHAT_BASE}/cgi-bin/stable_token", callback=self._token)
@@ -115,6 +118,8 @@ class FakeWeChat:
     def _text(self, request):
         body = json.loads(request.body)
         self.calls.append(f"msg_sec_check:{body['content']}")
+        if body["content"] in self.timeouts:
+            return requests.Timeout("read timed out")
         if body["content"] in self.errors:
             return 200, {}, json.dumps({"errcode": self.errors[body["content"]], "errmsg": "fake"})
         suggest = self.verdicts.get(body["content"], "pass")
