@@ -181,37 +181,36 @@ class WeChatAnswers:
             valid = token == self._valid_token()
         return None if valid else wechat_error(40001)
 
-    def msg_sec_check(self, query: dict, body: dict) -> dict:
-        """Answer POST /wxa/msg_sec_check (version 2): the markers of security.py in the content."""
-        self._count(MSG_SEC_CHECK)
+    def _content_check(self, endpoint: str, query: dict, body: dict, subject: str, media_types: tuple) -> object:
+        """The checks both content security endpoints share: token, version 2, scene, openid, the subject (content
+        or media_url) and media_type; then the markers of security.py on the subject: an error body, or the
+        suggest (str)."""
+        self._count(endpoint)
         refused = self._token_error(query)
         if refused:
             return refused
-        content, openid = body.get("content"), body.get("openid")
-        if body.get("version") != 2 or not isinstance(content, str) or not content or not openid \
-                or body.get("scene") not in (1, 2, 3, 4):
+        value = body.get(subject)
+        if body.get("version") != 2 or body.get("scene") not in (1, 2, 3, 4) or not body.get("openid") \
+                or not isinstance(value, str) or not value or body.get("media_type") not in media_types:
             return wechat_error(47001)
-        outcome = marked(content)
-        if isinstance(outcome, int):
-            return wechat_error(outcome)
+        outcome = marked(value)
+        return wechat_error(outcome) if isinstance(outcome, int) else outcome
+
+    def msg_sec_check(self, query: dict, body: dict) -> dict:
+        """Answer POST /wxa/msg_sec_check (version 2): the markers of security.py in the content."""
+        outcome = self._content_check(MSG_SEC_CHECK, query, body, "content", (None,))
+        if isinstance(outcome, dict):
+            return outcome
         return {"errcode": 0, "errmsg": "ok", "trace_id": self._trace_id(), **verdict(outcome)}
 
     def media_check_async(self, query: dict, body: dict) -> dict:
         """Answer POST /wxa/media_check_async (version 2) and push its verdict a moment later."""
-        self._count(MEDIA_CHECK_ASYNC)
-        refused = self._token_error(query)
-        if refused:
-            return refused
-        url, openid = body.get("media_url"), body.get("openid")
-        if body.get("version") != 2 or body.get("media_type") not in (1, 2) or not isinstance(url, str) \
-                or not url or not openid or body.get("scene") not in (1, 2, 3, 4):
-            return wechat_error(47001)
-        outcome = marked(url)
-        if isinstance(outcome, int):
-            return wechat_error(outcome)
+        outcome = self._content_check(MEDIA_CHECK_ASYNC, query, body, "media_url", (1, 2))
+        if isinstance(outcome, dict):
+            return outcome
         trace_id = self._trace_id()
         if self.push_target.url:
-            push_later(self.push_target, media_check_event(self.appid, openid, trace_id, outcome))
+            push_later(self.push_target, media_check_event(self.appid, body["openid"], trace_id, outcome))
         return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
 
     def _trace_id(self) -> str:
