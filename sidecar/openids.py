@@ -7,6 +7,7 @@ goes first once CAPACITY users are known.
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 
@@ -14,6 +15,8 @@ from sidecar.errors import Unauthorized
 from sidecar.pocketbase import PocketBaseError, PocketBaseGateway
 
 USERS = "tbl_auth_users"
+# PocketBase's record ids (ops/schema/pocketbase_json.py, the id field's pattern and length).
+RECORD_ID = re.compile(r"[a-z0-9]{15}")
 # ~200 bytes an entry: about 20 MB per worker at most.
 CAPACITY = 100_000
 
@@ -49,7 +52,7 @@ class Openids:
             if known is not None:
                 self._entries.move_to_end(user_id)
                 return known
-        if not user_id or not user_id.isalnum():  # record ids are [a-z0-9]{15}: nothing else is worth a call
+        if not RECORD_ID.fullmatch(user_id):  # nothing else names a record: not worth a call
             raise Unauthorized()
         try:
             record = self._pb.call("GET", f"/api/collections/{USERS}/records/{user_id}", params={"fields": "openid"})

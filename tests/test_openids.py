@@ -44,7 +44,8 @@ def test_remembered_openids_cost_no_call(gateway):
     assert gateway.calls == [] and len(openids) == 1
 
 
-@pytest.mark.parametrize("user_id", ["", "nosuchuser12345", "../_superusers", "a b"])
+@pytest.mark.parametrize("user_id", ["", "nosuchuser12345", "../_superusers", "a b", "ééééééééééééééé",
+                                     "ABCDEFGHIJKLMNO"])
 def test_an_id_that_names_no_user_is_unauthorized(gateway, user_id):
     with pytest.raises(Unauthorized):
         Openids(gateway).openid(user_id)
