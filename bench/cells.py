@@ -59,7 +59,7 @@ def run_scenarios(stack: Stack, files: dict[str, Path], scenarios: list, conns_l
     results = {}
     for scenario in scenarios:
         name, _, label, via = scenario
-        if configure_sidecars(stack, sidecar_settings(name)):
+        if configure_sidecars(stack, sidecar_settings(name), files["tokens"]):
             log(f"{tag}sidecars restarted with {sidecar_settings(name)}")
         for c in conns_list:
             env = cell_env(files, c, via, n_users)

@@ -28,9 +28,10 @@ def warm_up(stack: Stack) -> None:
         requests.post(stack.base_url + "/pb/api/wechat/login", json={"users_wx_code": f"benchuser{i}"}, timeout=30)
 
 
-def configure_sidecars(stack: Stack, settings: dict[str, str]) -> bool:
+def configure_sidecars(stack: Stack, settings: dict[str, str], tokens_file: Path | None = None) -> bool:
     """Restart the stack's sidecars with settings (e.g. CONTENT_SECURITY) unless they run with them already, and
-    warm them up; whether they were restarted. PocketBase, the stub and nginx keep running."""
+    warm them up (and their openid maps with the cells' users, tokens_file); whether they were restarted.
+    PocketBase, the stub and nginx keep running."""
     env = stack.sidecar_env if stack.sidecar_env is not None else stack.build_sidecar_env()
     if all(env.get(name) == value for name, value in settings.items()):
         return False
@@ -41,4 +42,18 @@ def configure_sidecars(stack: Stack, settings: dict[str, str]) -> bool:
     for port in stack.config.local_sidecar_ports:
         stack.start_sidecar(port)
     warm_up(stack)
+    if tokens_file:
+        warm_openids(stack, tokens_file.read_text().split())
     return True
+
+
+def warm_openids(stack: Stack, tokens: list[str]) -> None:
+    """Let every worker see every user of the cell once, as a running service has (sidecar/openids.py): a profile
+    request without fields writes nothing and checks nothing, and its answer fills the serving worker's map.
+    Workers take requests as they come, so each token goes 4 times per worker (a pair left out: ~1%)."""
+    rounds = 4 * stack.config.sidecar_workers * len(stack.config.local_sidecar_ports)
+    with requests.Session() as session:
+        for _ in range(rounds):
+            for token in tokens:
+                session.post(stack.base_url + "/pb/api/wechat/profile", json={}, timeout=30,
+                             headers={"Authorization": f"Bearer {token}"})

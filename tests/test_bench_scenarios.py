@@ -47,12 +47,14 @@ def test_only_the_name_cell_runs_with_content_security():
 
 
 @pytest.mark.slow
-def test_configure_sidecars_switches_content_security_for_the_name_cell(make_stack, unique):
+def test_configure_sidecars_switches_content_security_for_the_name_cell(make_stack, tmp_path, unique):
     """What the bench does between the profile cell and the name cell: the stub's `risky` marker tells them apart."""
     stack = make_stack(**sidecar_settings("profile"))
     token, _ = login_through(stack, f"bench-switch-{unique}")
-    assert configure_sidecars(stack, sidecar_settings("profile")) is False
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(token + "\n")
+    assert configure_sidecars(stack, sidecar_settings("profile"), tokens) is False
     assert_envelope(route(stack, "wechat/profile", token=token, json={"users_name": "risky-a"}), 200)
-    assert configure_sidecars(stack, sidecar_settings("profile_name")) is True
+    assert configure_sidecars(stack, sidecar_settings("profile_name"), tokens) is True
     assert_envelope(route(stack, "wechat/profile", token=token, json={"users_name": "risky-b"}), 400)
     assert_envelope(route(stack, "wechat/profile", token=token, json={"users_name": "bench-name-1"}), 200)
