@@ -8,8 +8,9 @@ from pathlib import Path
 
 from bench.output import RAW, log
 from bench.procstats import cpu_seconds, memory
-from bench.scenarios import scenario_url
+from bench.scenarios import scenario_url, sidecar_settings
 from bench.seed_api import Seeder
+from bench.stack_setup import configure_sidecars
 from bench.wrk import run_wrk
 from ops.stack import Stack
 
@@ -58,6 +59,8 @@ def run_scenarios(stack: Stack, files: dict[str, Path], scenarios: list, conns_l
     results = {}
     for scenario in scenarios:
         name, _, label, via = scenario
+        if configure_sidecars(stack, sidecar_settings(name), files["tokens"]):
+            log(f"{tag}sidecars restarted with {sidecar_settings(name)}")
         for c in conns_list:
             env = cell_env(files, c, via, n_users)
             before = counter.count("tbl_auth_users") if name == "login_new" else 0

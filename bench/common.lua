@@ -30,6 +30,15 @@ function M.rotate_tokens(make_request)
   end
 end
 
+-- A profile update of the rotated users with body {"<field>": "<format with the turn's number>"}.
+function M.profile_update(field, format)
+  M.rotate_tokens(function(token, n)
+    local body = string.format('{"%s": "' .. format .. '"}', field, n % 1000)
+    return wrk.format("POST", "/pb/api/wechat/profile",
+      {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+  end)
+end
+
 function setup(thread)
   next_tid = next_tid + 1
   thread:set("tid", next_tid)

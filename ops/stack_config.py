@@ -1,6 +1,7 @@
 """One stack's settings: read from the environment (else .env), checked, and masked wherever printed."""
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -12,6 +13,7 @@ from ops.processes import ROOT
 from ops.settings import BY_NAME, STACK, read_by
 from ops.storage import StorageError, StorageSettings
 from sidecar.cors import parse_origins
+from sidecar.wechat.push import aes_key_bytes
 
 PASSWORD_FILE_NAME = ".superuser_password"
 DEFAULT_SUPERUSER_EMAIL = BY_NAME["PB_SUPERUSER_EMAIL"].default
@@ -107,6 +109,9 @@ class StackConfig:
     wechat_appid: str = ""
     wechat_secret: str = field(default="", repr=False)
     wechat_api_base: str = ""
+    # Message push (消息推送) Token and EncodingAESKey; dev mode generates them for the stub when unset.
+    wechat_push_token: str = field(default="", repr=False)
+    wechat_push_aes_key: str = field(default="", repr=False)
     public_base_url: str = "http://localhost:8080"
     rate_limits: str = DEFAULT_RATE_LIMITS
     # The sidecar's and nginx's (for its own error envelopes) CORS allow list.
@@ -177,6 +182,8 @@ class StackConfig:
             wechat_secret=get("WECHAT_SECRET"),
             # Empty unless set: the sidecar then uses its own default (the same, ops/settings.py).
             wechat_api_base=get("WECHAT_API_BASE", ""),
+            wechat_push_token=get("WECHAT_PUSH_TOKEN") or ("" if get("WECHAT_APPID") else secrets.token_urlsafe(24)),
+            wechat_push_aes_key=get("WECHAT_PUSH_AES_KEY") or ("" if get("WECHAT_APPID") else new_aes_key()),
             public_base_url=get("PUBLIC_BASE_URL", f"http://localhost:{http_port}").rstrip("/"),
             rate_limits=get("RATE_LIMITS"),
             cors_allowed_origins=get("CORS_ALLOWED_ORIGINS"),
@@ -201,6 +208,11 @@ class StackConfig:
         """Raise StackError on settings that cannot work together."""
         if self.wechat_appid and not self.wechat_secret:
             raise StackError("WECHAT_APPID is set but WECHAT_SECRET is not")
+        if self.wechat_push_aes_key:
+            try:
+                aes_key_bytes(self.wechat_push_aes_key)
+            except ValueError as exc:
+                raise StackError(f"WECHAT_PUSH_AES_KEY is not an EncodingAESKey: {exc}") from None
         RateLimit.parse(self.rate_limits)
         try:
             parse_origins(self.cors_allowed_origins)
@@ -227,7 +239,7 @@ class StackConfig:
     def secret_values(self) -> list[str]:
         """Values that must never appear in any output."""
         return [self.superuser_password, self.wechat_secret, os.environ.get("WECHAT_STUB_SESSION_KEY", ""),
-                self.storage.secret]
+                self.storage.secret, self.wechat_push_token, self.wechat_push_aes_key]
 
     @property
     def local_sidecar_ports(self) -> list[int]:
@@ -238,6 +250,11 @@ class StackConfig:
             if host in LOCAL_HOSTS and int(port) not in ports:
                 ports.append(int(port))
         return ports
+
+
+def new_aes_key() -> str:
+    """A random EncodingAESKey: 43 base64 characters (32 bytes), as WeChat's console generates one."""
+    return base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
 
 def parse_upstreams(value: str, sidecar_port: int) -> tuple[str, ...]:

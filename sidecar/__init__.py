@@ -8,10 +8,12 @@ from sidecar.config import Config
 from sidecar.cors import init_cors
 from sidecar.errors import register_error_handlers
 from sidecar.limits import profile_max_lengths
+from sidecar.moderation import ModerationService
+from sidecar.openids import Openids
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
 from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, USERS, UserService
-from sidecar.wechat import WeChatClient
+from sidecar.wechat import PushReceiver, WeChatClient
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -31,8 +33,12 @@ def create_app(config: Config | None = None) -> Flask:
                           timeout=config.WECHAT_TIMEOUT)
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
-    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL,
-                                             token_leeway=config.TOKEN_LEEWAY_SECONDS)
+    push = PushReceiver(config.WECHAT_PUSH_TOKEN, config.WECHAT_PUSH_AES_KEY, config.WECHAT_APPID)
+    moderation = ModerationService(pocketbase, wechat, Openids(pocketbase), push, config.content_security,
+                                   config.PUBLIC_BASE_URL)
+    app.extensions["moderation"] = moderation
+    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL, moderation,
+                                          token_leeway=config.TOKEN_LEEWAY_SECONDS)
     app.extensions["accounts"] = AccountService(pocketbase)
 
     from sidecar.routes import docs, index, system, wechat as wechat_routes

@@ -87,6 +87,22 @@ def test_config_rejects_appid_without_secret_and_bad_rate_limits(tmp_path):
         StackConfig.from_env({**base, "RATE_LIMITS": "lots"}, dotenv_path=None)
 
 
+def test_push_token_and_aes_key_are_generated_in_dev_mode_only_and_checked(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "WECHAT_PUSH_TOKEN": "",
+            "WECHAT_PUSH_AES_KEY": ""}
+    dev = StackConfig.from_env({**base, "WECHAT_APPID": ""}, dotenv_path=None)
+    assert dev.wechat_push_token and len(dev.wechat_push_aes_key) == 43
+    assert {dev.wechat_push_token, dev.wechat_push_aes_key} <= set(dev.secret_values())
+    assert dev.wechat_push_token not in repr(dev) and dev.wechat_push_aes_key not in repr(dev)
+    live = StackConfig.from_env({**base, "WECHAT_APPID": "wx1", "WECHAT_SECRET": "s"}, dotenv_path=None)
+    assert (live.wechat_push_token, live.wechat_push_aes_key) == ("", "")
+    given = StackConfig.from_env({**base, "WECHAT_PUSH_TOKEN": "t0ken", "WECHAT_PUSH_AES_KEY": "B" * 43},
+                                 dotenv_path=None)
+    assert (given.wechat_push_token, given.wechat_push_aes_key) == ("t0ken", "B" * 43)
+    with pytest.raises(StackError, match="WECHAT_PUSH_AES_KEY"):
+        StackConfig.from_env({**base, "WECHAT_PUSH_AES_KEY": "short"}, dotenv_path=None)
+
+
 @pytest.mark.parametrize("settings, listen", [
     ({}, "127.0.0.1"),  # dev mode: the stub's fake logins stay on this machine
     ({"NGINX_LISTEN": "0.0.0.0"}, "0.0.0.0"),
