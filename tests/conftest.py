@@ -83,6 +83,7 @@ class FakeWeChat:
         self.verdicts: dict[str, str] = {}
         self.timeouts: set[str] = set()
         self.calls: list[str] = []
+        self.phone_openids: list[str] = []  # the openid each getuserphonenumber call named ("" for none)
         mock.add_callback(responses.GET, f"{WECHAT_BASE}/sns/jscode2session", callback=self._session)
         mock.add_callback(responses.POST, f"{WECHAT_BASE}/cgi-bin/stable_token", callback=self._token)
         mock.add_callback(responses.POST, re.compile(re.escape(WECHAT_BASE) + r"/wxa/business/getuserphonenumber.*"),
@@ -106,8 +107,10 @@ class FakeWeChat:
         return 200, {}, json.dumps({"access_token": "fake-access-token", "expires_in": 7200})
 
     def _phone(self, request):
-        code = json.loads(request.body)["code"]
+        body = json.loads(request.body)
+        code = body["code"]
         self.calls.append(f"phone:{code}")
+        self.phone_openids.append(body.get("openid", ""))
         if code in self.errors:
             return 200, {}, json.dumps({"errcode": self.errors[code], "errmsg": "fake"})
         if code not in self.phones:
