@@ -17,6 +17,7 @@ from ops.processes import ROOT
 from ops.settings import BY_NAME
 from ops.stack_config import RateLimit, StackConfig, StackError
 from sidecar.cors import parse_origins
+from sidecar.limits import upload_body_limit
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 API_SERVER_TEMPLATE = ROOT / "deploy" / "nginx-api-server.conf.template"
@@ -100,6 +101,7 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         RATE_LIMIT_HTTP=rate_limit_http,
         RATE_LIMIT_LOCATION=rate_limit_location(RateLimit.parse(config.rate_limits)),
         CORS_MAPS=indented(cors_maps(config.cors_allowed_origins), "    "),
+        UPLOAD_BODY_MAX=upload_body_limit(config.upload_max_bytes),
     )
 
 
@@ -109,12 +111,13 @@ def indented(text: str, indent: str) -> str:
 
 
 def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default) -> str:
-    """deploy/nginx-production.conf: the production site with the default RATE_LIMITS (and by default
-    the default CORS_ALLOWED_ORIGINS)."""
+    """deploy/nginx-production.conf: the production site with the default RATE_LIMITS and UPLOAD_MAX_BYTES (and
+    by default the default CORS_ALLOWED_ORIGINS)."""
     rate_limit = RateLimit.parse(BY_NAME["RATE_LIMITS"].default)
     return GENERATED_NOTE + substitute(PRODUCTION_TEMPLATE.read_text(),
                                        RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
-                                       CORS_MAPS=cors_maps(cors_allowed_origins))
+                                       CORS_MAPS=cors_maps(cors_allowed_origins),
+                                       UPLOAD_BODY_MAX=upload_body_limit(int(BY_NAME["UPLOAD_MAX_BYTES"].default)))
 
 
 def nginx_binary() -> str:

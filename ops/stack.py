@@ -106,7 +106,7 @@ class Stack:
     def start_pocketbase(self) -> None:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
         env = dict(without_storage_keys(os.environ), PUBLIC_BASE_URL=self.config.public_base_url,
-                   RATE_LIMITS=self.config.rate_limits,
+                   RATE_LIMITS=self.config.rate_limits, UPLOAD_RATE=self.config.upload_rate,
                    **self.config.superuser_switches)
         if self.config.login_log_days:
             env["LOGIN_LOG_DAYS"] = self.config.login_log_days
@@ -150,6 +150,7 @@ class Stack:
             PB_SUPERUSER_PASSWORD=config.superuser_password,
             PUBLIC_BASE_URL=config.public_base_url,
             CORS_ALLOWED_ORIGINS=config.cors_allowed_origins,
+            UPLOAD_MAX_BYTES=str(config.upload_max_bytes),
         )
         if config.dev_mode:
             env.update(WECHAT_APPID=DEV_APPID, WECHAT_SECRET=DEV_SECRET, WECHAT_API_BASE=self.stub_url,

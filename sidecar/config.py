@@ -31,6 +31,8 @@ class Config:
     PUBLIC_BASE_URL: str = "http://localhost:8080"
     PB_TIMEOUT: float = 10.0
     MAX_BODY_BYTES: int = 64 * 1024
+    # The largest file POST /pb/api/wechat/upload takes (its body may be larger by limits.UPLOAD_FRAMING_BYTES).
+    UPLOAD_MAX_BYTES: int = 10 * 1024 * 1024
     # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
     CORS_ALLOWED_ORIGINS: str = "*"
 

@@ -5,6 +5,7 @@ from flask import current_app
 
 from sidecar.limits import WX_CODE_MAX_LENGTH  # noqa: F401 - the name routes/wechat.py and system.py import
 from sidecar.accounts import AccountService
+from sidecar.uploads import UploadService
 from sidecar.users import UserService
 
 
@@ -21,3 +22,8 @@ def profile_max_lengths() -> dict[str, int]:
 def accounts() -> AccountService:
     """The app's account lifecycle service."""
     return current_app.extensions["accounts"]
+
+
+def uploads() -> UploadService:
+    """The app's upload service."""
+    return current_app.extensions["uploads"]

@@ -7,7 +7,7 @@ import re
 from flask import request
 
 from sidecar.errors import BadRequest, Unauthorized, UnsupportedMediaType
-from sidecar.limits import MAX_TOKEN_LENGTH
+from sidecar.limits import MAX_TOKEN_LENGTH, upload_body_limit
 from sidecar.pocketbase import ClientInfo
 
 # A JWT is three base64url parts; anything else is not worth asking PocketBase about.
@@ -49,6 +49,22 @@ def required_string(body: dict, name: str, max_length: int) -> str:
     if not value:
         raise BadRequest(f"{name} 不能为空", {"field": name})
     return value
+
+
+def uploaded_file(max_bytes: int) -> tuple[memoryview, str]:
+    """The bytes and client-given filename of the one file of a multipart/form-data body (wx.uploadFile's
+    part `file`; other fields, its formData, are ignored). The body may be max_bytes plus framing (else 413).
+    415 when the body is not multipart; 400 with data.field = "file" without a `file` part, or with more files."""
+    request.max_content_length = upload_body_limit(max_bytes)
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType("请求体必须是 multipart/form-data,文件放在 file 字段", {"field": "file"})
+    parts = [part for name in request.files for part in request.files.getlist(name)]
+    if not request.files.getlist("file"):
+        raise BadRequest("缺少文件(multipart 字段 file)", {"field": "file"})
+    if len(parts) > 1:
+        raise BadRequest("一次只能上传一个文件", {"field": "file"})
+    # A BytesIO (sidecar.InMemoryUploadRequest): its buffer, not a copy.
+    return parts[0].stream.getbuffer(), parts[0].filename or ""
 
 
 def client_info() -> ClientInfo:

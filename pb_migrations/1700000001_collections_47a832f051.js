@@ -760,7 +760,8 @@ migrate((app) => {
     "deleteRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
     "indexes": [
       "CREATE UNIQUE INDEX `idx_tbl_attachments_attachments_id` ON `tbl_attachments` (`attachments_id`) WHERE attachments_id != ''",
-      "CREATE INDEX `idx_tbl_attachments_attachments_id_lookup` ON `tbl_attachments` (`attachments_id`)"
+      "CREATE INDEX `idx_tbl_attachments_attachments_id_lookup` ON `tbl_attachments` (`attachments_id`)",
+      "CREATE INDEX `idx_tbl_attachments_owner` ON `tbl_attachments` (`attachments_owner`, `created`)"
     ],
     "fields": [
       {
