@@ -97,6 +97,8 @@ ERROR_STATUSES = [
     # No bearer at all: the fuzzer always sends a valid one.
     ("postWechatLogout", "/pb/api/wechat/logout", "noauth", 401),
     ("postWechatCloseAccount", "/pb/api/wechat/close-account", "noauth", 401),
+    ("postWechatUpload", "/pb/api/wechat/upload", "text", 415),
+    ("postWechatUpload", "/pb/api/wechat/upload", "noauth", 401),
     # WeChat answering HTTP 500 (the stub's `http500` code) -> 502 envelope (sidecar/wechat/transport.py).
     ("postWechatLogin", "/pb/api/wechat/login", "wechat500", 502),
     ("postSystemRefreshToken", "/pb/api/system/refresh-token", "wechat500", 502),
@@ -104,7 +106,7 @@ ERROR_STATUSES = [
 ]
 
 
-BEARER_FIRST = {"profile", "logout", "close-account"}
+BEARER_FIRST = {"profile", "logout", "close-account", "upload"}
 
 
 @pytest.mark.parametrize("operation_id,path,how,status", ERROR_STATUSES)

@@ -57,7 +57,7 @@ def uploaded_file(max_bytes: int) -> tuple[memoryview, str]:
     415 when the body is not multipart; 400 with data.field = "file" without a `file` part, or with more files."""
     request.max_content_length = upload_body_limit(max_bytes)
     if request.mimetype != "multipart/form-data":
-        raise UnsupportedMediaType("请求体必须是 multipart/form-data,文件放在 file 字段", {"field": "file"})
+        raise UnsupportedMediaType("请求体必须是 multipart/form-data,文件放在 file 字段")
     parts = [part for name in request.files for part in request.files.getlist(name)]
     if not request.files.getlist("file"):
         raise BadRequest("缺少文件(multipart 字段 file)", {"field": "file"})
