@@ -150,6 +150,16 @@ def test_the_upload_rate_is_one_figure_across_workers(stack, stack_pb, unique):
     assert late.headers["Access-Control-Allow-Origin"] == "*" and owned(stack_pb, user["openid"]) == rate
 
 
+def test_the_stacks_upload_settings_reach_the_sidecar_and_pocketbase(make_stack):
+    small = picture("PNG", size=(8, 8))
+    stack = make_stack(UPLOAD_RATE="2", UPLOAD_MAX_BYTES=str(len(PHOTO) - 1))
+    token, _ = login_through(stack, "settings")
+    too_big = upload(stack, token, {"file": ("a.jpg", PHOTO, "image/jpeg")})
+    assert assert_envelope(too_big, 413)["data"] == {"field": "file"}
+    statuses = [upload(stack, token, {"file": ("s.png", small, "image/png")}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
 def test_nothing_new_reaches_guests_over_realtime(stack, unique):
     token, _ = login_through(stack, f"quiet-{unique}")
     listener = RealtimeListener(stack.base_url, "", "tbl_attachments/*")
