@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, JpegImagePlugin
 
 from sidecar.errors import BadRequest, PayloadTooLarge, Unauthorized
 from sidecar.limits import UPLOAD_MAX_PIXELS
@@ -119,7 +119,6 @@ def _encoder_options(image: Image.Image, data: bytes | memoryview) -> dict:
     if image.info.get("icc_profile"):
         options["icc_profile"] = image.info["icc_profile"]
     if image.format == "JPEG":
-        from PIL import JpegImagePlugin
         if getattr(image, "quantization", None):
             options["qtables"] = image.quantization
         else:

@@ -224,3 +224,17 @@ def test_a_file_over_the_limit_is_413_naming_the_file(client, login, app, monkey
     monkeypatch.setattr(app.extensions["uploads"], "max_bytes", len(PHOTO) - 1)
     response = post_upload(client, token, PHOTO)
     assert response.status_code == 413 and response.json["data"] == {"field": "file"}
+
+
+@pytest.mark.parametrize("content_type, body, status", [
+    ("multipart/form-data", b"junk", 400),
+    ("multipart/form-data; boundary=xyz", b"junk without a boundary", 400),
+    ("multipart/form-data; boundary=xyz", b'--xyz\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+     + PHOTO[:100], 400),
+    ("multipart/form-data; boundary=xyz", b"--xyz\r\nheaders that never end" * 1000, 400),
+    ("multipart/form-data; boundary=xyz", bytes(10 * 1024 * 1024 + 64 * 1024 + 1), 413),
+])
+def test_malformed_or_oversized_multipart_is_an_envelope(client, login, content_type, body, status):
+    token, _ = login()
+    response = client.post(UPLOAD, data=body, headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+    assert response.status_code == status and response.json["code"] == status
