@@ -51,7 +51,7 @@ def required_string(body: dict, name: str, max_length: int) -> str:
     return value
 
 
-def uploaded_file(max_bytes: int) -> tuple[memoryview, str]:
+def uploaded_file(max_bytes: int) -> tuple[bytes, str]:
     """The bytes and client-given filename of the one file of a multipart/form-data body (wx.uploadFile's
     part `file`; other fields, its formData, are ignored). The body may be max_bytes plus framing (else 413).
     415 when the body is not multipart; 400 with data.field = "file" without a `file` part, or with more files."""
@@ -63,8 +63,9 @@ def uploaded_file(max_bytes: int) -> tuple[memoryview, str]:
         raise BadRequest("缺少文件(multipart 字段 file)", {"field": "file"})
     if len(parts) > 1:
         raise BadRequest("一次只能上传一个文件", {"field": "file"})
-    # A BytesIO (sidecar.InMemoryUploadRequest): its buffer, not a copy.
-    return parts[0].stream.getbuffer(), parts[0].filename or ""
+    # A BytesIO (sidecar.InMemoryUploadRequest): CPython's getvalue() hands over its buffer, not a copy, and
+    # io.BytesIO(bytes) in sidecar/uploads.py shares it again, so the original is in memory once.
+    return parts[0].stream.getvalue(), parts[0].filename or ""
 
 
 def client_info() -> ClientInfo:
