@@ -4,7 +4,9 @@ close-account deleting the user's files, UPLOAD_RATE across workers, and nothing
 from __future__ import annotations
 
 import io
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,6 +15,7 @@ from PIL import Image
 from ops.settings import BY_NAME
 from sidecar.uploads import JPEG, PDF, PNG, WEBP
 from tests.helpers import PB, RealtimeListener, assert_envelope, login_through, route
+from tests.test_storage import MotoS3
 from tests.test_uploads import BAD, GOOD, PHOTO, picture
 
 ORIGIN = "https://h5.example.com"
@@ -120,17 +123,52 @@ def test_another_users_attachment_answers_as_a_missing_one(stack, stack_pb, uniq
     assert stack_pb.user(user_b["pb_id"])["users_picture"] == ""
 
 
+def eventually(check, seconds: float = 10) -> bool:
+    """Whether check() comes true within seconds: PocketBase deletes a deleted record's files right after
+    the commit, in the background (its FileManager hook), so the close-account answer may come first."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def stored_file(stack, url: str) -> Path:
+    """Where PocketBase keeps the file of that URL on local disk: storage/<collection>/<record>/<name>."""
+    return stack.config.pb_data_dir / "storage" / Path(*url.split("/pb/api/files/", 1)[1].split("/"))
+
+
 def test_close_account_deletes_the_users_files_and_no_one_elses(stack, stack_pb, unique):
     token_a, user_a = login_through(stack, f"closer-{unique}")
     token_b, user_b = login_through(stack, f"stayer-{unique}")
     files_a = [upload(stack, token_a, {"file": (f"{n}.jpg", data, "image/jpeg")}).json()["data"]["attachment"]["url"]
                for n, data in (("a", PHOTO), ("b", GOOD["pdf"][0]))]
     file_b = upload(stack, token_b, {"file": ("b.jpg", PHOTO, "image/jpeg")}).json()["data"]["attachment"]["url"]
-    assert all(served(stack, url).status_code == 200 for url in files_a)
+    assert all(served(stack, url).status_code == 200 and stored_file(stack, url).is_file() for url in files_a)
     assert_envelope(route(stack, "wechat/close-account", token_a), 200)
     assert [served(stack, url).status_code for url in files_a] == [404, 404]
     assert owned(stack_pb, user_a["openid"]) == 0
-    assert served(stack, file_b).status_code == 200 and owned(stack_pb, user_b["openid"]) == 1
+    assert eventually(lambda: not any(stored_file(stack, url).exists() for url in files_a))
+    assert served(stack, file_b).status_code == 200 and stored_file(stack, file_b).is_file()
+    assert owned(stack_pb, user_b["openid"]) == 1
+
+
+@pytest.mark.slow
+def test_close_account_deletes_the_users_files_in_s3_too(make_stack, tmp_path):
+    s3 = MotoS3(tmp_path)
+    try:
+        stack = make_stack(**s3.settings())
+        token_a, _ = login_through(stack, "s3-closer")
+        token_b, _ = login_through(stack, "s3-stayer")
+        link_a, link_b = (upload(stack, token, {"file": ("a.jpg", PHOTO, "image/jpeg")}).json()["data"]["attachment"]
+                          ["url"].rsplit("/", 1)[1] for token in (token_a, token_b))
+        assert [any(key.endswith(link) for key in s3.keys()) for link in (link_a, link_b)] == [True, True]
+        assert_envelope(route(stack, "wechat/close-account", token_a), 200)
+        assert eventually(lambda: [any(key.endswith(link) for key in s3.keys()) for link in (link_a, link_b)]
+                          == [False, True])
+    finally:
+        s3.process.stop()
 
 
 def test_the_upload_rate_is_one_figure_across_workers(stack, stack_pb, unique):
