@@ -149,7 +149,7 @@ def check_pdf(data: bytes | memoryview) -> memoryview:
     if b"%%EOF" not in bytes(data[-PDF_TAIL_BYTES:]):
         raise UploadRejected("PDF 文件已损坏或不完整")
     try:
-        reader = PdfReader(io.BytesIO(data), strict=True)
+        reader = PdfReader(io.BytesIO(data))  # not strict: scanners write PDFs with small, recoverable faults
         if reader.is_encrypted and not reader.decrypt(""):
             raise UploadRejected("不支持加密的 PDF 文件")
         if len(reader.pages) < 1:

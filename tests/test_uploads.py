@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 
 import pytest
 from PIL import Image, ImageDraw
@@ -31,6 +32,13 @@ def pdf_file(pages: int = 1) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def pdf_with_a_wrong_xref_offset() -> bytes:
+    """A PDF as some scanners write it: its startxref points a few bytes off (readers recover)."""
+    data = pdf_file()
+    offset = re.search(rb"startxref\s+(\d+)", data)
+    return data[:offset.start(1)] + str(int(offset.group(1)) + 7).encode() + data[offset.end(1):]
 
 
 def png_with_text_chunks() -> bytes:
@@ -72,6 +80,7 @@ GOOD = {
     "grey jpeg": (picture("JPEG", mode="L"), JPEG),
     "cmyk jpeg": (picture("JPEG", mode="CMYK"), JPEG),
     "pdf": (pdf_file(2), PDF),
+    "pdf with a wrong xref offset": (pdf_with_a_wrong_xref_offset(), PDF),
 }
 BAD = {
     "svg": b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
