@@ -3,6 +3,7 @@ files table, the refusals (each an envelope with CORS, storing nothing), ownersh
 close-account deleting the user's files, UPLOAD_RATE across workers, and nothing reaching guests by realtime."""
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,7 @@ def test_every_kind_is_recognised_whatever_its_name_and_declared_type(stack, uni
         assert attachment["attachments_owner"] == user["openid"]
         file = served(stack, attachment["url"])
         assert file.status_code == 200 and len(file.content) == attachment["attachments_size"]
+        assert hashlib.md5(file.content).hexdigest() == attachment["attachments_md5"]
         if mime == PDF:
             assert file.content == data
         else:
