@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import re
 from dataclasses import dataclass
 from typing import Callable
 
 from PIL import Image, ImageOps, JpegImagePlugin
+from pypdf import PdfReader
 
 from sidecar.errors import BadRequest, PayloadTooLarge, Unauthorized
 from sidecar.limits import UPLOAD_MAX_PIXELS
 from sidecar.pocketbase import ClientInfo, MultipartBody, PocketBaseGateway
 from sidecar.users import call_internal, token_may_be_valid
+
+log = logging.getLogger(__name__)
+# pypdf logs each repair it makes while reading a damaged PDF: a user's file must not fill our logs.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 # The status a new upload gets (tbl_attachments.attachments_status). Issue #19 sends each upload to
 # WeChat's media_check_async right after it is stored (UploadService.upload) and sets 审核中 then.
@@ -106,10 +112,17 @@ def strip_picture(data: bytes | memoryview, mime: str) -> memoryview:
             image.save(out, format=pillow_format, **options)
     except UploadRejected:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError):
-        # Pillow's ways of saying "not a whole, valid picture" (UnidentifiedImageError is an OSError).
-        raise UploadRejected("图片文件已损坏或不完整") from None
+    except Exception as exc:  # noqa: BLE001 - see unreadable()
+        raise unreadable(exc, "图片文件已损坏或不完整") from None
     return out.getbuffer()
+
+
+def unreadable(exc: Exception, msg: str) -> UploadRejected:
+    """The refusal of a file Pillow or pypdf could not read. They parse untrusted bytes: whatever they raise
+    (OSError, SyntaxError, struct.error, TypeError... on a crafted or damaged file) means it is not a file we
+    store, never a 500. The exception's type is logged, not its text (it may quote the file)."""
+    log.info("upload refused: %s while reading it", type(exc).__name__)
+    return UploadRejected(msg)
 
 
 def _encoder_options(image: Image.Image, data: bytes | memoryview) -> dict:
@@ -143,8 +156,6 @@ def _webp_lossless(data: bytes | memoryview) -> bool:
 
 def check_pdf(data: bytes | memoryview) -> memoryview:
     """The PDF as it came, when it is a whole one (ends with %%EOF, pypdf reads its pages); else UploadRejected."""
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     if b"%%EOF" not in bytes(data[-PDF_TAIL_BYTES:]):
         raise UploadRejected("PDF 文件已损坏或不完整")
@@ -156,8 +167,8 @@ def check_pdf(data: bytes | memoryview) -> memoryview:
             raise UploadRejected("PDF 文件没有页面")
     except UploadRejected:
         raise
-    except (PyPdfError, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
-        raise UploadRejected("PDF 文件已损坏或不完整") from None
+    except Exception as exc:  # noqa: BLE001 - see unreadable()
+        raise unreadable(exc, "PDF 文件已损坏或不完整") from None
     return memoryview(data)
 
 
