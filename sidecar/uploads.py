@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from PIL import Image, ImageOps, JpegImagePlugin
+from PIL import ExifTags, Image, JpegImagePlugin
 from pypdf import PdfReader
 
 from sidecar.errors import BadRequest, PayloadTooLarge, Unauthorized
@@ -39,6 +39,12 @@ KINDS = {JPEG: ("jpg", "JPEG"), PNG: ("png", "PNG"), WEBP: ("webp", "WEBP"), PDF
 JPEG_FALLBACK_QUALITY = 90
 # Pillow's WebP quality for a lossy original (lossless ones stay lossless).
 WEBP_QUALITY = 90
+# EXIF Orientation -> the transpose that displays the picture upright (as ImageOps.exif_transpose).
+ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 # A PDF ends with %%EOF; writers may put a few bytes (newlines, padding) after it.
 PDF_TAIL_BYTES = 1024
 
@@ -105,11 +111,11 @@ def strip_picture(data: bytes | memoryview, mime: str) -> memoryview:
                 raise UploadRejected("不支持动图")
             options = _encoder_options(image, data)
             image.load()  # the whole picture: a truncated or corrupt one fails here
-            ImageOps.exif_transpose(image, in_place=True)
+            turned = upright(image)
             # JPEG's encoder would carry a comment over from info; nothing but the options below is written.
-            image.info = {}
+            turned.info = {}
             out = io.BytesIO()
-            image.save(out, format=pillow_format, **options)
+            turned.save(out, format=pillow_format, **options)
     except UploadRejected:
         raise
     except Exception as exc:  # noqa: BLE001 - see unreadable()
@@ -123,6 +129,18 @@ def unreadable(exc: Exception, msg: str) -> UploadRejected:
     store, never a 500. The exception's type is logged, not its text (it may quote the file)."""
     log.info("upload refused: %s while reading it", type(exc).__name__)
     return UploadRejected(msg)
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The picture turned as its EXIF Orientation tag says it is displayed (EXIF 2.32, tag 0x0112; the table
+    of Pillow's ImageOps.exif_transpose, which also rewrites the EXIF this copy drops, and fails on a damaged
+    one). A damaged EXIF says nothing about how to turn the picture: it is kept as stored."""
+    try:
+        orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:  # noqa: BLE001 - Pillow parsing an untrusted EXIF block
+        orientation = 1
+    method = ORIENTATIONS.get(orientation) if isinstance(orientation, int) else None
+    return image.transpose(method) if method is not None else image
 
 
 def _encoder_options(image: Image.Image, data: bytes | memoryview) -> dict:
