@@ -6,6 +6,7 @@ import hashlib
 import io
 import random
 import re
+import struct
 
 import pytest
 from PIL import Image, ImageDraw
@@ -40,6 +41,14 @@ def pdf_with_a_wrong_xref_offset() -> bytes:
     data = pdf_file()
     offset = re.search(rb"startxref\s+(\d+)", data)
     return data[:offset.start(1)] + str(int(offset.group(1)) + 7).encode() + data[offset.end(1):]
+
+
+def jpeg_with_a_damaged_orientation() -> bytes:
+    """A JPEG whose EXIF Orientation is text ("six"): the picture is whole, its EXIF says nothing usable."""
+    ifd = struct.pack(">H", 1) + struct.pack(">HHI4s", 0x0112, 2, 4, b"six\x00") + struct.pack(">I", 0)
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(out, format="JPEG", exif=b"Exif\x00\x00MM\x00*" + struct.pack(">I", 8) + ifd)
+    return out.getvalue()
 
 
 def png_with_text_chunks() -> bytes:
@@ -80,6 +89,7 @@ GOOD = {
     "webp lossless": (picture("WEBP", lossless=True), WEBP),
     "grey jpeg": (picture("JPEG", mode="L"), JPEG),
     "cmyk jpeg": (picture("JPEG", mode="CMYK"), JPEG),
+    "jpeg with a damaged orientation": (jpeg_with_a_damaged_orientation(), JPEG),
     "pdf": (pdf_file(2), PDF),
     "pdf with a wrong xref offset": (pdf_with_a_wrong_xref_offset(), PDF),
 }
@@ -130,6 +140,11 @@ def test_a_photo_keeps_how_it_displays():
         red, green, blue = stored.getpixel((stored.width - 20, 20))
         assert red > 200 and green < 60 and blue < 60
         assert stored.getpixel((20, 20)) != stored.getpixel((stored.width - 20, 20))
+
+
+def test_a_damaged_orientation_keeps_the_picture_as_stored():
+    with Image.open(io.BytesIO(bytes(clean(GOOD["jpeg with a damaged orientation"][0]).data))) as stored:
+        assert stored.size == (40, 30) and not stored.getexif()
 
 
 def test_a_jpeg_keeps_its_quality_tables_and_a_png_its_transparency():
