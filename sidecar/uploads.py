@@ -174,7 +174,6 @@ def _webp_lossless(data: bytes | memoryview) -> bool:
 
 def check_pdf(data: bytes | memoryview) -> memoryview:
     """The PDF as it came, when it is a whole one (ends with %%EOF, pypdf reads its pages); else UploadRejected."""
-
     if b"%%EOF" not in bytes(data[-PDF_TAIL_BYTES:]):
         raise UploadRejected("PDF 文件已损坏或不完整")
     try:

@@ -9,7 +9,7 @@ import re
 import struct
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from bench.photo import XMP, phone_photo
 from sidecar.uploads import JPEG, PDF, PNG, WEBP, UploadRejected, clean, display_name, sniff
