@@ -20,6 +20,7 @@ def cell_env(files: dict[str, Path], conns: int, via: str, n_users: int) -> dict
     return {"BENCH_USERS": str(n_users), "BENCH_COMPANIES": str(files["companies"]),
             "BENCH_PREFIX": f"c{conns}x{int(time.time())}",
             "BENCH_TOKENS": str(files["tokens"]),
+            "BENCH_PHOTO": str(files.get("photo", "")), "BENCH_SUPERUSER": str(files.get("superuser", "")),
             "BENCH_PATH_PREFIX": "/pb" if via == "nginx" else ""}
 
 

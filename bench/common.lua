@@ -1,6 +1,7 @@
 -- Shared by every bench/*.lua scenario: per-thread ids, status counting, and a JSON summary in done().
 -- Parameters come from the environment (set by bench/cells.py): BENCH_PREFIX, BENCH_TOKENS (a file, one
--- token per line), BENCH_USERS (number of seeded users), BENCH_COMPANIES (a file, one company_id per line).
+-- token per line), BENCH_USERS (number of seeded users), BENCH_COMPANIES (a file, one company_id per line),
+-- BENCH_PHOTO (the upload cells' photo file), BENCH_SUPERUSER (a file holding a superuser token).
 local M = {}
 local threads = {}
 local next_tid = 0
@@ -37,6 +38,19 @@ function M.profile_update(field, format)
     return wrk.format("POST", "/pb/api/wechat/profile",
       {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
   end)
+end
+
+-- A multipart/form-data body holding the photo file BENCH_PHOTO in the part `field`, read once per
+-- thread: (body, Content-Type).
+function M.photo_multipart(field)
+  local file = assert(io.open(os.getenv("BENCH_PHOTO"), "rb"))
+  local data = file:read("*a")
+  file:close()
+  local boundary = "----bench-photo-6b1d0e2f"
+  local body = "--" .. boundary .. "\r\n" ..
+    'Content-Disposition: form-data; name="' .. field .. '"; filename="photo.jpg"\r\n' ..
+    "Content-Type: image/jpeg\r\n\r\n" .. data .. "\r\n--" .. boundary .. "--\r\n"
+  return body, "multipart/form-data; boundary=" .. boundary
 end
 
 function setup(thread)

@@ -13,13 +13,15 @@ SCENARIOS = [
     ("native_refresh_direct", "native_refresh.lua", "native auth-refresh direct", "direct"),
     ("native_list_nginx", "native_list.lua", "native list tbl_company via nginx", "nginx"),
     ("native_list_direct", "native_list.lua", "native list tbl_company direct", "direct"),
+    ("upload", "upload.lua", "upload (300 KB phone photo)", "nginx"),
+    ("native_upload_nginx", "native_upload.lua", "native create tbl_attachments via nginx", "nginx"),
 ]
 # Each route's req/s is compared with its baseline's at the same connection count.
 BASELINE = {"login_returning": "native_refresh_nginx", "login_new": "native_refresh_nginx",
             "profile": "native_refresh_nginx", "profile_name": "native_refresh_nginx",
             "refresh_token": "native_refresh_nginx",
             "users_count": "native_list_nginx", "native_list_nginx": "native_list_direct",
-            "native_refresh_nginx": "native_refresh_direct"}
+            "native_refresh_nginx": "native_refresh_direct", "upload": "native_upload_nginx"}
 
 
 # The sidecar's settings for the bench: content security off (the profile cell measures the route without it) ...
@@ -44,6 +46,8 @@ def scenario_url(script: str, via: str, base_url: str, pb_url: str) -> str:
     base = base_url if via == "nginx" else pb_url
     if script == "native_refresh.lua":
         return base + ("/pb" if via == "nginx" else "") + "/api/collections/tbl_auth_users/auth-refresh"
+    if script == "native_upload.lua":
+        return base + ("/pb" if via == "nginx" else "") + "/api/collections/tbl_attachments/records"
     if script == "users_count.lua":
         return base + "/pb/api/system/users-count"
     return base + "/"

@@ -1,4 +1,5 @@
-"""The stack as the benchmark runs it: free ports, a temp data dir, no rate limits, the WeChat dev stub."""
+"""The stack as the benchmark runs it: free ports, a temp data dir, no rate limits (nor UPLOAD_RATE), the WeChat
+dev stub."""
 from __future__ import annotations
 
 import secrets
@@ -17,6 +18,7 @@ def bench_config(tmp: Path) -> StackConfig:
     return StackConfig.from_env(overrides={
         "HTTP_PORT": http_port, "PB_PORT": free_port(), "SIDECAR_PORT": free_port(),
         "PB_DATA_DIR": tmp / "pb_data", "RUN_DIR": tmp / "run", "RATE_LIMITS": "off",
+        "UPLOAD_RATE": "off",
         "WECHAT_APPID": "", "WECHAT_SECRET": "", "PB_SUPERUSER_PASSWORD": secrets.token_urlsafe(24),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{http_port}", **BENCH_SIDECAR_SETTINGS,
     }, dotenv_path=None)

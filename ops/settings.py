@@ -105,6 +105,12 @@ SETTINGS: tuple[Setting, ...] = (
             "itself (413, 429, 400 for oversized headers, 502-504)", PUBLIC, (STACK, SIDECAR)),
     Setting("MAX_BODY_BYTES", "65536", "largest request body the sidecar reads (nginx allows 64 KiB too)",
             PUBLIC, (SIDECAR,), example=""),
+    Setting("UPLOAD_MAX_BYTES", "10485760", "the largest file `POST /pb/api/wechat/upload` takes, in bytes (10 MiB); "
+            "nginx's body limit for that one route is rendered from it, every other route keeps 64 KiB", PUBLIC,
+            (STACK, SIDECAR), example=""),
+    Setting("UPLOAD_RATE", "30", "uploads one user may make per hour (counted in PocketBase, so every sidecar "
+            "worker and host sees the same figure); `off` (benchmarks) lifts it", PUBLIC, (STACK, POCKETBASE),
+            example=""),
     Setting("LOGIN_LOG_DAYS", "", "days the login audit (`tbl_login_log`) keeps its rows", PUBLIC,
             (STACK, POCKETBASE), default_doc="90", example="90"),
     Setting("S3_ENDPOINT", "", S3_ALL, FILES, (STACK, TOOLS)),

@@ -107,7 +107,7 @@ class Stack:
     def start_pocketbase(self) -> None:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
         env = dict(without_storage_keys(os.environ), PUBLIC_BASE_URL=self.config.public_base_url,
-                   RATE_LIMITS=self.config.rate_limits,
+                   RATE_LIMITS=self.config.rate_limits, UPLOAD_RATE=self.config.upload_rate,
                    **self.config.superuser_switches)
         if self.config.login_log_days:
             env["LOGIN_LOG_DAYS"] = self.config.login_log_days
@@ -158,6 +158,7 @@ class Stack:
             CORS_ALLOWED_ORIGINS=config.cors_allowed_origins,
             WECHAT_PUSH_TOKEN=config.wechat_push_token,
             WECHAT_PUSH_AES_KEY=config.wechat_push_aes_key,
+            UPLOAD_MAX_BYTES=str(config.upload_max_bytes),
         )
         if config.dev_mode:
             env.update(WECHAT_APPID=DEV_APPID, WECHAT_SECRET=DEV_SECRET, WECHAT_API_BASE=self.stub_url,

@@ -116,6 +116,9 @@ class StackConfig:
     rate_limits: str = DEFAULT_RATE_LIMITS
     # The sidecar's and nginx's (for its own error envelopes) CORS allow list.
     cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default
+    # The largest upload (sidecar and nginx) and the uploads per user and hour (PocketBase; "off" lifts it).
+    upload_max_bytes: int = int(BY_NAME["UPLOAD_MAX_BYTES"].default)
+    upload_rate: str = BY_NAME["UPLOAD_RATE"].default
     # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
     login_log_days: str = ""
     # As deploy/gunicorn.conf.py's fallbacks (which says why; tests/test_stack.py checks they agree).
@@ -188,6 +191,8 @@ class StackConfig:
             rate_limits=get("RATE_LIMITS"),
             cors_allowed_origins=get("CORS_ALLOWED_ORIGINS"),
             login_log_days=get("LOGIN_LOG_DAYS"),
+            upload_max_bytes=get_int("UPLOAD_MAX_BYTES"),
+            upload_rate=get("UPLOAD_RATE"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
             sidecar_threads=get_int("SIDECAR_THREADS"),
             sidecar_app=get("SIDECAR_APP"),
@@ -220,6 +225,11 @@ class StackConfig:
             raise StackError(str(exc)) from None
         if self.login_log_days and not (self.login_log_days.isdigit() and int(self.login_log_days) > 0):
             raise StackError(f"LOGIN_LOG_DAYS must be a positive whole number of days, not {self.login_log_days!r}")
+        if self.upload_max_bytes <= 0:
+            raise StackError(f"UPLOAD_MAX_BYTES must be a positive number of bytes, not {self.upload_max_bytes}")
+        if self.upload_rate.lower() != "off" and not (self.upload_rate.isdigit() and int(self.upload_rate) > 0):
+            raise StackError(f"UPLOAD_RATE must be a positive whole number of uploads per hour or 'off', "
+                             f"not {self.upload_rate!r}")
         check_superuser_switches(self.superuser_switches)
         ports = [self.http_port, self.pb_port, *self.local_sidecar_ports]
         if len(set(ports)) != len(ports):

@@ -34,6 +34,8 @@ class Config:
     MAX_BODY_BYTES: int = 64 * 1024
     # Seconds a token past its exp is still sent on to PocketBase, which decides (the sidecar's clock may run ahead).
     TOKEN_LEEWAY_SECONDS: float = 60.0
+    # The largest file POST /pb/api/wechat/upload takes (its body may be larger by limits.UPLOAD_FRAMING_BYTES).
+    UPLOAD_MAX_BYTES: int = 10 * 1024 * 1024
     # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
     CORS_ALLOWED_ORIGINS: str = "*"
     # Message push (消息推送) as configured in WeChat's admin console: Token and EncodingAESKey (safe mode).

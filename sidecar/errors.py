@@ -46,6 +46,10 @@ class NotFound(ApiError):
     status, msg = 404, "当前用户不存在"
 
 
+class PayloadTooLarge(ApiError):
+    status, msg = 413, "请求体过大"
+
+
 class UnsupportedMediaType(ApiError):
     status, msg = 415, "请求体必须是 JSON"
 

@@ -68,6 +68,7 @@ REFUSALS: dict[str, tuple[type[ApiError], str]] = {
     "phone_taken": (BadRequest, "手机号已被其他账号使用"),
     "phone_attempts": (TooManyRequests, "手机号提交过于频繁,请稍后再试"),
     "attachment_missing": (BadRequest, "附件不存在: {field}"),
+    "upload_rate": (TooManyRequests, "上传过于频繁,请稍后再试"),
 }
 
 
@@ -173,6 +174,10 @@ class UserService:
         """The UserInfo of a view_user_info row; the attachments' file URL base is resolved once, here."""
         has_files = any(row.get(f"{name}_pb_id") for name in PICTURE_FIELDS)
         return user_info(row, self._files_url() if has_files else "")
+
+    def attachment_url(self, attachment_pb_id: str, filename: str) -> str:
+        """The URL of an attachment's file (record id, stored file name), as UserInfo's *_url fields give it."""
+        return file_url(self._files_url(), attachment_pb_id, filename)
 
     def _files_url(self) -> str:
         if not self._attachment_files_url:

@@ -34,6 +34,8 @@ def test_select_keeps_the_named_scenarios(only, expected):
     ("users_count.lua", "nginx", BASE + "/pb/api/system/users-count"),
     ("native_list.lua", "direct", PB + "/"),
     ("login_returning.lua", "nginx", BASE + "/"),
+    ("native_upload.lua", "nginx", BASE + "/pb/api/collections/tbl_attachments/records"),
+    ("upload.lua", "nginx", BASE + "/"),
 ])
 def test_scenario_url(script, via, url):
     assert scenario_url(script, via, BASE, PB) == url

@@ -23,6 +23,7 @@ from ops.nginx_conf import render_nginx_conf, render_production_conf
 from ops.processes import ROOT, proc_stat
 from ops.stack import Stack, process_group_members
 from ops.stack_config import DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, StackConfig, StackError
+from sidecar.limits import upload_body_limit
 from sidecar.routes.docs import DEV_EXAMPLES
 from tests.helpers import assert_envelope, chromium_page
 from tests.stack_fixtures import stack_settings
@@ -146,6 +147,41 @@ def test_nginx_conf_cors_maps_follow_cors_allowed_origins(tmp_path):
     site = subprocess.run([sys.executable, "-m", "ops.nginx_conf", "site"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env=dict(os.environ, CORS_ALLOWED_ORIGINS="https://h5.example.com"))
     assert site.returncode == 0 and '"https://h5.example.com" "https://h5.example.com";' in site.stdout
+
+
+def upload_location(conf: str) -> str:
+    return conf.split("location = /pb/api/wechat/upload {", 1)[1].split("}", 1)[0]
+
+
+def test_nginx_body_limit_of_the_upload_route_follows_upload_max_bytes_and_no_other_route(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "RUN_DIR": str(tmp_path / "run")}
+    conf = render_nginx_conf(StackConfig.from_env({**base, "UPLOAD_MAX_BYTES": "1000000"}, dotenv_path=None))
+    limit = upload_body_limit(1_000_000)
+    assert f"client_max_body_size {limit};" in upload_location(conf)
+    assert f"client_body_buffer_size {limit};" in upload_location(conf)  # in memory: no temp file
+    assert conf.count("client_max_body_size 64k;") == 1 and conf.count(f"client_max_body_size {limit};") == 1
+    default = render_nginx_conf(StackConfig.from_env(base, dotenv_path=None))
+    assert f"client_max_body_size {upload_body_limit(10 * 1024 * 1024)};" in upload_location(default)
+    site = subprocess.run([sys.executable, "-m", "ops.nginx_conf", "site"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, UPLOAD_MAX_BYTES="2000000"))
+    assert f"client_max_body_size {upload_body_limit(2_000_000)};" in upload_location(site.stdout)
+
+
+@pytest.mark.parametrize("settings, error", [
+    ({"UPLOAD_MAX_BYTES": "lots"}, "UPLOAD_MAX_BYTES"), ({"UPLOAD_MAX_BYTES": "-1"}, "UPLOAD_MAX_BYTES"),
+    ({"UPLOAD_RATE": "0"}, "UPLOAD_RATE"), ({"UPLOAD_RATE": "30/h"}, "UPLOAD_RATE"), ({"UPLOAD_RATE": "-3"}, "UPLOAD_RATE"),
+])
+def test_upload_settings_are_checked(tmp_path, settings, error):
+    with pytest.raises(StackError, match=error):
+        StackConfig.from_env({"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, **settings},
+                             dotenv_path=None)
+
+
+def test_upload_max_bytes_reaches_the_sidecar(tmp_path):
+    # UPLOAD_RATE reaching PocketBase: tests/test_uploads_e2e.py, on a stack of its own.
+    config = StackConfig.from_env({"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12,
+                                   "UPLOAD_MAX_BYTES": "123456"}, dotenv_path=None)
+    assert Stack(config).build_sidecar_env()["UPLOAD_MAX_BYTES"] == "123456"
 
 
 def test_production_nginx_conf_is_generated_from_the_shared_api_server_block_and_passes_nginx_t(tmp_path):

@@ -131,7 +131,9 @@ function updateProfile(app, token, changes, typedPhone, event) {
         if (!changes[field]) {
           continue;
         }
-        if (PICTURE_FIELDS.includes(field) && !attachmentExists(txApp, changes[field])) {
+        // A picture is linked only when its attachment is the user's own; any other id is "missing".
+        if (PICTURE_FIELDS.includes(field)
+          && !require(`${__hooks}/lib/uploads.js`).owns(txApp, user.getString("openid"), changes[field])) {
           refusal = { status: 400, body: { reason: "attachment_missing", field } };
           throw new Error("refused");
         }
@@ -199,15 +201,6 @@ function renewToken(app, token, event) {
   }
   require(`${__hooks}/lib/login_log.js`).writeSuccess(app, event, "refresh-token", found.user);
   return { status: 200, body: { token: found.user.newAuthToken() } };
-}
-
-function attachmentExists(app, attachmentId) {
-  try {
-    app.findFirstRecordByData("tbl_attachments", "attachments_id", attachmentId);
-    return true;
-  } catch (_) {
-    return false;
-  }
 }
 
 module.exports = { login, updateProfile, renewToken, tokenUser, isBanned, PROFILE_FIELDS };

@@ -1,13 +1,13 @@
-"""/pb/api/wechat: login, profile, logout and closing the account; WeChat's message push."""
+"""/pb/api/wechat: login, profile, upload, logout and closing the account; WeChat's message push."""
 from __future__ import annotations
 
 from flask import Blueprint, request
 
 from sidecar.audit import audited
 from sidecar.errors import envelope
-from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max_lengths, users
+from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max_lengths, uploads, users
 from sidecar.routes.inputs import (
-    bearer_token, client_info, json_object, optional_string, required_string, visible_string,
+    bearer_token, client_info, json_object, optional_string, required_string, uploaded_file, visible_string,
 )
 from sidecar.users import DISPLAYED_FIELDS
 
@@ -37,6 +37,15 @@ def profile():
               for name, limit in profile_max_lengths().items()}
     user = users().update_profile(token, {name: value for name, value in fields.items() if value}, client_info())
     return envelope(200, "资料更新成功", {"status": "update_success", "user": user})
+
+
+@bp.post("/upload")
+def upload():
+    """The bearer's file (wx.uploadFile: multipart, part `file`) stored as an attachment they own."""
+    token = bearer_token(required=True)
+    data, filename = uploaded_file(uploads().max_bytes)
+    attachment = uploads().upload(token, data, filename, client_info())
+    return envelope(200, "上传成功", {"attachment": attachment})
 
 
 @bp.post("/logout")

@@ -770,7 +770,8 @@ migrate((app) => {
     "indexes": [
       "CREATE UNIQUE INDEX `idx_tbl_attachments_attachments_id` ON `tbl_attachments` (`attachments_id`) WHERE attachments_id != ''",
       "CREATE INDEX `idx_tbl_attachments_attachments_id_lookup` ON `tbl_attachments` (`attachments_id`)",
-      "CREATE INDEX `idx_tbl_attachments_attachments_trace_id` ON `tbl_attachments` (`attachments_trace_id`)"
+      "CREATE INDEX `idx_tbl_attachments_attachments_trace_id` ON `tbl_attachments` (`attachments_trace_id`)",
+      "CREATE INDEX `idx_tbl_attachments_owner` ON `tbl_attachments` (`attachments_owner`, `created`)"
     ],
     "fields": [
       {
