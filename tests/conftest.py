@@ -82,6 +82,8 @@ class FakeWeChat:
         # read timeout.
         self.verdicts: dict[str, str] = {}
         self.timeouts: set[str] = set()
+        # media_check_async: the errcode every submission gets (0: accepted, with a trace id).
+        self.media_errcode = 0
         self.calls: list[str] = []
         self.phone_openids: list[str] = []  # the openid each getuserphonenumber call named ("" for none)
         mock.add_callback(responses.GET, f"{WECHAT_BASE}/sns/jscode2session", callback=self._session)
@@ -134,6 +136,8 @@ class FakeWeChat:
     def _media(self, request):
         body = json.loads(request.body)
         self.calls.append(f"media_check_async:{body['media_url']}")
+        if self.media_errcode:
+            return 200, {}, json.dumps({"errcode": self.media_errcode, "errmsg": "fake"})
         return 200, {}, json.dumps({"errcode": 0, "errmsg": "ok", "trace_id": f"fake-trace-{len(self.calls)}"})
 
 

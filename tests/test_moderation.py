@@ -106,10 +106,11 @@ def login_with(app, code: str = "content-off") -> tuple[str, dict]:
 # ------------------------------------------------------------ pictures: submission and verdicts
 
 
-def attachment(pb, trace_id: str = "", status: str = "审核中", name: str = "face.png") -> dict:
-    """An attachment created by a superuser, with a file, a trace id and a status."""
+def attachment(pb, trace_id: str = "", status: str = "审核中", name: str = "face.png", owner: str = "") -> dict:
+    """An attachment created by a superuser, with a file, a trace id, a status and its owner's openid."""
     response = pb.request("POST", "/api/collections/tbl_attachments/records",
-                          data={"attachments_trace_id": trace_id, "attachments_status": status},
+                          data={"attachments_trace_id": trace_id, "attachments_status": status,
+                                "attachments_owner": owner},
                           files={"attachments_link": (name, b"\x89PNG-moderation", "image/png")})
     assert response.status_code == 200, response.text
     return response.json()
@@ -184,7 +185,7 @@ def test_the_verdict_route_is_superusers_only(pb, unique):
 
 def test_a_risky_picture_leaves_the_users_picture_url_empty(client, pb, wechat, login, unique):
     token, user = login()
-    att = attachment(pb, trace_id=f"avatar-{unique}")
+    att = attachment(pb, trace_id=f"avatar-{unique}", owner=user["openid"])
     assert profile(client, token, {"users_picture": att["attachments_id"]}).json["data"]["user"]["users_picture_url"]
     pb.request("POST", VERDICT, json={"trace_id": f"avatar-{unique}", "suggest": "risky"})
     info = profile(client, token, {}).json["data"]["user"]

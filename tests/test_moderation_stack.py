@@ -15,10 +15,12 @@ from sidecar.pocketbase import PocketBaseGateway
 from sidecar.wechat import PushReceiver, WeChatClient
 from sidecar.wechat.push import signature
 from tests.helpers import assert_envelope, login_through, route
+from tests.test_uploads import picture
 
 pytestmark = pytest.mark.slow
 
 TEXT_FIELDS = ("users_name", "users_tag")
+PNG_BYTES = picture("PNG")
 
 
 # ------------------------------------------------------------ profile text (stub markers: deploy/README.md)
@@ -83,17 +85,22 @@ def file_url(stack, att: dict) -> str:
     return f"{stack.base_url}/pb/api/files/{att['collectionId']}/{att['id']}/{att['attachments_link']}"
 
 
-@pytest.mark.parametrize("name, suggest, status", [("photo.png", "pass", "有效"), ("risky.png", "risky", "违规"),
-                                                   ("review.png", "review", "审核中")])
-def test_a_picture_verdict_arrives_by_push_through_nginx(stack, stack_pb, moderation, unique, name, suggest, status):
-    token, user = login_through(stack, f"picturer-{unique}")
-    att = stored_attachment(stack_pb, name)
-    assert_envelope(route(stack, "wechat/profile", token=token, json={"users_picture": att["attachments_id"]}), 200)
-    trace_id = moderation.submit_picture(user["openid"], att)
-    assert attachment_now(stack_pb, att)["attachments_status"] == "审核中"
+@pytest.mark.parametrize("marker, suggest, status", [("", "pass", "有效"), ("risky", "risky", "违规"),
+                                                     ("review", "review", "审核中")])
+def test_an_uploaded_picture_gets_its_verdict_by_push_through_nginx(stack, stack_pb, unique, marker, suggest, status):
+    """The upload route submits the stored file; the stub pushes its verdict (its markers are in the uploader's
+    openid: an upload's URL holds nothing the user chose) through nginx to the push route."""
+    token, user = login_through(stack, f"pics{marker}-{unique}")
+    uploaded = assert_envelope(route(stack, "wechat/upload", token, files={"file": ("a.png", PNG_BYTES)}), 200)
+    answer = uploaded["data"]["attachment"]
+    assert answer["attachments_status"] == "审核中"
+    att = stack_pb.request("GET", "/api/collections/tbl_attachments/records",
+                           params={"filter": f'attachments_id="{answer["attachments_id"]}"'}).json()["items"][0]
+    assert att["attachments_trace_id"].startswith("stub-trace-")
+    assert_envelope(route(stack, "wechat/profile", token=token, json={"users_picture": answer["attachments_id"]}), 200)
     after = wait_for_verdict(stack_pb, att)
     assert (after["attachments_suggest"], after["attachments_status"]) == (suggest, status)
-    assert after["attachments_trace_id"] == trace_id
+    assert after["attachments_trace_id"] == att["attachments_trace_id"]
     url = assert_envelope(route(stack, "wechat/profile", token=token, json={}), 200)["data"]["user"][
         "users_picture_url"]
     if suggest == "risky":
@@ -101,7 +108,7 @@ def test_a_picture_verdict_arrives_by_push_through_nginx(stack, stack_pb, modera
         assert url == "" and after["attachments_link"] == ""
     else:
         assert requests.get(file_url(stack, att), timeout=10).status_code == 200
-        assert url == file_url(stack, att).replace(stack.base_url, stack.config.public_base_url)
+        assert url == answer["url"] == file_url(stack, att).replace(stack.base_url, stack.config.public_base_url)
 
 
 def signed_push(stack, event: dict, **target) -> requests.Response:

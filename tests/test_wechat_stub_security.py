@@ -116,6 +116,16 @@ def test_media_check_async_pushes_a_signed_verdict_a_moment_later(stub, receiver
     assert ("encrypt_type" in query) is bool(stub.push_target.aes_key)
 
 
+@pytest.mark.parametrize("openid, suggest", [("dev-openid-pics-risky", "risky"), ("dev-openid-pics-review", "review"),
+                                             ("dev-openid-pics", "pass")])
+def test_media_check_async_reads_the_markers_in_the_uploaders_openid(stub, receiver, openid, suggest):
+    """An upload's URL holds nothing the user chose (upload_<random>.png): the markers come from who uploaded it."""
+    answer = media_check(stub, "http://localhost:8080/pb/api/files/pbc_1/rec1/upload_k2j4h5.png", openid=openid).json()
+    query, body = receiver.next()
+    assert PushReceiver(PUSH_TOKEN, AES_KEY, APPID).event(query, body)["result"]["suggest"] == suggest
+    assert answer["errcode"] == 0
+
+
 def test_media_check_async_fail_marker_answers_the_errcode_and_pushes_nothing(stub, receiver):
     assert media_check(stub, "http://h/pb/api/files/c/r/fail-45011.png").json()["errcode"] == 45011
     with pytest.raises(queue.Empty):
