@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from ops.processes import free_ports
-from tests.helpers import login_through, route
+from tests.helpers import login_through
 
 ROOT = Path(__file__).resolve().parent.parent
 E2E_TEST = ROOT / "miniprogram" / "test" / "e2e.test.js"
