@@ -33,6 +33,9 @@ class Config:
     MAX_BODY_BYTES: int = 64 * 1024
     # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
     CORS_ALLOWED_ORIGINS: str = "*"
+    # Litestream's replica of data.db (empty: off) and its control socket, read by the health route.
+    REPLICA_URL: str = ""
+    REPLICA_SOCKET: str = "/run/bai-litestream/litestream.sock"
 
     REQUIRED = ("PB_URL", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD", "WECHAT_APPID", "WECHAT_SECRET")
     SECRETS = ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET")
