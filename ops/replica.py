@@ -105,8 +105,9 @@ def litestream_binary() -> str:
 
 
 def litestream_env(environ, replica: ReplicaSettings) -> dict:
-    """Litestream's environment: PATH and HOME, and the S3 key under the names Litestream reads itself."""
-    env = {key: environ[key] for key in ("PATH", "HOME", "TZ") if key in environ}
+    """Litestream's environment: PATH, HOME, where the system's CA certificates are (Go reads SSL_CERT_*), and
+    the S3 key under the names Litestream reads itself."""
+    env = {key: environ[key] for key in ("PATH", "HOME", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR") if key in environ}
     env.update(LITESTREAM_ACCESS_KEY_ID=replica.storage.access_key,
                LITESTREAM_SECRET_ACCESS_KEY=replica.storage.secret)
     return env

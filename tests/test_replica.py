@@ -9,8 +9,10 @@ import re
 import secrets
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -21,7 +23,7 @@ import pytest
 import requests
 
 from ops.pbserver import PocketBaseServer
-from ops.processes import ROOT, free_port
+from ops.processes import ROOT, ManagedProcess, free_port
 from ops.replica import (DB_NAME, SYNC_INTERVAL, ReplicaError, ReplicaSettings, litestream_env, parse_at,
                          restore)
 from ops.stack import Stack, StackConfig, StackError
@@ -216,6 +218,29 @@ def test_a_replica_that_cannot_be_reached_stops_the_start_with_one_line(s3, tmp_
 
 
 @pytest.mark.slow
+def test_a_bucket_that_stops_answering_shows_as_a_growing_lag_on_health(tmp_path):
+    own = MotoS3(tmp_path / "moto")  # a server of its own, to be stopped
+    try:
+        stack = start_stack(tmp_path / "stack", **replica_settings(own, "lag"))
+    except BaseException:
+        own.process.stop()
+        raise
+    try:
+        wait_synced(stack)
+        own.process.stop()
+        assert route(stack, "wechat/login", json={"users_wx_code": "lag-alice"}).status_code == 200
+        time.sleep(BEHIND_AFTER_SECONDS + 2)
+        health = requests.get(stack.base_url + "/pb/api/system/health", timeout=10)
+        # PocketBase still serves (200); the replica is reported behind, its lag in seconds, nothing secret.
+        assert health.status_code == 200, health.text
+        replica = health.json()["data"]["replica"]
+        assert replica["status"] == "behind" and replica["lag_seconds"] > BEHIND_AFTER_SECONDS, replica
+        assert set(replica) == {"status", "lag_seconds"} and own.secret not in health.text
+    finally:
+        stop_and_check(stack)
+
+
+@pytest.mark.slow
 def test_an_unreachable_endpoint_stops_the_start_at_once(s3, tmp_path):
     settings = replica_settings(s3, "start-check", S3_ENDPOINT=f"http://127.0.0.1:{free_port()}")
     config = StackConfig.from_env(stack_settings(tmp_path, **settings), dotenv_path=None)
@@ -291,7 +316,6 @@ def survived(pb: PB, kind: str, key: str) -> bool:
 
 def count_rows(data_dir: Path) -> int:
     """tbl_auth_users' real row count, straight from SQLite."""
-    import sqlite3
     with sqlite3.connect(f"file:{data_dir / DB_NAME}?mode=ro", uri=True) as db:
         return db.execute("SELECT COUNT(*) FROM tbl_auth_users").fetchone()[0]
 
@@ -403,3 +427,72 @@ def test_drill_restore_to_a_point_in_time_between_two_writes(s3, tmp_path):
         assert names == ["写在之前"]
     finally:
         server.stop()
+
+
+# -- the production units ------------------------------------------------------------------------------------
+
+UNITS = ROOT / "deploy" / "systemd"
+
+
+def unit_command(unit: str, name: str, **paths) -> tuple[list[str], dict]:
+    """A unit's `/usr/bin/env A=.. B=.. <venv python> -m ...` directive as argv (this venv's python) and the
+    variables it sets, those given in paths replaced by this test's paths."""
+    joined = re.sub(r"\\\n\s*", " ", (UNITS / unit).read_text())
+    values = [line.split("=", 1)[1].strip() for line in joined.splitlines() if line.startswith(f"{name}=")]
+    assert len(values) == 1, f"{name}= appears {len(values)} times in {unit}"
+    argv = values[0].split()
+    assert argv[0] == "/usr/bin/env", argv
+    assigned = dict(arg.split("=", 1) for arg in argv[1:] if "=" in arg)
+    command = [arg for arg in argv[1:] if "=" not in arg]
+    assert command[0] == "/opt/bai-wechat-backend/.venv/bin/python" and set(paths) <= set(assigned)
+    for secret_name in ("S3_SECRET", "S3_ACCESS_KEY", "PASSWORD"):
+        assert secret_name not in values[0]
+    return [sys.executable, *command[1:]], {**assigned, **{key: str(value) for key, value in paths.items()}}
+
+
+def unit_env(settings: dict, assigned: dict) -> dict:
+    """The environment systemd gives the command: the env file's settings, then the directive's own."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("S3_", "REPLICA_", "PB_"))}
+    return {**env, **{key: str(value) for key, value in settings.items()}, **assigned}
+
+
+@pytest.mark.slow
+def test_the_units_replicate_and_refuse_an_empty_data_dir_over_a_full_replica(s3, tmp_path):
+    settings = replica_settings(s3, "unit/data.db")
+    data_dir, run_dir = tmp_path / "pb_data", tmp_path / "run"
+    data_dir.mkdir(mode=0o700)
+    run_dir.mkdir(mode=0o750)  # systemd's RuntimeDirectory=
+    with sqlite3.connect(data_dir / DB_NAME) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE t (x)")
+        db.execute("INSERT INTO t VALUES (1)")
+
+    argv, assigned = unit_command("bai-litestream.service", "ExecStart", PB_DATA_DIR=data_dir,
+                                  REPLICA_SOCKET=run_dir / "litestream.sock")
+    unit = ManagedProcess("bai-litestream", argv, tmp_path / "unit.log", env=unit_env(settings, assigned)).start()
+    try:
+        end = time.monotonic() + 30
+        while replica_status(True, str(run_dir / "litestream.sock"))["status"] != "ok":
+            assert unit.alive() and time.monotonic() < end, unit.log_tail()
+            time.sleep(0.2)
+        # The python command became Litestream (systemd's main process), the key not on its command line.
+        cmdline = Path(f"/proc/{unit.pid}/cmdline").read_bytes().split(b"\0")
+        assert cmdline[0].endswith(b"/litestream") and cmdline[1] == b"replicate"
+        assert s3.secret.encode() not in b" ".join(cmdline)
+        conf = run_dir / "litestream.yml"
+        assert stat.S_IMODE(conf.stat().st_mode) == 0o600 and s3.secret not in conf.read_text()
+    finally:
+        unit.stop()
+
+    pre_argv, pre_assigned = unit_command("bai-pocketbase.service", "ExecStartPre", PB_DATA_DIR=data_dir)
+    kept = subprocess.run(pre_argv, cwd=ROOT, env=unit_env(settings, pre_assigned), capture_output=True,
+                          text=True, timeout=120)
+    assert kept.returncode == 0 and f"Replica: data.db -> s3://{BUCKET}/unit/data.db" in kept.stdout, kept.stderr
+    empty = dict(pre_assigned, PB_DATA_DIR=str(tmp_path / "empty"))
+    fresh = subprocess.run(pre_argv, cwd=ROOT, env=unit_env(settings, empty), capture_output=True, text=True,
+                           timeout=120)
+    assert fresh.returncode == 1 and fresh.stdout == "" and fresh.stderr.count("\n") == 1, fresh.stderr
+    assert "has no database but the replica" in fresh.stderr and s3.secret not in fresh.stderr
+    off = subprocess.run(pre_argv, cwd=ROOT, env=unit_env(s3.settings(), empty), capture_output=True, text=True,
+                         timeout=120)
+    assert off.returncode == 0 and "Replica: off" in off.stdout, off.stderr
