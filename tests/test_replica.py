@@ -428,6 +428,28 @@ def test_drill_restore_to_a_point_in_time_between_two_writes(s3, tmp_path):
     finally:
         server.stop()
 
+    # Replication goes on from the restored database to the same REPLICA_URL; the latest restore then has
+    # what was written after the point-in-time restore, and not the mistake.
+    b = start_stack(tmp_path / "b", **settings, PB_DATA_DIR=str(tmp_path / "pit"))
+    try:
+        assert requests.post(b.base_url + "/pb/api/collections/tbl_company/records", timeout=15,
+                             json={"company_name": "恢复之后", "company_type": "渠道商"}).status_code == 200
+        time.sleep(1.5)
+        wait_synced(b)
+    finally:
+        stop_and_check(b)
+    latest = make_command(settings, tmp_path / "latest", "restore-replica")
+    assert latest.returncode == 0, latest.stderr
+    server = PocketBaseServer(data_dir=tmp_path / "latest", superuser_email="admin@localhost.local",
+                              superuser_password=password).start()
+    try:
+        names = [item["company_name"] for item in
+                 PB(server).request("GET", "/api/collections/tbl_company/records", params={"sort": "created"})
+                 .json()["items"]]
+        assert names == ["写在之前", "恢复之后"]
+    finally:
+        server.stop()
+
 
 # -- the production units ------------------------------------------------------------------------------------
 
