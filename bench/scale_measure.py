@@ -19,10 +19,10 @@ from ops.stack import Stack
 class SizedStack:
     """One size: a temp data dir seeded with n_users and the whole stack running on it."""
 
-    def __init__(self, n_users: int):
+    def __init__(self, n_users: int, **settings):
         self.shape = seed_sql.Shape(n_users)
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-scale-{n_users}-"))
-        self.config = bench_config(self.tmp)
+        self.config = bench_config(self.tmp, **settings)
         self.stack = Stack(self.config)
         self.tag = f"{n_users:>9,d} users  "
         self.info: dict = {"users": n_users}
