@@ -30,8 +30,7 @@ from ops.admin import cmd_backup, cmd_logs, cmd_restore, cmd_storage, cmd_superu
 from ops.banner import print_started
 from ops.replica import CONFIG_NAME, DB_NAME, ReplicaError, check_before_start, litestream_env, replicate_argv, \
     restore, write_private
-from ops.settings import BY_NAME
-from ops.settings import secret_names
+from ops.settings import BY_NAME, secret_names
 from ops.stack import Stack
 from ops.stack_config import StackConfig, StackError, mask_secrets
 from ops.storage import StorageError
@@ -119,9 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Only `run` and `superuser` may create the password file; the others need the existing one.
         config = StackConfig.from_env(generate_password=args.command in ("run", "superuser"))
+        secret_values = config.secret_values()
         if args.command in ("restore-replica", "replica-check", "replicate"):
             return replica_command(config, args.command, args.at)
-        secret_values = config.secret_values()
         if args.command == "run":
             return run(config)
         if args.command == "superuser":

@@ -88,7 +88,8 @@ class ReplicaSettings:
         replica = {"type": "s3", "bucket": self.bucket, "path": self.path, "endpoint": self.storage.endpoint,
                    "region": self.storage.region, "force-path-style": self.storage.force_path_style,
                    "sync-interval": SYNC_INTERVAL}
-        config: dict = {"dbs": [{"path": str(db_path), "replicas": [replica]}]}
+        # `replica:` (one per database): Litestream 0.5's form; its older `replicas:` list is deprecated.
+        config: dict = {"dbs": [{"path": str(db_path), "replica": replica}]}
         if socket_path is not None:
             if len(str(socket_path)) > SOCKET_PATH_MAX:
                 raise ReplicaError(f"Litestream's control socket path is too long for a unix socket: {socket_path}")

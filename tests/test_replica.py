@@ -35,9 +35,9 @@ def test_the_config_is_generated_from_the_settings_and_holds_no_secret(tmp_path)
     replica = replica_from({**S3, "REPLICA_URL": "s3://bai-replica/prod/data.db/"})
     config = yaml.safe_load(replica.config_yaml(tmp_path / DB_NAME, tmp_path / "ls.sock"))
     assert config == {
-        "dbs": [{"path": str(tmp_path / DB_NAME), "replicas": [{
+        "dbs": [{"path": str(tmp_path / DB_NAME), "replica": {
             "type": "s3", "bucket": "bai-replica", "path": "prod/data.db", "endpoint": "http://127.0.0.1:9000",
-            "region": "r", "force-path-style": True, "sync-interval": SYNC_INTERVAL}]}],
+            "region": "r", "force-path-style": True, "sync-interval": SYNC_INTERVAL}}],
         "socket": {"enabled": True, "path": str(tmp_path / "ls.sock")}}
     text = replica.config_yaml(tmp_path / DB_NAME)
     assert "s3-secret-value" not in text and "AK" not in text and "socket" not in text
