@@ -3,6 +3,7 @@ that stops answering, a machine SIGKILLed mid-stream and brought back from the r
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -119,14 +120,14 @@ class WriteStream:
         self.stack, self.tag = stack, tag
         self.answered: list[tuple[float, str, str]] = []  # (monotonic time of the 200, kind, key)
         self.stop = threading.Event()
-        self.failures: list[str] = []
+        self.failures: list[tuple[float, str]] = []  # (monotonic time, what failed)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         token, n = None, 0
         while not self.stop.is_set():
             n += 1
-            kind = ("login", "profile", "company")[n % 3] if token else "login"
+            kind = ("login", "profile", "company", "upload")[n % 4] if token else "login"
             try:
                 if kind == "login":
                     response = route(self.stack, "wechat/login", timeout=5, json={"users_wx_code": f"{self.tag}-{n}"})
@@ -137,18 +138,23 @@ class WriteStream:
                     key = f"名字{n}"
                     response = route(self.stack, "wechat/profile", token=token, timeout=5, json={"users_name": key})
                     key = f"{token}|{key}"
-                else:
+                elif kind == "company":
                     key = f"演练企业-{self.tag}-{n}"
                     response = requests.post(self.stack.base_url + "/pb/api/collections/tbl_company/records",
                                              json={"company_name": key, "company_type": "渠道商"}, timeout=5)
+                else:
+                    content = secrets.token_bytes(2048)
+                    response = upload(self.stack, content, check=False)
+                    key = f"{file_path(response.json())}|{hashlib.sha256(content).hexdigest()}" \
+                        if response.status_code == 200 else ""
             except requests.RequestException as exc:
-                self.failures.append(f"{kind}: {type(exc).__name__}")
+                self.failures.append((time.monotonic(), f"{kind}: {type(exc).__name__}"))
                 time.sleep(0.1)
                 continue
             if response.status_code == 200:
                 self.answered.append((time.monotonic(), kind, key))
             else:
-                self.failures.append(f"{kind}: HTTP {response.status_code}")
+                self.failures.append((time.monotonic(), f"{kind}: HTTP {response.status_code}"))
             time.sleep(0.1)
 
     def __enter__(self) -> "WriteStream":
@@ -160,12 +166,17 @@ class WriteStream:
         self.thread.join(10)
 
 
-def survived(pb: PB, kind: str, key: str) -> bool:
-    """Whether a write of the stream is in the restored PocketBase."""
+def survived(stack: Stack, kind: str, key: str) -> bool:
+    """Whether a write of the stream is in the restored stack (an upload: its record and its file)."""
+    pb = PB(stack.pb)
     if kind == "login":
         return pb.total("tbl_auth_users", f'openid = "{key}"') == 1
     if kind == "company":
         return pb.total("tbl_company", f'company_name = "{key}"') == 1
+    if kind == "upload":
+        path, digest = key.split("|")
+        served = requests.get(f"{stack.base_url}/pb/api/files/{path}", timeout=15)
+        return served.status_code == 200 and hashlib.sha256(served.content).hexdigest() == digest
     # A profile write: its user's name is this write's or a later one's (names count up: 名字<n>).
     token, name = key.split("|")
     user_id = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["id"]
@@ -179,14 +190,19 @@ def count_rows(data_dir: Path) -> int:
         return db.execute("SELECT COUNT(*) FROM tbl_auth_users").fetchone()[0]
 
 
-def upload(stack: Stack, content: bytes) -> dict:
+def upload(stack: Stack, content: bytes, check: bool = True) -> requests.Response:
     """An attachment with a file, created by the superuser through nginx (the file goes to S3)."""
     response = requests.post(stack.base_url + "/pb/api/collections/tbl_attachments/records", timeout=15,
                              headers={"Authorization": PB(stack.pb).superuser_token},
                              data={"attachments_remark": "身份证"},
                              files={"attachments_link": ("id-card.png", content, "image/png")})
-    assert response.status_code == 200, response.text
-    return response.json()
+    assert response.status_code == 200 or not check, response.text
+    return response
+
+
+def file_path(record: dict) -> str:
+    """<collection id>/<record id>/<file name> of an attachment's file, under /pb/api/files/."""
+    return f"{record['collectionId']}/{record['id']}/{record['attachments_link']}"
 
 
 @pytest.mark.slow
@@ -203,7 +219,7 @@ def test_drill_a_machine_killed_mid_stream_comes_back_from_the_replica(s3, tmp_p
         assert stat.S_IMODE(conf.stat().st_mode) == 0o600 and s3.secret not in conf.read_text()
         assert "AWS_CA_BUNDLE" not in Path(f"/proc/{a.processes['litestream'].pid}/environ").read_text()
         scan = secrets.token_bytes(4096)
-        record = upload(a, scan)
+        record = upload(a, scan).json()
         wait_synced(a)
         with WriteStream(a, "drill") as stream:
             time.sleep(6)
@@ -211,13 +227,15 @@ def test_drill_a_machine_killed_mid_stream_comes_back_from_the_replica(s3, tmp_p
             killed_at = time.monotonic()
             a.processes["pocketbase"].kill()
             a.processes["litestream"].kill()
-        assert not stream.failures[:1] or killed_at < time.monotonic(), stream.failures
+        # Every write failed only once A was gone.
+        assert [failure for failure in stream.failures if failure[0] < killed_at] == [], stream.failures
     finally:
         stop_and_check(a)
     logs = [path.read_text(errors="replace") for path in a.run_dir.glob("*.log")]
     shutil.rmtree(a.config.pb_data_dir)
     before_kill = [write for write in stream.answered if write[0] < killed_at]
-    assert len(before_kill) >= 30 and {kind for _, kind, _ in before_kill} == {"login", "profile", "company"}
+    assert len(before_kill) >= 30
+    assert {kind for _, kind, _ in before_kill} == {"login", "profile", "company", "upload"}
 
     # Machine B: an empty data dir, the same settings; restore, then start.
     b_data = tmp_path / "b" / "pb_data"
@@ -226,15 +244,14 @@ def test_drill_a_machine_killed_mid_stream_comes_back_from_the_replica(s3, tmp_p
     b = start_stack(tmp_path / "b", **settings)
     try:
         pb_b = PB(b.pb)
-        kept = [(at, kind, key) for at, kind, key in before_kill if survived(pb_b, kind, key)]
+        kept = [(at, kind, key) for at, kind, key in before_kill if survived(b, kind, key)]
         lost = [(round(killed_at - at, 2), kind, key) for at, kind, key in before_kill
                 if (at, kind, key) not in kept]
         assert [write for write in lost if write[0] > 1.0] == [], f"writes answered over 1 s before the kill lost: {lost}"
         rpo = killed_at - max(at for at, _, _ in kept)
         print(f"\nRPO seen: {rpo:.2f} s between the last write that survived and the kill; "
               f"{len(lost)} of {len(before_kill)} answered writes lost (answered {[w[0] for w in lost]} s before it)")
-        served = requests.get(f"{b.base_url}/pb/api/files/{record['collectionId']}/{record['id']}/"
-                              f"{record['attachments_link']}", timeout=15)
+        served = requests.get(f"{b.base_url}/pb/api/files/{file_path(record)}", timeout=15)
         assert served.status_code == 200 and served.content == scan
         total = route(b, "system/users-count", json={}).json()["data"]["total_users"]
         assert total == count_rows(b.config.pb_data_dir) == pb_b.total("tbl_auth_users")
