@@ -73,6 +73,7 @@ def replica_status(enabled: bool, socket_path: str, now: datetime | None = None,
         databases = read_databases(socket_path, timeout)
         synced = [_parse_time(db["last_sync_at"]) for db in databases
                   if isinstance(db, dict) and db.get("last_sync_at")]
+        synced = [moment for moment in synced if moment.year > 1]  # Go's zero time: never synced
     except (OSError, ValueError, KeyError, TypeError):
         return {"status": "down", "lag_seconds": None}
     if not synced:

@@ -88,6 +88,12 @@ def test_at_without_an_offset_or_not_a_time_is_refused(text):
         parse_at(text)
 
 
+def test_restore_without_replica_url_is_refused(tmp_path):
+    with pytest.raises(ReplicaError, match="REPLICA_URL is not set"):
+        restore(replica_from(S3), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_restore_refuses_a_data_dir_that_holds_a_database(tmp_path):
     (tmp_path / DB_NAME).write_bytes(b"SQLite format 3\0")
     replica = replica_from({**S3, "REPLICA_URL": "s3://bai-replica/db"})
@@ -143,6 +149,7 @@ def test_the_lag_is_the_time_since_litestreams_last_sync(tmp_path, seconds_ago, 
 
 
 @pytest.mark.parametrize("answer", [{"databases": [{"path": "/x/data.db", "status": "replicating"}]},
+                                    {"databases": [{"path": "/x/data.db", "last_sync_at": "0001-01-01T00:00:00Z"}]},
                                     {"error": "x"}, {"databases": [{"last_sync_at": "not a time"}]}])
 def test_a_litestream_that_has_not_synced_or_answers_nonsense_is_down(tmp_path, answer):
     with FakeControlSocket(tmp_path / "ls.sock", answer):
