@@ -64,7 +64,7 @@ def write_cost(s3: dict, conns: int, duration: int) -> dict:
     figures: dict = {"off": {}, "on": {}}
     try:
         for sized in stacks.values():
-            sized.seed()
+            sized.seed(queries=False)
             sized.start()
         for order, name in ((("off", "on"), "login_new"), (("on", "off"), "profile")):
             for label in order:
@@ -86,7 +86,7 @@ def restore_time(s3: dict, n_users: int) -> dict:
     replica = ReplicaSettings.from_values(get, StorageSettings.from_values(get))
     sized = SizedStack(n_users)
     try:
-        sized.seed()
+        sized.seed(queries=False)
         db = sized.config.pb_data_dir / DB_NAME
         conf = write_private(sized.tmp / "litestream.yml", replica.config_yaml(db))
         t0 = time.monotonic()
