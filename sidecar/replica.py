@@ -48,7 +48,8 @@ def read_databases(socket_path: str, timeout: float = 2.0) -> list[dict]:
         connection.close()
     if response.status != 200:
         raise ValueError(f"HTTP {response.status}")
-    databases = json.loads(body).get("databases")
+    answer = json.loads(body)
+    databases = answer.get("databases") if isinstance(answer, dict) else None
     if not isinstance(databases, list):
         raise ValueError("no databases in the answer")
     return databases

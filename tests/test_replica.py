@@ -150,7 +150,7 @@ def test_the_lag_is_the_time_since_litestreams_last_sync(tmp_path, seconds_ago, 
 
 @pytest.mark.parametrize("answer", [{"databases": [{"path": "/x/data.db", "status": "replicating"}]},
                                     {"databases": [{"path": "/x/data.db", "last_sync_at": "0001-01-01T00:00:00Z"}]},
-                                    {"error": "x"}, {"databases": [{"last_sync_at": "not a time"}]}])
+                                    {"error": "x"}, {"databases": [{"last_sync_at": "not a time"}]}, [1, 2]])
 def test_a_litestream_that_has_not_synced_or_answers_nonsense_is_down(tmp_path, answer):
     with FakeControlSocket(tmp_path / "ls.sock", answer):
         assert replica_status(True, str(tmp_path / "ls.sock")) == {"status": "down", "lag_seconds": None}
