@@ -1,5 +1,6 @@
 # The two commands: `make run` (the whole stack) and `make test` (the test suite).
-# Both install what they need first: a virtualenv with pinned packages, nginx when missing.
+# Both install what they need first: a virtualenv with pinned packages, nginx when missing (and for the
+# tests Node.js, with the mini-program client's pinned dev packages).
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,8 +10,9 @@ APT_GET := $(shell command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && ec
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test venv venv-dev system-deps nginx chromium schema schema-check schema-diff schema-pull \
-        superuser backup restore restore-replica storage logs bench bench-scale wrk clean docs docs-check nginx-production
+.PHONY: help run test venv venv-dev system-deps nginx chromium node schema schema-check schema-diff schema-pull \
+        superuser demo backup restore restore-replica storage logs bench bench-scale wrk clean docs docs-check \
+        nginx-production
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -39,9 +41,27 @@ chromium: ## install headless Chromium (the docs-page test) when it is missing
 	@command -v chromium >/dev/null 2>&1 || { echo "make: installing chromium (Debian package)"; \
 	  $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq chromium >/dev/null; }
 
+# Node.js 18 is the oldest whose built-in test runner (node --test) the client's tests use.
+node: ## install Node.js and npm from the system packages when missing (the mini-program client's tests)
+	@command -v node >/dev/null 2>&1 || { echo "make: installing nodejs (Debian package)"; \
+	  $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq nodejs >/dev/null; }
+	@command -v npm >/dev/null 2>&1 || { echo "make: installing npm (Debian package)"; \
+	  $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq npm >/dev/null; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' || \
+	  { echo "make: Node.js $$(node --version) is too old: the tests need 18 or newer"; exit 1; }
+
+# The client's dev packages (acorn, for the ES2017 check) exactly as package-lock.json pins them.
+miniprogram/node_modules/.installed: miniprogram/package.json miniprogram/package-lock.json | node
+	@cd miniprogram && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 system-deps: nginx
 
-test: venv-dev nginx chromium schema-check ## run the whole test suite (real PocketBase, gunicorn, nginx)
+# The client's unit tests; its end-to-end file runs under pytest (tests/test_miniprogram.py), which starts the stack.
+MINIPROGRAM_TESTS := $(filter-out %/e2e.test.js,$(wildcard miniprogram/test/*.test.js))
+
+test: venv-dev nginx chromium node miniprogram/node_modules/.installed schema-check ## run the whole test suite (node's for the mini-program client, then pytest: real PocketBase, gunicorn, nginx)
+	node --test --test-reporter=spec $(MINIPROGRAM_TESTS)
 	$(PY) -m pytest
 
 schema: venv ## regenerate pb_migrations/ from schema.yaml
@@ -73,6 +93,9 @@ run: venv nginx ## run the whole stack in the foreground (PocketBase, sidecar, n
 
 superuser: venv ## create or update the PocketBase superuser (prints the email and the password file, never the password)
 	$(PY) -m ops.stack superuser
+
+demo: venv ## dev mode: add the demo records (company, attachment, documents) to the running PocketBase; refused with WECHAT_APPID
+	$(PY) -m ops.demo
 
 backup: venv ## back up the running PocketBase into pb_data/backups/ (prints the zip's path)
 	$(PY) -m ops.stack backup

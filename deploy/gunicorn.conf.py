@@ -17,6 +17,10 @@ graceful_timeout = 10
 # nginx passes header lines up to 16 KiB (large_client_header_buffers); gunicorn's default 8 KiB would
 # answer longer ones with its own plain-text 400 instead of the sidecar's envelope.
 limit_request_field_size = 16384
+# The request line's bound is nginx's too (the same 16 KiB buffer); gunicorn caps a non-zero limit at 8190, so
+# 0 (no limit of its own): a URL of 4-16 KiB that nginx passes gets the route's answer, not gunicorn's HTML 414,
+# and a longer one gets nginx's 414 envelope (deploy/nginx-api-server.conf.template).
+limit_request_line = 0
 # The sidecar writes its own line per request, so there is no access log; the error log goes to stderr
 # (sidecar.log under make run, the journal under systemd).
 errorlog = "-"

@@ -29,8 +29,8 @@ def dev_exposure(config: StackConfig) -> str:
             "machine can log in as any user by name.")
 
 
-def print_started(stack: Stack) -> None:
-    """The URLs and where credentials live; nothing secret."""
+def print_started(stack: Stack, demo: list[str] | None = None) -> None:
+    """The URLs and where credentials live; nothing secret. demo: the lines of ops.demo.seed, when it ran."""
     config = stack.config
     base = config.public_base_url
     lines = [
@@ -50,6 +50,9 @@ def print_started(stack: Stack) -> None:
         f"  WeChat     {'local dev stub at ' + str(stack.stub_url) if config.dev_mode else 'live, appid ' + config.wechat_appid}",
         "",
     ]
+    if demo:
+        lines += ["Demo records (new data dir, dev mode; ops/demo.py, `make demo` adds them to an existing one):",
+                  *(f"  {line}" for line in demo), ""]
     if config.dev_mode:
         lines += [DEV_BANNER.format(doc=STUB_CODES_DOC), dev_exposure(config), ""]
     lines.append("Press Ctrl-C to stop.")

@@ -28,6 +28,7 @@ import requests
 
 from ops.admin import cmd_backup, cmd_logs, cmd_restore, cmd_storage, cmd_superuser
 from ops.banner import print_started
+from ops.demo import seed
 from ops.replica import CONFIG_NAME, DB_NAME, ReplicaError, check_before_start, litestream_env, replicate_argv, \
     restore, write_private
 from ops.settings import BY_NAME, secret_names
@@ -55,8 +56,11 @@ def run(config: StackConfig) -> int:
     secret_values = config.secret_values()
     try:
         print(f"Starting the stack (logs in {stack.run_dir}) ...", flush=True)
+        # A new data dir in dev mode gets the demo records (ops/demo.py); an existing one is left as it is.
+        new_data_dir = not (config.pb_data_dir / "data.db").exists()
         stack.start()
-        print_started(stack)
+        demo = seed(stack.pb.url, stack.pb.superuser_token()) if config.dev_mode and new_data_dir else None
+        print_started(stack, demo)
         while True:
             time.sleep(0.5)
             dead = stack.dead_process()

@@ -62,7 +62,8 @@ def cors_maps(allowed_origins: str) -> str:
     """The http-level maps behind the CORS headers of nginx's own envelopes, from CORS_ALLOWED_ORIGINS.
 
     As the sidecar (sidecar/cors.py): no Origin, no header; `*` answers `*`; a list echoes a listed origin only,
-    with `Vary: Origin`. An empty value makes nginx leave the header out.
+    with `Vary: Origin`. An empty value makes nginx leave the header out. $sidecar_cors_any is for an answer
+    given before the headers were read (a 414: no Origin known): `*` when any origin is allowed, else "".
     """
     origins = parse_origins(allowed_origins)
     if origins is None:
@@ -74,7 +75,8 @@ def cors_maps(allowed_origins: str) -> str:
     lines = ["# CORS_ALLOWED_ORIGINS for the envelopes nginx answers itself (the sidecar answers its own).",
              "map $http_origin $sidecar_cors_origin {", *(f"    {line}" for line in allow), "}",
              "map $sidecar_cors_origin $sidecar_cors_expose {", '    default "X-Request-Id";', '    "" "";', "}",
-             "map $http_origin $sidecar_cors_vary {", f"    default {vary};", "}"]
+             "map $http_origin $sidecar_cors_vary {", f"    default {vary};", "}",
+             "map $host $sidecar_cors_any {", f'    default "{"*" if origins is None else ""}";', "}"]
     return "\n".join(lines)
 
 

@@ -71,6 +71,9 @@ SETTINGS: tuple[Setting, ...] = (
             "one-time code by email: set up SMTP in the dashboard first); `off`: no MFA; empty: leave what the "
             "dashboard stored (off)", PB, (STACK, POCKETBASE)),
     Setting("PB_TIMEOUT", "10.0", "seconds the sidecar waits for PocketBase", PB, (SIDECAR,), example=""),
+    Setting("TOKEN_LEEWAY_SECONDS", "60.0", "seconds past a token's expiry during which the sidecar still asks "
+            "PocketBase rather than refusing it itself: the sidecar host's clock may run ahead of PocketBase's, "
+            "and its check must never refuse a token PocketBase accepts", PB, (SIDECAR,), example=""),
     Setting("WECHAT_APPID", "", "the mini-program's app id; empty: `make run` uses the local WeChat dev stub "
             "(deploy/README.md, \"WeChat dev stub\")", WECHAT, (STACK, SIDECAR), default_doc="empty = dev stub"),
     Setting("WECHAT_SECRET", "", "the mini-program's app secret", WECHAT, (STACK, SIDECAR), secret=True),

@@ -13,30 +13,42 @@ onRecordsListRequest((e) => {
   e.next();
 }, "tbl_attachments");
 
-// Fill the file metadata from the uploaded file when the uploader (the dashboard) left it empty.
+// The file metadata of a newly set file. On create, what the uploader left empty (the sidecar's uploads
+// arrive with theirs computed). On update, all of it: a file replaced in the dashboard comes with the
+// form's old values, which describe the previous file. Without a new file nothing is touched.
+// (A handler runs detached from this file: everything it uses is inside it or required.)
 function fillAttachmentMetadata(e) {
   const files = e.record.getUnsavedFiles("attachments_link");
   if (files.length > 0) {
     const file = files[0];
-    if (!e.record.getString("attachments_filename")) {
-      e.record.set("attachments_filename", file.originalName);
-    }
-    if (!e.record.getFloat("attachments_size")) {
-      e.record.set("attachments_size", file.size);
-    }
-    if (!e.record.getString("attachments_filetype")) {
-      e.record.set("attachments_filetype", require(`${__hooks}/lib/mime.js`).byName(file.originalName));
-    }
-    if (!e.record.getString("attachments_md5")) {
+    const overwrite = !e.record.isNew();
+    const fill = (field, compute) => {
+      if (overwrite || !e.record.get(field)) {
+        e.record.set(field, compute());
+      }
+    };
+    fill("attachments_filename", () => file.originalName);
+    fill("attachments_size", () => file.size);
+    fill("attachments_filetype", () => require(`${__hooks}/lib/mime.js`).byName(file.originalName));
+    fill("attachments_md5", () => {
       const reader = file.reader.open();
       try {
-        e.record.set("attachments_md5", $security.md5(readerToString(reader)));
+        return $security.md5(readerToString(reader));
       } finally {
         reader.close();
       }
-    }
+    });
   }
   e.next();
 }
 onRecordCreateRequest(fillAttachmentMetadata, "tbl_attachments");
 onRecordUpdateRequest(fillAttachmentMetadata, "tbl_attachments");
+
+// The files hold ID-card scans: no shared cache (CDN, proxy) may keep one after it is deleted or
+// replaced; the browser and the mini-program may. PocketBase sets its own public 30-day Cache-Control
+// only when none is set, and serves files stored locally or in S3 alike through this hook. (The
+// event's response writer is reached through its embedded request event: e.response is not exposed.)
+onFileDownloadRequest((e) => {
+  e.requestEvent.response.header().set("Cache-Control", "private, max-age=2592000");
+  e.next();
+}, "tbl_attachments");

@@ -19,12 +19,13 @@ routerAdd("POST", "/api/internal/wechat-login", (e) => {
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 
-// POST {token, changes: {field: value}, typed_phone} -> {user: <view_user_info row>}.
+// POST {token, changes: {field: value}, typed_phone} -> {user: <view_user_info row>}. A users_phone
+// that is not typed came from a WeChat phone code: verified (lib/wechat_users.js, takeOver).
 routerAdd("POST", "/api/internal/profile", (e) => {
   const body = e.requestInfo().body;
   const changes = body.changes && typeof body.changes === "object" ? body.changes : {};
   const result = require(`${__hooks}/lib/wechat_users.js`)
-    .updateProfile(e.app, body.token, changes, body.typed_phone === true);
+    .updateProfile(e.app, body.token, changes, body.typed_phone === true, e);
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 

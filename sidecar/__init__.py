@@ -31,13 +31,15 @@ def create_app(config: Config | None = None) -> Flask:
                           timeout=config.WECHAT_TIMEOUT)
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
-    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL)
+    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL,
+                                             token_leeway=config.TOKEN_LEEWAY_SECONDS)
     app.extensions["accounts"] = AccountService(pocketbase)
 
-    from sidecar.routes import docs, system, wechat as wechat_routes
+    from sidecar.routes import docs, index, system, wechat as wechat_routes
     app.register_blueprint(wechat_routes.bp)
     app.register_blueprint(system.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(index.bp)
     init_request_log(app)
     init_cors(app, config.CORS_ALLOWED_ORIGINS)
     register_error_handlers(app)

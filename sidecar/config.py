@@ -31,6 +31,8 @@ class Config:
     PUBLIC_BASE_URL: str = "http://localhost:8080"
     PB_TIMEOUT: float = 10.0
     MAX_BODY_BYTES: int = 64 * 1024
+    # Seconds a token past its exp is still sent on to PocketBase, which decides (the sidecar's clock may run ahead).
+    TOKEN_LEEWAY_SECONDS: float = 60.0
     # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
     CORS_ALLOWED_ORIGINS: str = "*"
     # Litestream's replica of data.db (empty: off) and its control socket, read by the health route.

@@ -42,12 +42,21 @@ def init_cors(app: Flask, allowed_origins: str) -> None:
         return origin if origin in origins else ""
 
     @app.before_request
-    def answer_preflight():
-        # A preflight to a path we serve; an unknown path falls through to the 404 envelope.
-        if request.method == "OPTIONS" and request.url_rule is not None \
-                and "Access-Control-Request-Method" in request.headers:
-            return app.response_class(status=204)
-        return None
+    def answer_options():
+        # A CORS preflight to any path, known or not, as PocketBase answers preflights on its own API: the
+        # page's real request then gets our answer (a 404 envelope included) instead of a CORS failure.
+        # A bare OPTIONS (RFC 9110 9.3.7) to a path we serve: a bodiless 204 with Allow (Flask's own answer
+        # is an empty text/html 200); to an unknown path it falls through to the 404 envelope.
+        if request.method != "OPTIONS":
+            return None
+        known = request.url_rule is not None
+        if not known and "Access-Control-Request-Method" not in request.headers:
+            return None
+        response = app.response_class(status=204)
+        del response.headers["Content-Type"]  # nothing to type
+        if known:
+            response.headers["Allow"] = allowed_methods(app)
+        return response
 
     @app.after_request
     def add_cors_headers(response):
@@ -64,3 +73,8 @@ def init_cors(app: Flask, allowed_origins: str) -> None:
                 request.headers.get("Access-Control-Request-Headers") or DEFAULT_ALLOWED_HEADERS
             response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
         return response
+
+
+def allowed_methods(app: Flask) -> str:
+    """The Allow header's value for the request's path: every method some route of ours takes there."""
+    return ", ".join(sorted(app.create_url_adapter(request).allowed_methods()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
 from sidecar.wechat import (
@@ -143,7 +143,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(WeChatError)
     @app.errorhandler(HTTPException)
     def handle_known_error(error: Exception):
-        return envelope(*status_and_message(error))
+        response, status = envelope(*status_and_message(error))
+        # RFC 9110 15.5.6: a 405 lists the methods the path takes.
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response, status
 
     # pocketbase.py has logged an unreachable or failing PocketBase; a refusal no service understood is logged here.
     @app.errorhandler(PocketBaseFault)

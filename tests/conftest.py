@@ -76,7 +76,7 @@ class FakeWeChat:
         self.mock = mock
         mock.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))  # the real PocketBase
         self.errors: dict[str, int] = {}
-        self.phones: dict[str, str] = {}
+        self.phones: dict[str, str | tuple] = {}
         self.calls: list[str] = []
         mock.add_callback(responses.GET, f"{WECHAT_BASE}/sns/jscode2session", callback=self._session)
         mock.add_callback(responses.POST, f"{WECHAT_BASE}/cgi-bin/stable_token", callback=self._token)
@@ -103,7 +103,10 @@ class FakeWeChat:
             return 200, {}, json.dumps({"errcode": self.errors[code], "errmsg": "fake"})
         if code not in self.phones:
             return 200, {}, json.dumps({"errcode": 40029, "errmsg": "invalid code"})
-        return 200, {}, json.dumps({"errcode": 0, "phone_info": {"purePhoneNumber": self.phones[code]}})
+        phone = self.phones[code]  # "<purePhoneNumber>" (no countryCode, as older answers) or (countryCode, pure)
+        info = {"countryCode": phone[0], "purePhoneNumber": phone[1]} if isinstance(phone, tuple) else \
+            {"purePhoneNumber": phone}
+        return 200, {}, json.dumps({"errcode": 0, "phone_info": info})
 
 
 @pytest.fixture

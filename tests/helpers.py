@@ -1,9 +1,15 @@
-"""Helpers shared by the tests: PocketBase as superuser, our routes through nginx, the envelope check."""
+"""Helpers shared by the tests: PocketBase as superuser, our routes through nginx, the envelope check, a page
+in headless Chromium."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import shutil
+import subprocess
+import tempfile
 
+import pytest
 import requests
 
 from ops.pbserver import PocketBaseServer
@@ -117,3 +123,23 @@ class RealtimeListener:
 
     def close(self):
         self._stream.close()
+
+
+def chromium_page(url: str) -> tuple[str, list[str]]:
+    """The DOM of a page after its scripts ran in headless Chromium, and the page's console messages."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing; `make test` installs it (make chromium)")
+        pytest.skip("chromium is not installed (make chromium)")
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--virtual-time-budget=8000", "--dump-dom",
+             # Console messages (every level, uncaught errors too) go to stderr as "...:CONSOLE:...] ".
+             "--enable-logging=stderr", "--log-level=0", url],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout, [line for line in result.stderr.splitlines() if ":CONSOLE" in line]

@@ -101,6 +101,11 @@ ERROR_STATUSES = [
     ("postWechatLogin", "/pb/api/wechat/login", "wechat500", 502),
     ("postSystemRefreshToken", "/pb/api/system/refresh-token", "wechat500", 502),
     ("postWechatProfile", "/pb/api/wechat/profile", "wechat500", 502),
+    # A request line over nginx's 16 KiB -> nginx's 414 envelope (deploy/nginx-api-server.conf.template).
+    *((operation_id, path, "long", 414) for operation_id, path in (
+        ("postSystemUsersCount", "/pb/api/system/users-count"), ("postWechatLogin", "/pb/api/wechat/login"),
+        ("postWechatProfile", "/pb/api/wechat/profile"), ("postSystemRefreshToken", "/pb/api/system/refresh-token"),
+        ("postWechatLogout", "/pb/api/wechat/logout"), ("postWechatCloseAccount", "/pb/api/wechat/close-account"))),
 ]
 
 
@@ -115,6 +120,8 @@ def test_error_statuses_are_envelopes_the_spec_lists(stack, bearer, operation_id
         case = _operation(operation_id).Case(body={}, media_type="application/json")
     elif how == "text":
         case = _operation(operation_id).Case(body="x", media_type="text/plain")
+    elif how == "long":
+        case = _operation(operation_id).Case(body={}, media_type="application/json", query={"pad": "x" * 17000})
     elif how == "wechat500":
         field = "users_phone_code" if "profile" in path else "users_wx_code"
         case = _operation(operation_id).Case(body={field: "http500"}, media_type="application/json")

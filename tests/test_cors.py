@@ -45,6 +45,31 @@ def test_answers_and_errors_carry_the_allow_origin_header(stack):
     assert native.headers["Access-Control-Allow-Origin"] == "*"
 
 
+# Paths under /pb/api/ that no route serves, one per nginx location that could receive them: the sidecar's
+# families, the internal routes nginx refuses, PocketBase's API, the index.
+UNKNOWN_PATHS = ["wechat/nope", "system/nope", "docs/nope", "internal/wechat-login", "internal/", "nope",
+                 "collections/nope/records"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", UNKNOWN_PATHS + [""])
+def test_preflight_to_any_path_under_pb_api_is_a_204_with_the_allowed_origin(stack, path):
+    response = preflight(stack.base_url, path)
+    assert response.status_code == 204 and response.content == b"", (path, response.status_code, response.text)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", UNKNOWN_PATHS)
+def test_the_404_after_the_preflight_carries_the_allowed_origin(stack, path):
+    response = requests.get(f"{stack.base_url}/pb/api/{path}", headers={"Origin": PAGE}, timeout=15)
+    assert response.status_code == 404, (path, response.text)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    if not path.startswith("collections/") and path != "nope":  # PocketBase answers its own shape
+        assert_envelope(response, 404)
+
+
 BIG_BODY = b"{" + b" " * 70_000 + b"}"
 EVIL = "https://evil.example.com"
 
@@ -123,8 +148,18 @@ def test_a_request_without_origin_gets_no_cors_headers(client):
     assert response.status_code == 200 and "Access-Control-Allow-Origin" not in response.headers
 
 
-def test_preflight_to_an_unknown_path_is_the_404_envelope(client):
-    response = client.options("/pb/api/wechat/nope", headers={"Origin": PAGE, "Access-Control-Request-Method": "POST"})
+def test_preflight_to_an_unknown_path_is_a_204_so_the_page_reads_the_404_envelope(client):
+    preflight = client.options("/pb/api/wechat/nope", headers={"Origin": PAGE, "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204 and preflight.get_data() == b""
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    answer = client.post("/pb/api/wechat/nope", headers={"Origin": PAGE})
+    assert answer.status_code == 404 and answer.json["code"] == 404
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_plain_options_to_an_unknown_path_is_still_the_404_envelope(client):
+    """Only a preflight (Access-Control-Request-Method) is answered 204."""
+    response = client.options("/pb/api/wechat/nope", headers={"Origin": PAGE})
     assert response.status_code == 404 and response.json["code"] == 404
 
 
@@ -133,3 +168,15 @@ def test_preflight_to_an_unknown_path_is_the_404_envelope(client):
 def test_a_malformed_origin_setting_is_refused(sidecar_config, value):
     with pytest.raises(ConfigError, match="CORS_ALLOWED_ORIGINS"):
         dataclasses.replace(sidecar_config, CORS_ALLOWED_ORIGINS=value).validated()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Origin": PAGE}], ids=["bare", "with-origin"])
+def test_a_bare_options_is_a_bodiless_204_with_allow(app, headers):
+    response = app.test_client().options("/pb/api/wechat/login", headers=headers)
+    assert (response.status_code, response.data, response.headers["Allow"]) == (204, b"", "OPTIONS, POST")
+    assert "Content-Type" not in response.headers and "Access-Control-Allow-Methods" not in response.headers
+
+
+def test_options_on_an_unknown_path_is_the_404_envelope(app):
+    response = app.test_client().options("/pb/api/wechat/nope")
+    assert response.status_code == 404 and response.json["code"] == 404

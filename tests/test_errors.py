@@ -93,6 +93,8 @@ def test_http_exceptions_answer_an_envelope_not_html(error, status, msg):
 def test_routing_errors_are_envelopes(method, path, status):
     response = getattr(app_raising().test_client(), method)(path)
     assert response.status_code == status and response.json["code"] == status and response.json["data"] == {}
+    # RFC 9110: a 405 names the methods the path takes.
+    assert response.headers.get("Allow") == ("OPTIONS, POST" if status == 405 else None)
 
 
 def test_abort_in_a_view_is_an_envelope():

@@ -83,18 +83,65 @@ def test_profile_applies_changes_and_promotes_a_complete_visitor(pb, unique):
     assert (response.json()["user"]["users_type"], response.json()["user"]["users_phone"]) == ("注册用户", phone)
 
 
-@pytest.mark.parametrize("changes, status, reason", [
-    ({"users_picture": "ATT-0-missing"}, 400, "attachment_missing"),
-    ({"users_phone": "taken"}, 400, "phone_taken"),
+# (changes, typed_phone, whether the holder's number is WeChat-verified) -> refusal
+@pytest.mark.parametrize("changes, typed, holder_verified, status, reason", [
+    ({"users_picture": "ATT-0-missing"}, False, False, 400, "attachment_missing"),
+    ({"users_phone": "taken"}, True, False, 400, "phone_taken"),   # a typed claim never takes a number
+    ({"users_phone": "taken"}, True, True, 400, "phone_taken"),
+    ({"users_phone": "taken"}, False, True, 400, "phone_taken"),  # a verified holder keeps it against anyone
 ])
-def test_profile_refusals_write_nothing(pb, unique, changes, status, reason):
+def test_profile_refusals_write_nothing(pb, unique, changes, typed, holder_verified, status, reason):
     phone = f"136{int(unique, 16) % 10**8:08d}"
-    pb.create_user(openid="", users_phone=phone)
+    holder = pb.create_user(openid=f"holder-{unique}", users_name="乙", users_phone=phone,
+                            users_phone_verified=holder_verified)
     token = internal_login(pb, f"refused-{unique}").json()["token"]
     changes = {k: (phone if v == "taken" else v) for k, v in changes.items()}
-    response = pb.request("POST", PROFILE, json={"token": token, "changes": {**changes, "users_tag": "t"}})
+    response = pb.request("POST", PROFILE, json={"token": token, "changes": {**changes, "users_tag": "t"},
+                                                 "typed_phone": typed})
     assert (response.status_code, response.json()["reason"]) == (status, reason)
     assert pb.users(f'openid = "refused-{unique}"')[0]["users_tag"] == ""
+    kept = pb.user(holder["id"])
+    assert (kept["users_phone"], kept["users_phone_verified"], kept["users_type"]) == (phone, holder_verified, "注册用户")
+    assert pb.total("tbl_login_log", f'route = "phone-takeover" && user_id = "{holder["id"]}"') == 0
+
+
+def test_a_verified_claim_takes_the_number_from_a_typed_holder(pb, unique):
+    phone = f"137{int(unique, 16) % 10**8:08d}"
+    holder = pb.create_user(openid=f"typist-{unique}", users_name="甲", users_phone=phone)
+    assert pb.user(holder["id"])["users_type"] == "注册用户"
+    token = internal_login(pb, f"prover-{unique}").json()["token"]
+    response = pb.request("POST", PROFILE, json={"token": token, "changes": {"users_name": "乙", "users_phone": phone},
+                                                 "typed_phone": False},
+                          headers={"X-Real-IP": "203.0.113.7", "User-Agent": "takeover-test"})
+    assert response.status_code == 200, response.text
+    assert (response.json()["user"]["users_phone"], response.json()["user"]["users_type"]) == (phone, "注册用户")
+    prover = pb.users(f'openid = "prover-{unique}"')[0]
+    assert prover["users_phone_verified"] is True
+    loser = pb.user(holder["id"])
+    assert (loser["users_phone"], loser["users_phone_verified"], loser["users_type"]) == ("", False, "游客")
+    rows = pb.request("GET", "/api/collections/tbl_login_log/records",
+                      params={"filter": f'route = "phone-takeover" && user_id = "{holder["id"]}"'}).json()["items"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["openid"], row["ip"], row["user_agent"], row["result"]) == (
+        f"typist-{unique}", "203.0.113.7", "takeover-test", "ok")
+    assert prover["id"] in row["reason"] and phone not in row["reason"]
+
+
+def test_typing_the_number_one_holds_keeps_its_proof_and_typing_another_drops_it(pb, unique):
+    phone, other = (f"{prefix}{int(unique, 16) % 10**8:08d}" for prefix in ("139", "147"))
+    token = internal_login(pb, f"keeper-{unique}").json()["token"]
+
+    def claim(number: str, typed: bool) -> bool:
+        response = pb.request("POST", PROFILE, json={"token": token, "changes": {"users_phone": number},
+                                                     "typed_phone": typed})
+        assert response.status_code == 200, response.text
+        return pb.users(f'openid = "keeper-{unique}"')[0]["users_phone_verified"]
+
+    assert claim(phone, typed=True) is False
+    assert claim(phone, typed=False) is True
+    assert claim(phone, typed=True) is True
+    assert claim(other, typed=True) is False
 
 
 @pytest.mark.parametrize("token", ["", "garbage", "superuser"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 
 import pytest
 
@@ -117,6 +118,39 @@ def test_upload_keeps_metadata_given_by_uploader(pb):
     assert record["attachments_filetype"] == "application/pdf"
 
 
+# An update without a new file (changes, other fields alike) -> what the metadata is afterwards
+@pytest.mark.parametrize("update", [
+    {"data": {"attachments_remark": "checked"}},
+    {"data": {"attachments_remark": "checked", "attachments_md5": "1" * 32}},
+])
+def test_update_without_a_new_file_keeps_the_metadata(pb, update):
+    content = b"%PDF-1.4 first"
+    created = pb.request("POST", "/api/collections/tbl_attachments/records",
+                         files={"attachments_link": ("first.pdf", content, "application/pdf")}).json()
+    response = pb.request("PATCH", f"/api/collections/tbl_attachments/records/{created['id']}", **update)
+    assert response.status_code == 200, response.text
+    record = response.json()
+    assert (record["attachments_filename"], record["attachments_size"], record["attachments_filetype"]) == (
+        "first.pdf", len(content), "application/pdf")
+    assert record["attachments_md5"] == update["data"].get("attachments_md5", hashlib.md5(content).hexdigest())
+
+
+def test_replacing_the_file_recomputes_every_metadata_field(pb):
+    first = b"%PDF-1.4 first"
+    created = pb.request("POST", "/api/collections/tbl_attachments/records",
+                         files={"attachments_link": ("first.pdf", first, "application/pdf")}).json()
+    second = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3
+    # As the dashboard sends it: the new file with the form's old values.
+    response = pb.request("PATCH", f"/api/collections/tbl_attachments/records/{created['id']}",
+                          files={"attachments_link": ("正面.png", second, "image/png")},
+                          data={key: str(created[key]) for key in (
+                              "attachments_filename", "attachments_size", "attachments_filetype", "attachments_md5")})
+    assert response.status_code == 200, response.text
+    record = response.json()
+    assert (record["attachments_filename"], record["attachments_size"], record["attachments_filetype"],
+            record["attachments_md5"]) == ("正面.png", len(second), "image/png", hashlib.md5(second).hexdigest())
+
+
 def test_documents_filtered_by_dict_and_enum_newest_first(pb, unique):
     dict_id = f"DICT-{unique}"
     titles = ["first", "second", "other-enum", "third"]
@@ -146,3 +180,14 @@ def test_documents_filtered_by_dict_and_enum_newest_first(pb, unique):
 def test_out_of_range_values_are_refused(pb, collection, body):
     response = pb.create(collection, body)
     assert response.status_code == 400, response.text
+
+
+# A name that shows nothing never makes a registered user, whoever sets it (here a superuser, as the dashboard).
+@pytest.mark.parametrize("name, users_type", [
+    ("张三", "注册用户"), ("\u200b", "游客"), ("\u3164", "游客"), ("\ufeff\u2060 ", "游客"), ("\u2800\u115f", "游客"),
+    ("\ufe0f", "游客"), ("\U000e0001", "游客"), ("a\u200b", "注册用户"), ("😀", "注册用户"),
+])
+def test_promotion_needs_a_visible_name(pb, unique, name, users_type):
+    phone = f"159{secrets.randbelow(10**8):08d}"
+    user = pb.create_user(openid=f"promo-{unique}", users_name=name, users_phone=phone, users_type="游客")
+    assert pb.user(user["id"])["users_type"] == users_type

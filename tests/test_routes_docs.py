@@ -1,7 +1,7 @@
 """GET /pb/api/docs: the Swagger UI page, its assets allow-list, the contract as YAML and JSON, cache headers.
 
-Unit level (Flask's test client, no PocketBase: the docs routes never call it). The page through nginx
-and in a real browser is in tests/test_stack.py.
+Unit level (Flask's test client, no PocketBase: the docs routes never call it), and the dev-mode page in
+headless Chromium. The page through nginx and its rendering in a real browser are in tests/test_stack.py.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from sidecar import create_app
 from sidecar.config import Config
 from sidecar.errors import NotFound
 from sidecar.routes import docs
+from tests.helpers import chromium_page
 
 DOCS = "/pb/api/docs"
 SPEC_BYTES = docs.SPEC_PATH.read_bytes()
@@ -143,6 +144,12 @@ def test_the_contract_servers_stay_in_their_order_production_first(client):
     assert servers[0]["url"] == "https://bai-api.blv-oa.com"
 
 
+def test_the_contract_lists_no_server_that_lacks_the_pb_paths():
+    """PocketBase on its own port (8090) serves none of the /pb/... paths: Try it out there would answer 404."""
+    servers = yaml.safe_load(SPEC_BYTES)["servers"]
+    assert [server["url"] for server in servers] == ["https://bai-api.blv-oa.com"]
+
+
 @pytest.mark.parametrize("path", ["/", "/openapi.yaml", "/openapi.json"])
 def test_page_and_contract_are_revalidated_on_every_visit(client, path):
     assert client.get(DOCS + path).headers["Cache-Control"] == "no-cache"
@@ -157,3 +164,81 @@ def test_spec_cache_reads_the_file_again_when_it_changes(tmp_path):
     os.utime(spec_file, ns=(1, 1))  # a different mtime even within the filesystem's resolution
     assert json.loads(cache.as_json())["info"]["title"] == "乙"
     assert cache.raw() == spec_file.read_bytes()
+
+
+# -- dev mode: the WeChat dev stub's examples and note ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dev_client():
+    return create_app(Config(PB_SUPERUSER_EMAIL="unused@example.test", PB_SUPERUSER_PASSWORD="unused",
+                             WECHAT_APPID="dev-appid", WECHAT_SECRET="dev-secret",
+                             WECHAT_DEV_STUB=True)).test_client()
+
+
+def page_dev_stub(client) -> dict | None:
+    """The page's devStub object (None in live mode)."""
+    script = client.get(DOCS + "/").get_data(as_text=True)
+    return json.loads(re.search(r"const devStub = (.*);\n", script).group(1))
+
+
+def test_live_page_carries_no_dev_examples(client):
+    assert page_dev_stub(client) is None
+
+
+def test_dev_page_carries_the_stub_examples_and_note(dev_client):
+    assert page_dev_stub(dev_client) == {"examples": docs.DEV_EXAMPLES, "note": docs.DEV_NOTE}
+    # The contract itself is served unchanged in dev mode too.
+    assert dev_client.get(DOCS + "/openapi.yaml").get_data() == SPEC_BYTES
+
+
+def test_dev_examples_are_request_bodies_of_the_contract():
+    spec = yaml.safe_load(SPEC_BYTES)
+    for path, example in docs.DEV_EXAMPLES.items():
+        ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        properties = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["properties"]
+        assert set(example) <= set(properties), path
+
+
+def test_dev_examples_are_codes_the_stub_accepts():
+    from ops.wechat_stub.answers import WeChatAnswers
+    stub = WeChatAnswers()
+    login_codes = [example["users_wx_code"] for example in docs.DEV_EXAMPLES.values() if "users_wx_code" in example]
+    assert len(login_codes) == 2
+    for code in login_codes:
+        answer = stub.jscode2session({"appid": stub.appid, "secret": stub.secret, "js_code": code,
+                                      "grant_type": "authorization_code"})
+        assert answer.get("openid", "").startswith("dev-openid-"), (code, answer)
+    token = stub.stable_token({"grant_type": "client_credential", "appid": stub.appid,
+                               "secret": stub.secret})["access_token"]
+    phone_code = docs.DEV_EXAMPLES["/pb/api/wechat/profile"]["users_phone_code"]
+    answer = stub.get_phone_number({"access_token": token}, {"code": phone_code})
+    assert answer["errcode"] == 0 and answer["phone_info"]["purePhoneNumber"] == "13800138000"
+    # The contract's own example is one the stub refuses: the reason the page swaps them.
+    spec = yaml.safe_load(SPEC_BYTES)
+    contract_code = spec["components"]["schemas"]["WechatProfileRequest"]["properties"]["users_phone_code"]["example"]
+    assert stub.get_phone_number({"access_token": token}, {"code": contract_code})["errcode"] == 40029
+
+
+def test_dev_note_names_every_code_rule_of_the_stub():
+    from ops.wechat_stub import answers
+    prefixes = [re.match(r"\^(\w+)", rule.pattern).group(1)
+                for rule in (answers.FAIL_CODE, answers.SLOW_CODE, answers.PHONE_CODE, answers.HTTP500_CODE,
+                             answers.GARBAGE_CODE)]
+    assert prefixes == ["fail", "slow", "phone", "http500", "garbage"]
+    for prefix in prefixes:
+        assert f"`{prefix}" in docs.DEV_NOTE, prefix
+    assert "dev-openid-NAME" in docs.DEV_NOTE and "deploy/README.md" in docs.DEV_NOTE
+
+
+@pytest.mark.slow
+def test_dev_page_shows_the_stub_examples_and_note_in_headless_chromium(stack):
+    """The session stack runs the dev stub: the profile operation's example is the stub's, the note is on top."""
+    dom, console = chromium_page(stack.base_url + "/pb/api/docs/#/%E5%BE%AE%E4%BF%A1%E8%AE%A4%E8%AF%81/postWechatProfile")
+    assert console == []
+    assert "开发模式" in dom and "dev-openid-NAME" in dom and "fail-40029" in dom
+    opened = dom.split('id="operations-微信认证-postWechatProfile"')[1].split('class="opblock ')[0]
+    assert "phone-13800138000" in opened
+    contract_code = yaml.safe_load(SPEC_BYTES)["components"]["schemas"]["WechatProfileRequest"]["properties"][
+        "users_phone_code"]["example"]
+    assert contract_code not in opened

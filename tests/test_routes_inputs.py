@@ -6,7 +6,11 @@ from flask import Flask
 
 from sidecar.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from sidecar.limits import MAX_TOKEN_LENGTH
-from sidecar.routes.inputs import bearer_token, json_object, optional_string, required_string
+from sidecar.pocketbase import ClientInfo
+from sidecar.routes.inputs import (
+    NOT_UTF8, bearer_token, client_info, json_object, optional_string, required_string, trim_invisible,
+    visible_string,
+)
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJpZCI6ImFiYyJ9.c2lnbmF0dXJl"
 JSON = "application/json"
@@ -37,7 +41,10 @@ def test_json_object_accepts(app, data, content_type, expected):
     ("a=1", "application/x-www-form-urlencoded", UnsupportedMediaType, NOT_JSON),
     ('{"a": 1}', None, UnsupportedMediaType, NOT_JSON),
     ('{"a": ', JSON, UnsupportedMediaType, "请求体不是合法的 JSON"),
-    (b"\xff\xfe\x00", JSON, UnsupportedMediaType, "请求体不是合法的 JSON"),
+    (b"\xff\xfe\x00", JSON, BadRequest, NOT_UTF8),
+    ('{"a": "b"}'.encode("utf-16"), JSON, BadRequest, NOT_UTF8),
+    ('{"a": "b"}'.encode("utf-32"), JSON, BadRequest, NOT_UTF8),
+    ('{"a": "名"}'.encode("gbk"), JSON, BadRequest, NOT_UTF8),
     ("[" * 5000 + "]" * 5000, JSON, UnsupportedMediaType, "请求体不是合法的 JSON"),
     ("NaN-ish", JSON, UnsupportedMediaType, "请求体不是合法的 JSON"),
     ("[1]", JSON, BadRequest, "请求体必须是 JSON 对象"),
@@ -145,3 +152,93 @@ def test_bearer_token_at_the_length_limit_is_accepted(app):
     token = "a.b." + "c" * (MAX_TOKEN_LENGTH - 4)
     with app.test_request_context(headers={"Authorization": f"Bearer {token}"}):
         assert bearer_token(required=True) == token
+
+
+# A body that is not UTF-8 names the field whose string holds the bad bytes, when one does.
+@pytest.mark.parametrize("data, field", [
+    (b'{"users_name": "ab\xed\xa0\xbd"}', "users_name"),      # CESU-8: half an emoji as raw bytes
+    (b'{"a": 1, "users_tag": "\xff"}', "users_tag"),
+    ('{"users_name": "张三"}'.encode("gbk"), "users_name"),
+    (b'{"\xff": 1}', None),
+])
+def test_json_object_names_the_field_of_non_utf8_bytes(app, data, field):
+    with app.test_request_context(method="POST", data=data, content_type=JSON), pytest.raises(BadRequest) as raised:
+        json_object()
+    assert (raised.value.msg, raised.value.data) == (NOT_UTF8, {"field": field} if field else {})
+
+
+def test_json_object_tolerates_a_utf8_bom(app):
+    with app.test_request_context(method="POST", data='\ufeff{"a": "名"}'.encode(), content_type=JSON):
+        assert json_object() == {"a": "名"}
+
+
+# Lone surrogates (JSON escapes of half an emoji) are not text, wherever they sit in the value.
+@pytest.mark.parametrize("value", ["ab\ud83d", "\ud83d", "\ude00ab", "a\udc80b", " \ud83d "])
+@pytest.mark.parametrize("parse", [optional_string, required_string, visible_string])
+def test_strings_with_lone_surrogates_are_refused_naming_the_field(app, value, parse):
+    with app.test_request_context(), pytest.raises(BadRequest) as raised:
+        parse({"name": value}, "name", 8)
+    assert (raised.value.msg, raised.value.data) == ("name 包含无效字符", {"field": "name"})
+
+
+def test_a_whole_emoji_is_text(app):
+    with app.test_request_context():
+        assert optional_string({"name": "ab\U0001f600"}, "name", 8) == "ab\U0001f600"
+
+
+# A name or tag: invisible characters at its edges are trimmed; nothing visible is "" (not given).
+VISIBLE = [
+    ("\u200b", ""),                       # zero width space
+    ("\u2060", ""),                       # word joiner
+    ("\ufeff", ""),                       # BOM
+    ("\u3164", ""),                       # Hangul filler
+    ("\uffa0\u115f\u1160", ""),           # more Hangul fillers
+    ("\u2800", ""),                       # Braille blank
+    ("\u3000\u00a0\u2003", ""),           # ideographic, no-break, em spaces
+    ("\u00ad\u061c\u180e\u200e\u202e", ""),  # soft hyphen, marks and direction controls
+    ("\ufe0f\u0301", ""),                 # a variation selector and an accent with nothing to apply to
+    ("\U000e0001\U000e0067", ""),         # tag characters
+    ("\u200b张三\u200b", "张三"),
+    ("\u3164 张三 \u2060", "张三"),
+    ("张\u200b三", "张\u200b三"),            # inside the name it stays
+    ("❤\ufe0f", "❤\ufe0f"),                # an emoji's variation selector stays
+    ("e\u0301", "e\u0301"),
+    ("👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"),
+    ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+     "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"),  # a flag's tags stay
+    ("Zoë", "Zoë"),
+]
+
+
+@pytest.mark.parametrize("value, expected", VISIBLE)
+def test_visible_string_trims_what_shows_nothing(app, value, expected):
+    assert trim_invisible(value) == expected
+    with app.test_request_context():
+        assert visible_string({"name": value}, "name", 100) == expected
+
+
+def test_visible_string_limit_applies_after_trimming(app):
+    with app.test_request_context():
+        assert visible_string({"name": "\u200b" * 5 + "x" * 8}, "name", 8) == "x" * 8
+        with pytest.raises(BadRequest) as raised:
+            visible_string({"name": "x" * 9}, "name", 8)
+    assert raised.value.data == {"field": "name"}
+
+
+@pytest.mark.parametrize("headers, ip, user_agent", [
+    ({}, "", ""),
+    ({"X-Real-IP": "203.0.113.9", "User-Agent": "Mozilla/5.0 MicroMessenger/8.0"}, "203.0.113.9",
+     "Mozilla/5.0 MicroMessenger/8.0"),
+    # WSGI hands header bytes over as ISO-8859-1: UTF-8 text is passed on byte for byte
+    ({"User-Agent": "微信".encode().decode("latin-1")}, "", "微信".encode().decode("latin-1")),
+])
+def test_client_info_passes_headers_on(app, headers, ip, user_agent):
+    with app.test_request_context(headers=headers):
+        assert client_info() == ClientInfo(ip=ip, user_agent=user_agent)
+
+
+@pytest.mark.parametrize("name", ["User-Agent", "X-Real-IP"])
+def test_client_info_refuses_a_header_that_is_not_utf8(app, name):
+    with app.test_request_context(headers={name: "\xff\xfe"}), pytest.raises(BadRequest) as raised:
+        client_info()
+    assert raised.value.data == {"field": name}

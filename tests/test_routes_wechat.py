@@ -1,6 +1,9 @@
 """POST /pb/api/wechat/login and /profile: envelopes, validation, what is (and is not) written."""
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from tests.helpers import login_through, route
@@ -62,7 +65,8 @@ def test_login_answers_company_and_picture_links_and_adds_a_missing_unionid(clie
     ({"data": "users_wx_code=abc", "content_type": "application/x-www-form-urlencoded"}, 415),
     ({"data": '{"users_wx_code": "abc"}', "content_type": "text/plain"}, 415),
     ({"data": '{"users_wx_code": ', "content_type": "application/json"}, 415),
-    ({"data": b"\xff\xfe\x00", "content_type": "application/json"}, 415),
+    ({"data": b"\xff\xfe\x00", "content_type": "application/json"}, 400),  # not UTF-8
+    ({"data": '{"users_wx_code": "ab\\ud83d"}', "content_type": "application/json"}, 400),  # half an emoji
     ({"data": "[" * 5000 + "]" * 5000, "content_type": "application/json"}, 415),
     ({"data": "x" * (65 * 1024), "content_type": "application/json"}, 413),
 ])
@@ -101,7 +105,9 @@ def test_unknown_route_is_404_envelope(client):
 # ---------------------------------------------------------------- profile
 
 def profile(client, token, body, scheme="Bearer "):
-    return client.post(PROFILE, json=body, headers={"Authorization": scheme + token})
+    # json.dumps escapes what is not ASCII, lone surrogates included, as a JSON client may send them.
+    return client.post(PROFILE, data=json.dumps(body), content_type="application/json",
+                       headers={"Authorization": scheme + token})
 
 
 def test_profile_updates_given_fields_only(client, login, conforms, pb):
@@ -151,10 +157,51 @@ def test_profile_phone_taken_by_another_user_is_refused(client, login, pb, uniqu
     assert pb.user(second["pb_id"])["users_name"] == ""
 
 
+# WeChat's phone_info (countryCode as a number or a string) -> the stored number, or None: refused
+@pytest.mark.parametrize("answer, stored, masked", [
+    (("86", "13700137001"), "13700137001", "137****7001"),
+    ((86, "13700137002"), "13700137002", "137****7002"),
+    ((852, "51234567"), "+85251234567", "+852****4567"),
+    (("853", "66123456"), "+85366123456", "+853****3456"),
+    (("1", "6502530001"), "+16502530001", "+1******0001"),
+    (("1", "13800138073"), None, None),
+])
+def test_profile_takes_a_verified_number_with_its_country(client, login, pb, wechat, unique, answer, stored, masked):
+    token, user = login()
+    wechat.phones[f"cc-{unique}"] = answer
+    response = profile(client, token, {"users_phone_code": f"cc-{unique}"})
+    if stored is None:
+        assert (response.status_code, response.json["data"]) == (400, {"field": "users_phone"})
+        assert pb.user(user["pb_id"])["users_phone"] == ""
+        return
+    assert response.status_code == 200, response.json
+    assert (response.json["data"]["user"]["users_phone"], response.json["data"]["user"]["users_phone_masked"]) == (
+        stored, masked)
+    assert pb.user(user["pb_id"])["users_phone_verified"] is True
+
+
+@pytest.mark.parametrize("ahead, leeway, status", [(30, 60, 200), (30, 0, 401), (90, 60, 401)])
+def test_profile_precheck_allows_a_clock_ahead_within_the_leeway(client, login, pb, wechat, monkeypatch, unique,
+                                                                  ahead, leeway, status):
+    _, user = login()
+    token = pb.user_token(user["pb_id"], duration=10)  # PocketBase accepts it for 10 s more
+    real_time = time.time
+    monkeypatch.setattr("sidecar.users.time.time", lambda: real_time() + ahead)
+    monkeypatch.setattr(client.application.extensions["users"], "token_leeway", leeway)
+    wechat.phones[f"lw-{unique}"] = "13700137003"
+    response = profile(client, token, {"users_name": "钟", "users_phone_code": f"lw-{unique}"})
+    assert response.status_code == status, response.json
+    # A token refused locally spends no (paid) WeChat phone call.
+    assert (f"phone:lw-{unique}" in wechat.calls) is (status == 200)
+
+
 @pytest.mark.parametrize("body, fragment", [
     ({"users_phone": "12345"}, "手机号"),
     ({"users_phone": "1380013800a"}, "手机号"),
     ({"users_phone": "23800138000"}, "手机号"),
+    ({"users_phone": "+852 2123 4567"}, "手机号"),
+    ({"users_name": "ab\ud83d"}, "users_name"),
+    ({"users_picture": "\udc80"}, "users_picture"),
     ({"users_name": 42}, "users_name"),
     ({"users_tag": ["a"]}, "users_tag"),
     ({"users_phone": 13800138000}, "users_phone"),
@@ -168,6 +215,7 @@ def test_bad_profile_values_are_400_and_change_nothing(client, login, pb, body, 
     before = pb.user(user["pb_id"])
     response = profile(client, token, {"users_tag": "should-not-be-written", **body})
     assert response.status_code == 400 and fragment in response.json["msg"]
+    assert response.json["data"] == {"field": next(iter(body))}
     assert pb.user(user["pb_id"]) == before
 
 

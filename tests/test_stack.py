@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,11 +18,13 @@ import requests
 import yaml
 
 from ops.banner import dev_exposure
+from ops.demo import DEMO_ATTACHMENT_ID, DEMO_COMPANY_ID
 from ops.nginx_conf import render_nginx_conf, render_production_conf
 from ops.processes import ROOT, proc_stat
 from ops.stack import Stack, process_group_members
 from ops.stack_config import DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, StackConfig, StackError
-from tests.helpers import assert_envelope
+from sidecar.routes.docs import DEV_EXAMPLES
+from tests.helpers import assert_envelope, chromium_page
 from tests.stack_fixtures import stack_settings
 
 SPEC_FILE = ROOT / "spec" / "openapi-wx.yaml"
@@ -390,11 +391,11 @@ def child_process_groups(parent_pid: int) -> set[int]:
     return groups
 
 
-def start_cli_stack(base_dir: Path) -> tuple[subprocess.Popen, Path]:
+def start_cli_stack(base_dir: Path, output_name: str = "output.txt", **settings) -> tuple[subprocess.Popen, Path]:
     """`python -m ops.stack` as `make run` starts it, once it says it is up; its output goes to a file."""
-    output_path = base_dir / "output.txt"
+    output_path = base_dir / output_name
     with open(output_path, "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(base_dir),
+        process = subprocess.Popen([sys.executable, "-m", "ops.stack"], cwd=ROOT, env=cli_env(base_dir, **settings),
                                    stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_output(process, output_path, "Press Ctrl-C to stop.")
@@ -411,6 +412,11 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
         groups = child_process_groups(process.pid)
         assert len(groups) == 4, groups  # pocketbase, stub, gunicorn, nginx
         assert process_group_members(groups)
+        # Every URL the banner prints answers (redirects followed), none with PocketBase's "File not found."
+        urls = re.findall(r"^  (?:API base|Dashboard|API docs|Health)\s+(\S+)$", output_path.read_text(), re.M)
+        assert len(urls) == 4
+        for url in urls:
+            assert requests.get(url, timeout=10).status_code == 200, url
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     finally:
@@ -428,7 +434,28 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
     assert "admin@localhost.local" in printed and str(tmp_path / "pb_data" / PASSWORD_FILE_NAME) in printed
     assert "DEV STUB" in printed and "deploy/README.md" in printed
     assert "Dev mode listens on 127.0.0.1 only" in printed
+    # A new data dir in dev mode: make run added the demo records (ops/demo.py).
+    assert "Demo records" in printed and f"tbl_attachments {DEMO_ATTACHMENT_ID}: added" in printed
     assert "Stopped." in printed
+
+
+@pytest.mark.slow
+def test_cli_adds_demo_records_only_in_dev_mode_on_a_new_data_dir(tmp_path):
+    """Live mode on a new data dir: none; dev mode on that (now existing) data dir: none either."""
+    live = {"WECHAT_APPID": "wx-live-app", "WECHAT_SECRET": "live-secret", "WECHAT_API_BASE": "http://127.0.0.1:9"}
+    for name, settings in (("live.txt", live), ("dev-again.txt", {})):
+        process, output_path = start_cli_stack(tmp_path, name, **settings)
+        try:
+            port = re.search(r"listening on [\d.]+:(\d+)", output_path.read_text()).group(1)
+            listed = requests.get(f"http://127.0.0.1:{port}/pb/api/collections/tbl_company/records", timeout=10,
+                                  params={"filter": f'company_id="{DEMO_COMPANY_ID}"'})
+            assert listed.status_code == 200 and listed.json()["totalItems"] == 0, (name, listed.text)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(timeout=60) == 0
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+        assert "Demo records" not in output_path.read_text(), name
 
 
 @pytest.mark.slow
@@ -473,26 +500,6 @@ def test_backup_and_restore_commands_against_a_running_stack(make_stack, tmp_pat
 # -- the docs page in a real browser ----------------------------------------------------------------------
 
 
-def chromium_page(url: str) -> tuple[str, list[str]]:
-    """The DOM of a page after its scripts ran in headless Chromium, and the page's console messages."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing; `make test` installs it (make chromium)")
-        pytest.skip("chromium is not installed (make chromium)")
-    with tempfile.TemporaryDirectory() as profile:
-        result = subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--virtual-time-budget=8000", "--dump-dom",
-             # Console messages (every level, uncaught errors too) go to stderr as "...:CONSOLE:...] ".
-             "--enable-logging=stderr", "--log-level=0", url],
-            capture_output=True, text=True, timeout=120,
-        )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout, [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-
-
 @pytest.mark.slow
 def test_docs_page_renders_every_operation_in_headless_chromium(stack):
     dom, console = chromium_page(stack.base_url + "/pb/api/docs")
@@ -511,12 +518,15 @@ def test_docs_page_renders_every_operation_in_headless_chromium(stack):
 
 @pytest.mark.slow
 def test_docs_page_renders_openapi_31_schemas_in_headless_chromium(stack):
-    """An operation opened by its deep link: a request body whose schema is a 3.1 type list with null."""
+    """An operation opened by its deep link: a request body whose schema is a 3.1 type list with null.
+
+    The session stack runs the dev stub, so the example shown is the stub's (sidecar/routes/docs.py)."""
     spec = yaml.safe_load(SPEC_FILE.read_text())
     users_wx_code = spec["components"]["schemas"]["SystemRefreshTokenRequest"]["properties"]["users_wx_code"]
     assert users_wx_code["type"] == ["string", "null"]
     dom, console = chromium_page(stack.base_url + "/pb/api/docs/#/%E7%B3%BB%E7%BB%9F/postSystemRefreshToken")
     opened = dom.split('id="operations-系统-postSystemRefreshToken"')[1]
     assert 'class="opblock-body"' in opened.split('class="opblock ')[0]
-    assert f'"{users_wx_code["example"]}"' in opened  # the example value generated from that schema
+    dev_code = DEV_EXAMPLES["/pb/api/system/refresh-token"]["users_wx_code"]
+    assert f'"{dev_code}"' in opened and f'"{users_wx_code["example"]}"' not in opened
     assert console == []

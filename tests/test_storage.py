@@ -233,6 +233,8 @@ def test_restore_drill_a_lost_machine_comes_back_from_s3(s3, tmp_path):
                     f"{record['attachments_link']}")
         served = requests.get(file_url, timeout=15)
         assert served.status_code == 200 and served.content == scan
+        # An ID-card scan from S3 is no shared cache's to keep (pb_hooks/attachments.pb.js).
+        assert served.headers["Cache-Control"] == "private, max-age=2592000"
         # The sidecar of B works with the restored data: alice is known, her name kept.
         _, again = login_through(b, "drill-alice.2")
         assert again["users_id"] == user["users_id"] and again["users_name"] == "张三"

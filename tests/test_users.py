@@ -10,11 +10,37 @@ import requests
 
 from sidecar import create_app
 from sidecar.pocketbase import token_claims
-from sidecar.users import PICTURE_FIELDS, mask_phone, user_info
+from sidecar.users import PICTURE_FIELDS, token_may_be_valid, user_info
 
 
-def test_mask_phone_keeps_three_and_four_digits():
-    assert (mask_phone("13800138000"), mask_phone("1234567")) == ("138****8000", "*******")
+def unsigned_token(**claims) -> str:
+    """A token of these claims (the signature is PocketBase's business, not the local check's)."""
+    import base64
+    import json
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'HS256'})}.{part(claims)}.c2ln"
+
+
+# (seconds to exp from now, leeway) -> whether the local pre-check lets the token through to PocketBase
+@pytest.mark.parametrize("exp_in, leeway, expected", [
+    (3600, 0, True),
+    (-1, 0, False),
+    (-30, 60, True),   # the sidecar's clock 30 s ahead of PocketBase's: PocketBase decides
+    (-59, 60, True),
+    (-61, 60, False),
+    (-3600, 60, False),
+])
+def test_token_may_be_valid_allows_the_leeway(exp_in, leeway, expected):
+    import time
+    token = unsigned_token(type="auth", exp=int(time.time()) + exp_in)
+    assert token_may_be_valid(token, leeway) is expected
+
+
+@pytest.mark.parametrize("claims", [{"type": "refresh", "exp": 4102444800}, {"type": "auth"}, {"type": "auth", "exp": "x"}])
+def test_token_may_be_valid_refuses_what_is_not_an_auth_token(claims):
+    assert token_may_be_valid(unsigned_token(**claims), 3600) is False
 
 
 def test_user_info_is_mapped_from_the_row_alone():

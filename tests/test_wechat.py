@@ -192,7 +192,7 @@ def test_phone_number_success_and_request_shape(rsps, client):
     stable = stable_token_ok(rsps)
     phone = rsps.add(responses.POST, PHONE_URL, json=PHONE_OK)
 
-    assert client.phone_number(PHONE_CODE, OPENID) == PHONE
+    assert client.phone_number(PHONE_CODE, OPENID) == "+86" + PHONE
 
     assert stable.call_count == 1 and phone.call_count == 1
     token_call, phone_call = rsps.calls[0], rsps.calls[1]
@@ -205,7 +205,7 @@ def test_phone_number_success_and_request_shape(rsps, client):
 def test_phone_number_without_openid_sends_the_code_only(rsps, client):
     stable_token_ok(rsps)
     phone = rsps.add(responses.POST, PHONE_URL, json=PHONE_OK)
-    assert client.phone_number(PHONE_CODE) == PHONE
+    assert client.phone_number(PHONE_CODE) == "+86" + PHONE
     assert json.loads(phone.calls[0].request.body) == {"code": PHONE_CODE}
 
 
@@ -250,10 +250,30 @@ def test_phone_number_errcode_mapping(rsps, client, errcode, exc_type, status, m
 
 
 PHONE_MALFORMED = [
+    *(pytest.param({"status": 200, "json": {"errcode": 0, "phone_info": {"purePhoneNumber": PHONE, "countryCode": cc}}},
+                   WeChatError, 502, id=f"country-code-{cc!r}") for cc in ("0086", "8600", "x", True, 1.5, [86])),
     pytest.param({"status": 200, "json": {"errcode": 0, "errmsg": "ok"}}, WeChatError, 502, id="no-phone-info"),
     pytest.param({"status": 200, "json": {"errcode": 0, "phone_info": {"phoneNumber": "+86" + PHONE}}},
                  WeChatError, 502, id="no-pure-number"),
 ]
+
+
+# phone_info's countryCode (a number or a string; absent in older answers) -> the number with its country
+@pytest.mark.parametrize("country_code, pure, expected", [
+    ("86", PHONE, "+86" + PHONE),
+    (86, PHONE, "+86" + PHONE),
+    ("+86", PHONE, "+86" + PHONE),
+    (None, PHONE, "+86" + PHONE),
+    ("", PHONE, "+86" + PHONE),
+    ("852", "51234567", "+85251234567"),
+    (852, "51234567", "+85251234567"),
+    ("1", "13800138073", "+113800138073"),  # what it is; sidecar/phones.py judges it
+])
+def test_phone_number_comes_with_its_country(rsps, client, country_code, pure, expected):
+    stable_token_ok(rsps)
+    info = {"purePhoneNumber": pure, **({} if country_code is None else {"countryCode": country_code})}
+    rsps.add(responses.POST, PHONE_URL, json={"errcode": 0, "phone_info": info})
+    assert client.phone_number(PHONE_CODE, OPENID) == expected
 
 
 @pytest.mark.parametrize("fake, exc_type, status", TRANSPORT_FAILURES + PHONE_MALFORMED)
@@ -301,7 +321,7 @@ def test_failed_token_fetch_is_not_cached(rsps, client):
 
     with pytest.raises(WeChatError):
         client.phone_number(PHONE_CODE, OPENID)
-    assert client.phone_number(PHONE_CODE, OPENID) == PHONE
+    assert client.phone_number(PHONE_CODE, OPENID) == "+86" + PHONE
     assert len([c for c in rsps.calls if c.request.url.startswith(STABLE_URL)]) == 2
 
 
@@ -314,7 +334,7 @@ def test_token_is_cached_across_calls_and_refetched_after_expiry(rsps, client, c
     phone = rsps.add(responses.POST, PHONE_URL, json=PHONE_OK)
 
     for _ in range(3):
-        assert client.phone_number(PHONE_CODE, OPENID) == PHONE
+        assert client.phone_number(PHONE_CODE, OPENID) == "+86" + PHONE
     clock.advance(7200 - 300 - 1)  # still inside the safety margin
     client.phone_number(PHONE_CODE, OPENID)
     stable_calls = [c for c in rsps.calls if c.request.url.startswith(STABLE_URL)]
@@ -351,7 +371,7 @@ def test_token_error_refetches_once_and_retries_once(rsps, client, errcode):
     rsps.add(responses.POST, PHONE_URL, json={"errcode": errcode, "errmsg": "invalid credential"})
     rsps.add(responses.POST, PHONE_URL, json=PHONE_OK)
 
-    assert client.phone_number(PHONE_CODE, OPENID) == PHONE
+    assert client.phone_number(PHONE_CODE, OPENID) == "+86" + PHONE
 
     stable_calls = [c for c in rsps.calls if c.request.url.startswith(STABLE_URL)]
     phone_calls = [c for c in rsps.calls if c.request.url.startswith(PHONE_URL)]
@@ -409,7 +429,7 @@ def test_concurrent_calls_with_empty_cache_fetch_the_token_once(rsps, client):
 
     results, errors = run_in_threads(8, lambda: client.phone_number(PHONE_CODE, OPENID))
 
-    assert errors == [] and results == [PHONE] * 8
+    assert errors == [] and results == ["+86" + PHONE] * 8
     assert len([c for c in rsps.calls if c.request.url.startswith(STABLE_URL)]) == 1
     assert phone.call_count == 8
 
@@ -433,7 +453,7 @@ def test_concurrent_token_errors_drop_only_the_failed_token(rsps, client):
 
     results, errors = run_in_threads(8, lambda: client.phone_number(PHONE_CODE, OPENID))
 
-    assert errors == [] and results == [PHONE] * 8
+    assert errors == [] and results == ["+86" + PHONE] * 8
     # One fetch for the empty cache, one after the 40001s: a thread must not drop the fresh token.
     assert fetched == ["ACCESS-TOKEN-1", "ACCESS-TOKEN-2"]
 
@@ -465,7 +485,7 @@ def test_secrets_never_reach_logs_reprs_or_error_messages(rsps, client, caplog):
     assert client.code_to_session(JS_CODE).session_key == SESSION_KEY
     for _ in range(4):
         errors.append(raise_exc(client.code_to_session, JS_CODE))
-    assert client.phone_number(PHONE_CODE, OPENID) == PHONE
+    assert client.phone_number(PHONE_CODE, OPENID) == "+86" + PHONE
     for _ in range(2):
         errors.append(raise_exc(client.phone_number, PHONE_CODE, OPENID))
     assert [wechat_answer(e)[0] for e in errors] == [400, 503, 503, 502, 503, 400]

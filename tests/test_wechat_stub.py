@@ -114,6 +114,17 @@ def test_phone_code_gives_the_number_and_other_codes_are_invalid(stub):
     assert info["watermark"]["appid"] == APPID
     assert phone(stub, "alice").json()["errcode"] == 40029
     assert phone(stub, "phone-12ab").json()["errcode"] == 40029
+    assert phone(stub, "phone-0852-51234567").json()["errcode"] == 40029
+
+
+@pytest.mark.parametrize("code, country, pure", [
+    ("phone-852-51234567", "852", "51234567"),
+    ("phone-1-6502530000.3", "1", "6502530000"),
+    ("phone-86-13800138000", "86", "13800138000"),
+])
+def test_phone_code_may_name_a_country(stub, code, country, pure):
+    info = phone(stub, code).json()["phone_info"]
+    assert (info["countryCode"], info["purePhoneNumber"], info["phoneNumber"]) == (country, pure, f"+{country} {pure}")
 
 
 def test_stable_token_is_reused_until_forced_or_expired(stub):

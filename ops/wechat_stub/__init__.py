@@ -21,7 +21,8 @@ code                          answer
 ``garbage[.x]``               HTTP 200 with a body that is not JSON
 login ``NAME[.x]``            openid ``dev-openid-NAME``, unionid ``dev-unionid-NAME`` (NAME is the
                               part before the first ``.``, so ``alice.1`` and ``alice.2`` are one user)
-phone ``phone-<digits>[.x]``  purePhoneNumber ``<digits>``, phoneNumber ``+86 <digits>``
+phone ``phone-<digits>[.x]``  purePhoneNumber ``<digits>``, phoneNumber ``+86 <digits>``, countryCode ``86``
+phone ``phone-<cc>-<digits>`` purePhoneNumber ``<digits>`` in country ``<cc>`` (``phone-852-51234567``)
 any other phone code          errcode 40029 (invalid code)
 ============================  ===================================================================
 

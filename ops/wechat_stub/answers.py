@@ -36,7 +36,8 @@ ERRMSG = {
 
 FAIL_CODE = re.compile(r"^fail-(-?\d+)(?:\..*)?$", re.S)
 SLOW_CODE = re.compile(r"^slow-(\d+(?:\.\d+)?)(?:\.(.+))?$", re.S)
-PHONE_CODE = re.compile(r"^phone-(\d{1,20})(?:\..*)?$", re.S)
+# phone-<digits> (mainland, countryCode 86) or phone-<countryCode>-<digits> (e.g. phone-852-51234567)
+PHONE_CODE = re.compile(r"^phone-(?:([1-9]\d{0,2})-)?(\d{1,20})(?:\..*)?$", re.S)
 HTTP500_CODE = re.compile(r"^http500(?:\..*)?$", re.S)
 GARBAGE_CODE = re.compile(r"^garbage(?:\..*)?$", re.S)
 
@@ -183,14 +184,14 @@ class WeChatAnswers:
         phone = PHONE_CODE.match(outcome)
         if not phone:
             return wechat_error(40029)
-        digits = phone.group(1)
+        country, digits = phone.group(1) or "86", phone.group(2)
         return {
             "errcode": 0,
             "errmsg": "ok",
             "phone_info": {
-                "phoneNumber": f"+86 {digits}",
+                "phoneNumber": f"+{country} {digits}",
                 "purePhoneNumber": digits,
-                "countryCode": "86",
+                "countryCode": country,
                 "watermark": {"timestamp": int(time.time()), "appid": self.appid},
             },
         }

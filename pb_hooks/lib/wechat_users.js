@@ -90,8 +90,10 @@ function tokenUser(app, token, needOpenid) {
 
 // Applies the non-empty profile changes to the token's user in one transaction (merged onto the
 // record as stored then, so concurrent updates of other fields are kept) and answers the fresh row.
-// typedPhone: the phone came from users_phone (bounded by phone_probe.js), not a WeChat phone code.
-function updateProfile(app, token, changes, typedPhone) {
+// typedPhone: the phone came from users_phone (bounded by phone_probe.js), not a WeChat phone code;
+// a phone from a code is WeChat-verified, and takes the number from a user who only typed it (takeOver).
+// event: the internal route's request (the client's address and user agent, for the audit row).
+function updateProfile(app, token, changes, typedPhone, event) {
   const found = tokenUser(app, token, true);
   if (found.refusal) {
     return found.refusal;
@@ -117,6 +119,16 @@ function updateProfile(app, token, changes, typedPhone) {
           refusal = { status: 400, body: { reason: "attachment_missing", field } };
           throw new Error("refused");
         }
+        if (field === "users_phone") {
+          if (!typedPhone && !takeOver(txApp, user, phone, event)) {
+            refusal = { status: 400, body: { reason: "phone_taken", field } };
+            throw new Error("refused");
+          }
+          // Typing the number one holds keeps its proof; any other change of number is what it says.
+          if (!typedPhone || phone !== user.getString("users_phone")) {
+            user.set("users_phone_verified", !typedPhone);
+          }
+        }
         user.set(field, String(changes[field]));
       }
       txApp.save(user);
@@ -132,6 +144,33 @@ function updateProfile(app, token, changes, typedPhone) {
     throw err;
   }
   return { status: 200, body: { user: userInfo(app, saved) } };
+}
+
+// A WeChat-verified claim of phone by user: false when another user holds it verified (they keep it);
+// a holder who only typed it loses it (their users_type follows, users.pb.js) and the login audit gets
+// a "phone-takeover" row naming them. In the caller's transaction (txApp).
+function takeOver(txApp, user, phone, event) {
+  let holder;
+  try {
+    holder = txApp.findFirstRecordByData(USERS, "users_phone", phone);
+  } catch (_) {
+    return true;  // nobody holds it
+  }
+  if (holder.id === user.id) {
+    return true;
+  }
+  if (holder.getBool("users_phone_verified")) {
+    return false;
+  }
+  holder.set("users_phone", "");
+  holder.set("users_phone_verified", false);
+  txApp.save(holder);
+  require(`${__hooks}/lib/login_log.js`).write(txApp, {
+    route: "phone-takeover", openid: holder.getString("openid"), userId: holder.id, ip: event.realIP(),
+    userAgent: event.requestInfo().headers["user_agent"], result: "ok", status: 200,
+    reason: `phone number taken over by a WeChat-verified claim of user ${user.id}`,
+  });
+  return true;
 }
 
 // A new standard token for the user of a valid token that PocketBase's auth-refresh refuses

@@ -8,6 +8,10 @@ works behind nginx's /pb prefix and any host name.
 Try it out sends requests to the stack that served the page: the page puts this origin first in the
 server list (Swagger UI selects the first server), so pressing Execute on a local stack never reaches
 production, which stays listed after it.
+
+In dev mode (WECHAT_DEV_STUB) the page swaps the WeChat routes' request examples for codes the WeChat dev
+stub accepts (the contract's are real-looking WeChat codes the stub refuses) and puts a note listing the
+stub's codes on top; openapi.yaml and openapi.json stay the contract as it is.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import threading
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, Response, redirect, send_from_directory
+from flask import Blueprint, Response, current_app, redirect, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from sidecar.errors import NotFound
@@ -59,6 +63,17 @@ PAGE = """<!DOCTYPE html>
       const here = window.location.origin;
       const others = (spec.servers || []).filter((server) => server.url !== here);
       spec.servers = [{ url: here, description: "当前服务(本页面所在地址)" }, ...others];
+      // Dev mode only (null otherwise): request examples the WeChat dev stub accepts, and its codes on top.
+      const devStub = @DEV_STUB@;
+      if (devStub) {
+        for (const [path, example] of Object.entries(devStub.examples)) {
+          const media = (((spec.paths[path] || {}).post || {}).requestBody || {}).content;
+          if (!media || !media["application/json"]) continue;
+          delete media["application/json"].examples;
+          media["application/json"].example = example;
+        }
+        spec.info.description = devStub.note + "\\n\\n" + (spec.info.description || "");
+      }
       window.ui = SwaggerUIBundle({
         spec: spec,
         dom_id: "#swagger-ui",
@@ -74,6 +89,34 @@ PAGE = """<!DOCTYPE html>
 </body>
 </html>
 """.replace("@V@", ASSET_VERSION)
+
+# The dev-mode request examples, by path: codes the WeChat dev stub accepts (ops/wechat_stub/answers.py;
+# tests/test_routes_docs.py runs each through it). A media-type example replaces the body Swagger UI would
+# build from the schema, which for the profile would hold placeholder attachment ids the route refuses.
+DEV_EXAMPLES = {
+    "/pb/api/wechat/login": {"users_wx_code": "alice"},
+    "/pb/api/wechat/profile": {"users_name": "张三", "users_phone_code": "phone-13800138000"},
+    "/pb/api/system/refresh-token": {"users_wx_code": "alice.2"},
+}
+# The stub's codes, as deploy/README.md "WeChat dev stub" tables them (Markdown: the page renders it).
+DEV_NOTE = """**开发模式:微信接口由本地开发桩(WeChat dev stub)应答,不会访问真实微信服务器。** \
+下方微信接口的示例已换成开发桩接受的 code:
+
+- 登录 code:任意 `NAME` 或 `NAME.后缀`,得到 openid `dev-openid-NAME`(`alice`、`alice.2` 是同一用户)
+- 手机号 code:`phone-<数字>` 得到该手机号(如 `phone-13800138000`);其他值得到 40029
+- `fail-<errcode>`:微信错误,如 `fail-40029`(code 无效)、`fail-40163`(code 已使用)、`fail-45011`(频率限制)、`fail--1`(系统繁忙)
+- `slow-<秒>.REST`:等待后按 `REST` 应答;`http500`:HTTP 500;`garbage`:非 JSON 应答
+
+完整列表见仓库 deploy/README.md 的 “WeChat dev stub” 一节。"""
+
+
+def render_page(dev_stub: bool) -> str:
+    """The page; in dev mode with the stub's examples and note (as JSON, safe inside <script>)."""
+    dev = json.dumps({"examples": DEV_EXAMPLES, "note": DEV_NOTE}, ensure_ascii=False) if dev_stub else "null"
+    return PAGE.replace("@DEV_STUB@", dev.replace("</", "<\\/"))
+
+
+PAGES = {dev_stub: render_page(dev_stub) for dev_stub in (False, True)}
 
 
 class _SpecCache:
@@ -122,8 +165,8 @@ def page_without_slash():
 
 @bp.get("/")
 def page():
-    """The Swagger UI page."""
-    return _not_cached(PAGE, "text/html")
+    """The Swagger UI page (with the dev stub's examples in dev mode)."""
+    return _not_cached(PAGES[bool(current_app.config["SIDECAR"].WECHAT_DEV_STUB)], "text/html")
 
 
 @bp.get("/openapi.yaml")

@@ -1,8 +1,13 @@
-"""Parsing of request bodies and headers into plain values, or a typed error."""
+"""Parsing of request bodies and headers into plain values, or a typed error.
+
+Every string taken from a request is valid text (no lone UTF-16 surrogate: what cutting an emoji by
+UTF-16 length leaves, or CESU-8 bytes) or refused with 400 naming its field; nothing is written then.
+"""
 from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 from flask import request
 
@@ -12,32 +17,71 @@ from sidecar.pocketbase import ClientInfo
 
 # A JWT is three base64url parts; anything else is not worth asking PocketBase about.
 JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+# Lone surrogates cannot be encoded as UTF-8 (json.loads lets "\ud83d" through; undecodable body bytes
+# become U+DC80..U+DCFF below): a string holding one is not text.
+SURROGATE = re.compile("[\ud800-\udfff]")
+NOT_UTF8 = "请求体必须是 UTF-8 编码的 JSON"
+
+# What shows nothing (Unicode's Default_Ignorable_Code_Point and White_Space, plus blank-looking letters):
+# separators, controls, format characters (U+200B zero width space, U+2060 word joiner, U+FEFF BOM...),
+# lone combining marks and variation selectors, the Hangul fillers, the Braille blank, the Khitan filler.
+INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Me"})
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\U00016fe4\U0001d159")
+# Default-ignorable code points not assigned yet (category Cn): reserved to show nothing.
+IGNORABLE_UNASSIGNED = ((0x2065, 0x2065), (0xFFF0, 0xFFF8), (0xE0000, 0xE0FFF))
+# Trimmed at the start of a value, but not at its end: they complete the character before them
+# (U+FE0F makes ❤ an emoji, tag characters make 🏴 a flag, U+0301 accents a letter).
+EXTENDING_CATEGORIES = frozenset({"Mn", "Me"})
+TAG_CHARACTERS = range(0xE0020, 0xE0080)
 
 
 def json_object() -> dict:
-    """The JSON object of the body; {} for an empty body."""
+    """The JSON object of the body; {} for an empty body. RFC 8259: JSON is UTF-8 (a BOM is tolerated).
+
+    A body that is not UTF-8 is a 400 naming the first top-level field whose string holds the bad bytes."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     if not request.is_json:
         raise UnsupportedMediaType("请求体必须是 JSON (Content-Type: application/json)")
     try:
-        body = json.loads(raw)
+        decoded, utf8 = raw.decode("utf-8-sig"), True
+    except UnicodeDecodeError:
+        decoded, utf8 = raw.decode("utf-8", "surrogateescape"), False
+    try:
+        body = json.loads(decoded)
     except (ValueError, RecursionError):
+        if not utf8:
+            raise BadRequest(NOT_UTF8) from None
         raise UnsupportedMediaType("请求体不是合法的 JSON") from None
+    if not utf8:
+        field = next((key for key, value in body.items() if isinstance(value, str) and SURROGATE.search(value)),
+                     None) if isinstance(body, dict) else None
+        raise BadRequest(NOT_UTF8, {"field": field} if field else {})
     if not isinstance(body, dict):
         raise BadRequest("请求体必须是 JSON 对象")
     return body
 
 
 def optional_string(body: dict, name: str, max_length: int) -> str:
-    """body[name] stripped; "" when absent, null or blank; BadRequest when not a string or too long."""
+    """body[name] stripped; "" when absent, null or blank; BadRequest when not a string, not text or too long."""
+    return within(name, valid_text(body, name).strip(), max_length)
+
+
+def valid_text(body: dict, name: str) -> str:
+    """body[name] as it is; "" when absent or null; BadRequest naming it when not a string or not valid text."""
     value = body.get(name)
     if value is None:
         return ""
     if not isinstance(value, str):
         raise BadRequest(f"{name} 必须是字符串", {"field": name})
-    value = value.strip()
+    if SURROGATE.search(value):
+        raise BadRequest(f"{name} 包含无效字符", {"field": name})
+    return value
+
+
+def within(name: str, value: str, max_length: int) -> str:
+    """value, or BadRequest naming the field when it is longer than max_length characters."""
     if len(value) > max_length:
         raise BadRequest(f"{name} 过长(最多 {max_length} 个字符)", {"field": name})
     return value
@@ -51,10 +95,47 @@ def required_string(body: dict, name: str, max_length: int) -> str:
     return value
 
 
+def visible_string(body: dict, name: str, max_length: int) -> str:
+    """Like optional_string for a text shown to people (a name, a tag): invisible characters at its edges
+    are trimmed like spaces, and a value with no visible character is "" (not given)."""
+    return within(name, trim_invisible(valid_text(body, name)), max_length)
+
+
+def invisible(char: str) -> bool:
+    """True for a character that shows nothing by itself."""
+    code = ord(char)
+    return (char.isspace() or unicodedata.category(char) in INVISIBLE_CATEGORIES or char in BLANK_LETTERS
+            or any(low <= code <= high for low, high in IGNORABLE_UNASSIGNED))
+
+
+def trim_invisible(value: str) -> str:
+    """value without the invisible characters at its edges; "" when it has no visible character."""
+    start = next((i for i, char in enumerate(value) if not invisible(char)), len(value))
+    end = len(value)
+    while end > start and invisible(value[end - 1]) and not extends(value[end - 1]):
+        end -= 1
+    return value[start:end]
+
+
+def extends(char: str) -> bool:
+    """True for an invisible character that completes the one before it (kept at a value's end)."""
+    return unicodedata.category(char) in EXTENDING_CATEGORIES or ord(char) in TAG_CHARACTERS
+
+
+def header_value(name: str, max_length: int) -> str:
+    """The header as WSGI hands it over (ISO-8859-1 characters standing for the client's bytes, ready to pass
+    on), clipped to max_length characters of text; "" when absent; 400 naming it when its bytes are not UTF-8."""
+    raw = request.headers.get(name, "")
+    try:
+        decoded = raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise BadRequest(f"请求头 {name} 必须是 UTF-8 文本", {"field": name}) from None
+    return decoded[:max_length].encode("utf-8").decode("latin-1")
+
+
 def client_info() -> ClientInfo:
     """The client's address (X-Real-IP, set by nginx) and user agent, to pass on to PocketBase."""
-    return ClientInfo(ip=request.headers.get("X-Real-IP", "")[:64],
-                      user_agent=request.headers.get("User-Agent", "")[:512])
+    return ClientInfo(ip=header_value("X-Real-IP", 64), user_agent=header_value("User-Agent", 512))
 
 
 def bearer_token(required: bool) -> str:

@@ -6,7 +6,10 @@ from flask import Blueprint
 from sidecar.audit import audited
 from sidecar.errors import envelope
 from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, profile_max_lengths, users
-from sidecar.routes.inputs import bearer_token, client_info, json_object, optional_string, required_string
+from sidecar.routes.inputs import (
+    bearer_token, client_info, json_object, optional_string, required_string, visible_string,
+)
+from sidecar.users import DISPLAYED_FIELDS
 
 bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
 
@@ -30,7 +33,8 @@ def profile():
     """Incremental profile update of the bearer's user: only non-empty fields change."""
     token = bearer_token(required=True)
     body = json_object()
-    fields = {name: optional_string(body, name, limit) for name, limit in profile_max_lengths().items()}
+    fields = {name: (visible_string if name in DISPLAYED_FIELDS else optional_string)(body, name, limit)
+              for name, limit in profile_max_lengths().items()}
     user = users().update_profile(token, {name: value for name, value in fields.items() if value}, client_info())
     return envelope(200, "资料更新成功", {"status": "update_success", "user": user})
 

@@ -259,6 +259,15 @@ migrate((app) => {
         "primaryKey": false
       },
       {
+        "id": "bool3116004768",
+        "name": "users_phone_verified",
+        "type": "bool",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false
+      },
+      {
         "id": "text2107467866",
         "name": "users_level",
         "type": "text",

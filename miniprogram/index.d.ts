@@ -1,0 +1,225 @@
+// Types of the BAI mini-program client (index.js). Shapes from spec/openapi-wx.yaml: UserInfo,
+// CompanyInfo, the attachment of POST /pb/api/wechat/upload, PocketBase's records and list answer.
+
+/** The wx APIs the client uses (the mini-program's global `wx` has them all). */
+export interface WxLike {
+  request(options: object): unknown;
+  uploadFile(options: object): unknown;
+  login(options: object): unknown;
+  getStorageSync(key: string): unknown;
+  setStorageSync(key: string, value: unknown): void;
+  removeStorageSync(key: string): void;
+}
+
+export interface ClientOptions {
+  /** The stack's PocketBase prefix, e.g. "https://bai-api.blv-oa.com/pb" (no trailing slash needed). */
+  baseUrl: string;
+  /** The wx storage key of the token; default "bai_auth_token". */
+  storageKey?: string;
+  /** The wx to use; default the global `wx` (tests pass a fake). */
+  wx?: WxLike;
+  /** Milliseconds wx.request and wx.login wait; default 10000. */
+  timeout?: number;
+  /** Milliseconds wx.uploadFile waits; default 60000. */
+  uploadTimeout?: number;
+}
+
+/** The company a user belongs to (CompanyInfo). */
+export interface CompanyInfo {
+  pb_id?: string;
+  company_id?: string;
+  company_name?: string;
+  company_type?: string;
+  company_entity?: string;
+  company_usci?: string;
+  company_nationality?: string;
+  company_nationality_code?: string;
+  company_province?: string;
+  company_province_code?: string;
+  company_city?: string;
+  company_city_code?: string;
+  company_district?: string;
+  company_district_code?: string;
+  company_postalcode?: string;
+  company_add?: string;
+  company_status?: string;
+  company_level?: string;
+  company_owner_openid?: string;
+  company_remark?: string;
+  created?: string;
+  updated?: string;
+}
+
+/** A user as our routes answer it (components.schemas.UserInfo). */
+export interface UserInfo {
+  pb_id?: string;
+  users_convers_id?: string;
+  users_id?: string;
+  users_idtype?: 'WeChat' | 'ManagePlatform' | string;
+  users_id_number?: string;
+  users_type?: '游客' | '注册用户' | string;
+  users_name?: string;
+  users_status?: string | number;
+  users_rank_level?: number | string;
+  users_auth_type?: number | string;
+  users_phone?: string;
+  users_phone_masked?: string;
+  users_level?: string;
+  users_tag?: string;
+  /** attachments_id of the avatar; users_picture_url is its file URL. */
+  users_picture?: string;
+  users_picture_url?: string;
+  users_id_pic_a?: string;
+  users_id_pic_a_url?: string;
+  users_id_pic_b?: string;
+  users_id_pic_b_url?: string;
+  users_title_picture?: string;
+  users_title_picture_url?: string;
+  openid?: string;
+  company_id?: string;
+  users_parent_id?: string;
+  users_promo_code?: string;
+  usergroups_id?: string;
+  company?: CompanyInfo | null;
+  created?: string;
+  updated?: string;
+}
+
+/** What POST /api/wechat/login resolves. */
+export interface LoginResult {
+  status: 'register_success' | 'login_success' | string;
+  is_info_complete: boolean | string;
+  user: UserInfo;
+}
+
+/** The fields POST /api/wechat/profile takes; only non-empty ones change. */
+export interface ProfileFields {
+  users_name?: string;
+  /** The code of <button open-type="getPhoneNumber">; wins over users_phone. */
+  users_phone_code?: string;
+  users_phone?: string;
+  users_tag?: string;
+  /** attachments_id values (for example from client.upload). */
+  users_picture?: string;
+  users_id_pic_a?: string;
+  users_id_pic_b?: string;
+  users_title_picture?: string;
+}
+
+/** The attachment POST /api/wechat/upload answers (issue #17). */
+export interface Attachment {
+  attachments_id: string;
+  attachments_filename: string;
+  /** The MIME type sniffed from the bytes. */
+  attachments_filetype: string;
+  attachments_size: number;
+  attachments_md5: string;
+  attachments_owner: string;
+  attachments_status: string;
+  /** The file's URL, exactly as UserInfo's *_url fields give it. */
+  url: string;
+}
+
+/** What logout and closeAccount resolve. */
+export interface AccountActionData {
+  status: 'logout_success' | 'close_success' | string;
+}
+
+/** Fields every PocketBase record has. */
+export interface RecordModel {
+  id: string;
+  collectionId: string;
+  collectionName: string;
+  created?: string;
+  updated?: string;
+  [field: string]: unknown;
+}
+
+/** PocketBase's list answer, as it gives it. */
+export interface ListResult<T = RecordModel> {
+  page: number;
+  perPage: number;
+  totalItems: number;
+  totalPages: number;
+  items: T[];
+}
+
+/** Query parameters of PocketBase's records API (filter: build it with client.filter). */
+export interface ListOptions {
+  filter?: string;
+  sort?: string;
+  expand?: string;
+  fields?: string;
+  skipTotal?: boolean | number;
+  [param: string]: unknown;
+}
+
+export interface RecordQuery {
+  expand?: string;
+  fields?: string;
+  [param: string]: unknown;
+}
+
+/** PocketBase's records API of one collection; answers are PocketBase's own. */
+export interface RecordService<T = RecordModel> {
+  getList(page?: number, perPage?: number, options?: ListOptions): Promise<ListResult<T>>;
+  /** The first match; an ApiError with status 404 when none. */
+  getFirstListItem(filter: string, options?: ListOptions): Promise<T>;
+  getOne(id: string, query?: RecordQuery): Promise<T>;
+  create(body: Partial<T> | Record<string, unknown>, query?: RecordQuery): Promise<T>;
+  /** A PATCH of the record (sent through PocketBase's batch API: wx.request has no PATCH). */
+  update(id: string, body: Partial<T> | Record<string, unknown>, query?: RecordQuery): Promise<T>;
+}
+
+export type CompanyRecord = RecordModel & CompanyInfo;
+
+export type FilterValue = string | number | boolean | null | undefined | Date | object;
+
+/**
+ * expr with every {:name} replaced by params[name] quoted and escaped (PocketBase JS SDK's pb.filter
+ * convention, backslashes escaped too, placeholders replaced in one pass):
+ * client.filter('company_id = {:id}', {id}) is safe for any string.
+ */
+export function filter(expr: string, params?: Record<string, FilterValue>): string;
+
+/** The one error every call rejects with. */
+export class ApiError extends Error {
+  name: 'ApiError';
+  /** HTTP status; 0 for a network failure or a timeout. */
+  status: number;
+  /** Our envelope's code, or PocketBase's status. */
+  code: number | string;
+  /** Our envelope's msg, or PocketBase's message. */
+  msg: string;
+  /** Their data ({} when none); data.errMsg is wx's for status 0, data.field names a refused field. */
+  data: Record<string, any>;
+  constructor(status: number, code: number | string, msg: string, data?: Record<string, any>);
+}
+
+export interface Client {
+  /** The stored token ("" when none). */
+  readonly token: string;
+  /** The last UserInfo a login, profile or bindPhone answered in this run (null until then). */
+  readonly user: UserInfo | null;
+  /** wx.login, then POST /api/wechat/login (registers on first login); stores the token. */
+  login(): Promise<LoginResult>;
+  /** Incremental profile update; profile({}) reads the current user. */
+  profile(fields?: ProfileFields): Promise<UserInfo>;
+  /** The code of <button open-type="getPhoneNumber"> becomes the user's phone. */
+  bindPhone(code: string): Promise<UserInfo>;
+  /** wx.uploadFile of a temporary file path (e.g. from chooseAvatar) to POST /api/wechat/upload. */
+  upload(filePath: string): Promise<Attachment>;
+  /** A new token now; resolves it. */
+  refresh(): Promise<string>;
+  /** The number of users (public, never logs in). */
+  usersCount(): Promise<number>;
+  /** Logout everywhere; the stored token is forgotten. */
+  logout(): Promise<AccountActionData>;
+  /** Close the account (the user record is deleted); the stored token is forgotten. */
+  closeAccount(): Promise<AccountActionData>;
+  collection(name: 'tbl_company'): RecordService<CompanyRecord>;
+  collection<T = RecordModel>(name: string): RecordService<T>;
+  filter: typeof filter;
+}
+
+export function createClient(options: ClientOptions): Client;
