@@ -4,7 +4,7 @@
 
 Against moto's S3 server on this machine (no network in between: a real bucket adds its round trips and
 bandwidth to the restore). Write cost: the first-login burst and the profile update through nginx on a
-10k-user stack with files in S3, once without and once with REPLICA_URL (one run each), and their ratio.
+10k-user stack with files in S3, without and with REPLICA_URL (cells off-on-on-off), and their ratio.
 Restore: a seeded data.db (bench/seed_sql.py) shipped once (`litestream replicate -once`), then restored
 into an empty data dir by ops/replica.py's restore (what `make restore-replica` runs), timed.
 Prints the figures and writes bench/raw/replica.json.
@@ -57,26 +57,26 @@ def start_moto(tmp: Path) -> tuple[ManagedProcess, dict]:
 
 def write_cost(s3: dict, conns: int, duration: int) -> dict:
     """req/s of the first-login burst and the profile update, replication off and on (files in S3 both times):
-    both stacks up at once, their cells interleaved (off then on, then on then off) so the machine's load
-    drifts alike over both."""
+    both stacks up at once, each scenario run off-on then on-off (two cells each) so neither order nor the
+    machine's drifting load favours one side; the ratio is on's requests over off's."""
     stacks = {"off": SizedStack(10_000, **s3),
               "on": SizedStack(10_000, **s3, REPLICA_URL=f"s3://{BUCKET}/cost-{int(time.time())}")}
-    figures: dict = {"off": {}, "on": {}}
+    figures: dict = {"off": {}, "on": {}, "ratio": {}}
     try:
         for sized in stacks.values():
             sized.seed(queries=False)
             sized.start()
-        for order, name in ((("off", "on"), "login_new"), (("on", "off"), "profile")):
-            for label in order:
+        for name in ("login_new", "profile"):
+            for label in ("off", "on", "on", "off"):
                 sized = stacks[label]
                 (r,) = run_scenarios(sized.stack, sized.files, select(name), [conns], duration,
                                      sized.shape.n_users, tag=f"replication {label:3s} ").values()
-                figures[label][name] = {key: r[key] for key in ("rps", "p50_ms", "p99_ms", "non2xx")}
+                figures[label].setdefault(name, []).append({key: r[key] for key in ("rps", "p50_ms", "p99_ms", "non2xx")})
+            figures["ratio"][name] = round(sum(c["rps"] for c in figures["on"][name])
+                                           / sum(c["rps"] for c in figures["off"][name]), 3)
     finally:
         for sized in stacks.values():
             sized.stop()
-    figures["ratio"] = {name: round(figures["on"][name]["rps"] / figures["off"][name]["rps"], 3)
-                        for name in figures["off"]}
     return figures
 
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_cost:
             data["write_cost"] = write_cost(s3, args.conns, args.duration)
             log(f"write cost: {data['write_cost']}")
-        data["restore"] = [restore_time(s3, int(n)) for n in args.sizes.split(",")]
+        data["restore"] = [restore_time(s3, int(n)) for n in args.sizes.split(",") if n]
     finally:
         moto.stop()
         shutil.rmtree(tmp, ignore_errors=True)
