@@ -71,7 +71,8 @@ def write_cost(s3: dict, conns: int, duration: int) -> dict:
                 sized = stacks[label]
                 (r,) = run_scenarios(sized.stack, sized.files, select(name), [conns], duration,
                                      sized.shape.n_users, tag=f"replication {label:3s} ").values()
-                figures[label].setdefault(name, []).append({key: r[key] for key in ("rps", "p50_ms", "p99_ms", "non2xx")})
+                cell = {key: r[key] for key in ("rps", "p50_ms", "p99_ms", "non2xx")}
+                figures[label].setdefault(name, []).append(cell)
             figures["ratio"][name] = round(sum(c["rps"] for c in figures["on"][name])
                                            / sum(c["rps"] for c in figures["off"][name]), 3)
     finally:

@@ -250,7 +250,8 @@ def test_drill_a_machine_killed_mid_stream_comes_back_from_the_replica(s3, tmp_p
         kept = [(at, kind, key) for at, kind, key in before_kill if survived(b, kind, key)]
         lost = [(round(killed_at - at, 2), kind, key) for at, kind, key in before_kill
                 if (at, kind, key) not in kept]
-        assert [write for write in lost if write[0] > 1.0] == [], f"writes answered over 1 s before the kill lost: {lost}"
+        assert [write for write in lost if write[0] > 1.0] == [], \
+            f"writes answered over 1 s before the kill were lost: {lost}"
         rpo = killed_at - max(at for at, _, _ in kept)
         print(f"\nRPO seen: {rpo:.2f} s between the last write that survived and the kill; "
               f"{len(lost)} of {len(before_kill)} answered writes lost (answered {[w[0] for w in lost]} s before it)")
