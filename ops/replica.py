@@ -8,9 +8,10 @@ written here is 0600. Litestream 0.5's S3 client refuses to start while AWS_CA_B
 so it gets a small environment of its own (litestream_env).
 
 `make run` and bai-pocketbase.service check the replica before PocketBase starts (check_before_start):
-a bucket that cannot be reached stops the start with one line, and so does an empty data dir whose replica
-already holds a database (restore it first: `make restore-replica`, or PocketBase would start empty and
-Litestream would ship the empty database over the replica).
+a bucket that cannot be reached stops the start with one line, and so does a replica that holds a database
+this data dir's is not the continuation of: an empty data dir (restore it first, `make restore-replica`, or
+PocketBase would start empty) or a database that neither came from that replica nor was ever replicated to it.
+Litestream would ship either over the replica, and a restore of "the latest" would bring that back instead.
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ DB_NAME = "data.db"
 # RPO <= 1 s (issue #21): the WAL is shipped every second.
 SYNC_INTERVAL = "1s"
 CONFIG_NAME = "litestream.yml"
+# Litestream's own state beside the database: present once it has replicated this data dir.
+STATE_DIR = f".{DB_NAME}-litestream"
+# Written by restore(): the data dir's database came from this replica (its URL inside).
+RESTORED_MARKER = ".replica-restored"
 SOCKET_NAME = "litestream.sock"
 # Seconds a check may take; Litestream's S3 client retries a refused connection for minutes on its own.
 CHECK_TIMEOUT = 30
@@ -182,10 +187,17 @@ def check_before_start(replica: ReplicaSettings, data_dir: Path, work_dir: Path)
     if not replica.enabled:
         return
     db_path = data_dir / DB_NAME
-    files = replica_files(replica, db_path, work_dir / CONFIG_NAME)
-    if files and not db_path.exists():
+    if not replica_files(replica, db_path, work_dir / CONFIG_NAME):
+        return
+    if not db_path.exists():
         raise ReplicaError(f"PB_DATA_DIR {data_dir} has no database but the replica {replica.url} holds one: "
                            "restore it first (make restore-replica), or set another REPLICA_URL")
+    marker = data_dir / RESTORED_MARKER
+    restored_from = marker.read_text().strip() if marker.exists() else ""
+    if not (data_dir / STATE_DIR).exists() and restored_from != replica.url:
+        raise ReplicaError(f"PB_DATA_DIR {data_dir} holds a database that was neither restored from nor replicated "
+                           f"to {replica.url}, which holds another one: move it away and restore "
+                           "(make restore-replica), or set another REPLICA_URL")
 
 
 def parse_at(text: str) -> str:
@@ -218,5 +230,6 @@ def restore(replica: ReplicaSettings, data_dir: Path, at: str | None = None) -> 
         args = ["restore", *(["-timestamp", timestamp] if timestamp else []), "-o", str(db_path), str(db_path)]
         _litestream(replica, args, config_path, RESTORE_TIMEOUT)
     os.chmod(db_path, 0o600)
+    write_private(data_dir / RESTORED_MARKER, replica.url + "\n")
     size = db_path.stat().st_size / 1e6
     return f"Restored {db_path} ({size:.1f} MB) from {replica.url} as of {at or 'the latest sync'}."

@@ -293,9 +293,16 @@ def test_drill_restore_to_a_point_in_time_between_two_writes(s3, tmp_path):
                                   (tmp_path / "x", ("AT=yesterday",), "AT must be an RFC 3339 time")):
         refused = make_command(settings, data_dir, "restore-replica", *args)
         assert refused.returncode != 0 and words in refused.stderr and refused.stderr.count("\n") <= 2, refused.stderr
-    # An empty data dir is not started over the replica (it would replicate an empty database over it).
+    # An empty data dir is not started over the replica (it would replicate an empty database over it), nor
+    # one whose database is another (e.g. made by a start without REPLICA_URL).
     with pytest.raises(StackError, match="has no database but the replica s3://.* holds one: restore it first"):
         start_stack(tmp_path / "fresh", **settings)
+    other = tmp_path / "other" / "pb_data"
+    other.mkdir(parents=True)
+    with sqlite3.connect(other / DB_NAME) as db:
+        db.execute("CREATE TABLE t (x)")
+    with pytest.raises(StackError, match="holds a database that was neither restored from nor replicated to s3://"):
+        start_stack(tmp_path / "other", **settings)
 
     restored = make_command(settings, tmp_path / "pit", "restore-replica", f"AT={at}")
     assert restored.returncode == 0 and f"as of {at}" in restored.stdout, restored.stderr
