@@ -182,8 +182,8 @@ def replica_files(replica: ReplicaSettings, db_path: Path, config_path: Path) ->
 
 
 def check_before_start(replica: ReplicaSettings, data_dir: Path, work_dir: Path) -> None:
-    """Before PocketBase starts: the replica's bucket answers, and an empty data dir is not about to be
-    replicated over a replica that holds a database. ReplicaError (one line) otherwise."""
+    """Before PocketBase starts: the replica's bucket answers, and when it holds a database, the data dir's is
+    its continuation (restored from it, or replicated to it before). ReplicaError (one line) otherwise."""
     if not replica.enabled:
         return
     db_path = data_dir / DB_NAME
