@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -223,6 +224,8 @@ def restore(replica: ReplicaSettings, data_dir: Path, at: str | None = None) -> 
         raise ReplicaError(f"PB_DATA_DIR {data_dir} already holds a database ({', '.join(existing)}): "
                            "restore-replica fills an empty data dir only; stop PocketBase and move it away first")
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Litestream's state of a database that is gone would not match the restored one.
+    shutil.rmtree(data_dir / STATE_DIR, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix="bai-restore-") as work:
         config_path = Path(work) / CONFIG_NAME
         if not replica_files(replica, db_path, config_path):
