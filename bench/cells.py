@@ -8,8 +8,9 @@ from pathlib import Path
 
 from bench.output import RAW, log
 from bench.procstats import cpu_seconds, memory
-from bench.scenarios import scenario_url
+from bench.scenarios import scenario_url, sidecar_settings
 from bench.seed_api import Seeder
+from bench.stack_setup import configure_sidecars
 from bench.wrk import run_wrk
 from ops.stack import Stack
 
@@ -19,6 +20,7 @@ def cell_env(files: dict[str, Path], conns: int, via: str, n_users: int) -> dict
     return {"BENCH_USERS": str(n_users), "BENCH_COMPANIES": str(files["companies"]),
             "BENCH_PREFIX": f"c{conns}x{int(time.time())}",
             "BENCH_TOKENS": str(files["tokens"]),
+            "BENCH_PHOTO": str(files.get("photo", "")), "BENCH_SUPERUSER": str(files.get("superuser", "")),
             "BENCH_PATH_PREFIX": "/pb" if via == "nginx" else ""}
 
 
@@ -58,6 +60,8 @@ def run_scenarios(stack: Stack, files: dict[str, Path], scenarios: list, conns_l
     results = {}
     for scenario in scenarios:
         name, _, label, via = scenario
+        if configure_sidecars(stack, sidecar_settings(name), files["tokens"]):
+            log(f"{tag}sidecars restarted with {sidecar_settings(name)}")
         for c in conns_list:
             env = cell_env(files, c, via, n_users)
             before = counter.count("tbl_auth_users") if name == "login_new" else 0

@@ -1,6 +1,7 @@
 -- Shared by every bench/*.lua scenario: per-thread ids, status counting, and a JSON summary in done().
 -- Parameters come from the environment (set by bench/cells.py): BENCH_PREFIX, BENCH_TOKENS (a file, one
--- token per line), BENCH_USERS (number of seeded users), BENCH_COMPANIES (a file, one company_id per line).
+-- token per line), BENCH_USERS (number of seeded users), BENCH_COMPANIES (a file, one company_id per line),
+-- BENCH_PHOTO (the upload cells' photo file), BENCH_SUPERUSER (a file holding a superuser token).
 local M = {}
 local threads = {}
 local next_tid = 0
@@ -28,6 +29,28 @@ function M.rotate_tokens(make_request)
     n = n + 1
     return make_request(tokens[(n % #tokens) + 1], n)
   end
+end
+
+-- A profile update of the rotated users with body {"<field>": "<format with the turn's number>"}.
+function M.profile_update(field, format)
+  M.rotate_tokens(function(token, n)
+    local body = string.format('{"%s": "' .. format .. '"}', field, n % 1000)
+    return wrk.format("POST", "/pb/api/wechat/profile",
+      {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token}, body)
+  end)
+end
+
+-- A multipart/form-data body holding the photo file BENCH_PHOTO in the part `field`, read once per
+-- thread: (body, Content-Type).
+function M.photo_multipart(field)
+  local file = assert(io.open(os.getenv("BENCH_PHOTO"), "rb"))
+  local data = file:read("*a")
+  file:close()
+  local boundary = "----bench-photo-6b1d0e2f"
+  local body = "--" .. boundary .. "\r\n" ..
+    'Content-Disposition: form-data; name="' .. field .. '"; filename="photo.jpg"\r\n' ..
+    "Content-Type: image/jpeg\r\n\r\n" .. data .. "\r\n--" .. boundary .. "--\r\n"
+  return body, "multipart/form-data; boundary=" .. boundary
 end
 
 function setup(thread)

@@ -25,7 +25,7 @@ from bench.scenarios import select
 from bench.seed_api import N_COMPANIES, N_USERS, seed
 from bench.stack_setup import bench_config, warm_up
 from bench.wrk import wrk_installed
-from bench.wrk_inputs import token_files
+from bench.wrk_inputs import token_files, upload_files
 from ops.stack import Stack
 
 
@@ -44,7 +44,8 @@ def measure(stack: Stack, tmp: Path, args: argparse.Namespace, conns_list: list[
     """Seed the running stack, write the wrk input files, warm up, run the cells: (results, seed info)."""
     seed_info = seed(stack.config.pb_url, stack.pb.superuser_token())
     log(f"seed done in {seed_info['seconds']} s: {seed_info['counts']}")
-    files = token_files(stack.base_url, tmp, N_USERS, N_COMPANIES)
+    files = {**token_files(stack.base_url, tmp, N_USERS, N_COMPANIES),
+             **upload_files(tmp, stack.pb.superuser_token())}
     warm_up(stack)
     results = run_scenarios(stack, files, select(args.only), conns_list, args.duration, N_USERS)
     return results, seed_info

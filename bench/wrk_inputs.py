@@ -1,10 +1,12 @@
-"""The files the wrk scripts read: user tokens from our login route and the seeded company ids."""
+"""The files the wrk scripts read: user tokens from our login route, the seeded company ids, and for the
+upload cells the phone photo and a superuser token."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import requests
 
+from bench.photo import phone_photo
 from bench.seed_sql import company_bid
 
 N_TOKENS = 64                     # seeded users whose tokens the profile/refresh scenarios rotate over
@@ -29,3 +31,12 @@ def token_files(base_url: str, tmp: Path, n_users: int, n_companies: int) -> dic
     companies_file = tmp / "companies.txt"
     companies_file.write_text("\n".join(company_bid(i) for i in range(n_companies)) + "\n")
     return {"tokens": tokens_file, "companies": companies_file}
+
+
+def upload_files(tmp: Path, superuser_token: str) -> dict[str, Path]:
+    """The upload cells' files: the phone photo (bench/photo.py) and the superuser token of the native create."""
+    photo = tmp / "photo.jpg"
+    photo.write_bytes(phone_photo())
+    superuser = tmp / "superuser_token.txt"
+    superuser.write_text(superuser_token + "\n")
+    return {"photo": photo, "superuser": superuser}

@@ -2,7 +2,8 @@
 their API server block (deploy/nginx-api-server.conf.template), and where nginx is installed.
 
     python -m ops.nginx_conf production    # rewrite deploy/nginx-production.conf (make nginx-production)
-    python -m ops.nginx_conf site          # print that site with the environment's CORS_ALLOWED_ORIGINS
+    python -m ops.nginx_conf site          # print that site with the environment's CORS_ALLOWED_ORIGINS and
+                                           # UPLOAD_MAX_BYTES
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ops.processes import ROOT
 from ops.settings import BY_NAME
 from ops.stack_config import RateLimit, StackConfig, StackError
 from sidecar.cors import parse_origins
+from sidecar.limits import upload_body_limit
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 API_SERVER_TEMPLATE = ROOT / "deploy" / "nginx-api-server.conf.template"
@@ -102,6 +104,7 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         RATE_LIMIT_HTTP=rate_limit_http,
         RATE_LIMIT_LOCATION=rate_limit_location(RateLimit.parse(config.rate_limits)),
         CORS_MAPS=indented(cors_maps(config.cors_allowed_origins), "    "),
+        UPLOAD_BODY_MAX=upload_body_limit(config.upload_max_bytes),
     )
 
 
@@ -110,13 +113,15 @@ def indented(text: str, indent: str) -> str:
     return text.replace("\n", "\n" + indent)
 
 
-def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default) -> str:
-    """deploy/nginx-production.conf: the production site with the default RATE_LIMITS (and by default
-    the default CORS_ALLOWED_ORIGINS)."""
+def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default,
+                           upload_max_bytes: int = int(BY_NAME["UPLOAD_MAX_BYTES"].default)) -> str:
+    """deploy/nginx-production.conf: the production site with the default RATE_LIMITS (and by default the default
+    CORS_ALLOWED_ORIGINS and UPLOAD_MAX_BYTES)."""
     rate_limit = RateLimit.parse(BY_NAME["RATE_LIMITS"].default)
     return GENERATED_NOTE + substitute(PRODUCTION_TEMPLATE.read_text(),
                                        RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
-                                       CORS_MAPS=cors_maps(cors_allowed_origins))
+                                       CORS_MAPS=cors_maps(cors_allowed_origins),
+                                       UPLOAD_BODY_MAX=upload_body_limit(upload_max_bytes))
 
 
 def nginx_binary() -> str:
@@ -134,7 +139,9 @@ if __name__ == "__main__":
     elif sys.argv[1:] == ["site"]:
         try:
             print(render_production_conf(os.environ.get("CORS_ALLOWED_ORIGINS")
-                                         or BY_NAME["CORS_ALLOWED_ORIGINS"].default), end="")
+                                         or BY_NAME["CORS_ALLOWED_ORIGINS"].default,
+                                         int(os.environ.get("UPLOAD_MAX_BYTES") or BY_NAME["UPLOAD_MAX_BYTES"].default)),
+                  end="")
         except ValueError as exc:
             sys.exit(f"error: {exc}")
     else:

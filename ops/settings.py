@@ -82,6 +82,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("WECHAT_TIMEOUT", "5.0", "seconds the sidecar waits for WeChat", WECHAT, (SIDECAR,), example=""),
     Setting("WECHAT_DEV_STUB", "false", "set by `make run` in dev mode (the health route says so); never on a "
             "server", WECHAT, (SIDECAR,), example=""),
+    Setting("WECHAT_PUSH_TOKEN", "", "the Token of WeChat's message push (消息推送, 服务器配置: URL "
+            "`<PUBLIC_BASE_URL>/pb/api/wechat/push`, data format JSON): pushes whose signature it does not make "
+            "are refused (401); empty: every push is refused. Dev mode: generated for the dev stub when empty",
+            WECHAT, (STACK, SIDECAR), secret=True),
+    Setting("WECHAT_PUSH_AES_KEY", "", "the EncodingAESKey (43 characters) of the message push in safe mode "
+            "(安全模式, recommended); empty: plain mode only. Dev mode: generated for the dev stub when empty",
+            WECHAT, (STACK, SIDECAR), secret=True),
+    Setting("CONTENT_SECURITY", "on", "WeChat content security (运营规范 5.18): `on` sends profile names and tags "
+            "to msg_sec_check before they are stored and uploaded pictures to media_check_async; `off` for "
+            "benchmarks and teams without user content", WECHAT, (SIDECAR,)),
     Setting("PUBLIC_BASE_URL", "", "the URL clients use (no trailing slash): file URLs in UserInfo start with "
             "it, PocketBase's appURL is it + `/pb`. On a server: https://CHANGE_ME.example.com", PUBLIC,
             (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>"),
@@ -95,6 +105,12 @@ SETTINGS: tuple[Setting, ...] = (
             "itself (413, 429, 400 for oversized headers, 502-504)", PUBLIC, (STACK, SIDECAR)),
     Setting("MAX_BODY_BYTES", "65536", "largest request body the sidecar reads (nginx allows 64 KiB too)",
             PUBLIC, (SIDECAR,), example=""),
+    Setting("UPLOAD_MAX_BYTES", "10485760", "the largest file `POST /pb/api/wechat/upload` takes, in bytes (10 MiB); "
+            "nginx's body limit for that one route is rendered from it, every other route keeps 64 KiB", PUBLIC,
+            (STACK, SIDECAR), example=""),
+    Setting("UPLOAD_RATE", "30", "uploads one user may make per hour (counted in PocketBase, so every sidecar "
+            "worker and host sees the same figure); `off` (benchmarks) lifts it", PUBLIC, (STACK, POCKETBASE),
+            example=""),
     Setting("LOGIN_LOG_DAYS", "", "days the login audit (`tbl_login_log`) keeps its rows", PUBLIC,
             (STACK, POCKETBASE), default_doc="90", example="90"),
     Setting("S3_ENDPOINT", "", S3_ALL, FILES, (STACK, TOOLS)),

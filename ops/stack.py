@@ -25,6 +25,7 @@ from sidecar.replica import read_databases
 # gunicorn's settings, shared with the systemd unit; workers, threads, bind and name come on the command line.
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 HEALTH_PATH = "/pb/api/system/health"
+PUSH_PATH = "/pb/api/wechat/push"
 # Dev-mode credentials the sidecar presents to the stub; they only ever reach the local stub.
 DEV_APPID = "dev-appid"
 DEV_SECRET = "dev-secret"
@@ -114,7 +115,7 @@ class Stack:
     def start_pocketbase(self) -> None:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
         env = dict(without_storage_keys(os.environ), PUBLIC_BASE_URL=self.config.public_base_url,
-                   RATE_LIMITS=self.config.rate_limits,
+                   RATE_LIMITS=self.config.rate_limits, UPLOAD_RATE=self.config.upload_rate,
                    **self.config.superuser_switches)
         if self.config.login_log_days:
             env["LOGIN_LOG_DAYS"] = self.config.login_log_days
@@ -170,7 +171,12 @@ class Stack:
         stub = ManagedProcess(
             "wechat_stub", [sys.executable, "-m", "ops.wechat_stub", "--port", str(port),
                             "--appid", DEV_APPID, "--secret", DEV_SECRET],
-            self.run_dir / "wechat_stub.log", env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            self.run_dir / "wechat_stub.log", env=dict(
+                os.environ, PYTHONUNBUFFERED="1",
+                # Picture verdicts go to our push route through nginx, signed (and encrypted) as WeChat does;
+                # in the environment, as the sidecar gets them: never on a command line.
+                WECHAT_STUB_PUSH_URL=self.base_url + PUSH_PATH, WECHAT_STUB_PUSH_TOKEN=self.config.wechat_push_token,
+                WECHAT_STUB_PUSH_AES_KEY=self.config.wechat_push_aes_key),
         )
         self._track("wechat_stub", stub.start())
         self.stub_url = f"http://127.0.0.1:{port}"
@@ -187,6 +193,9 @@ class Stack:
             PB_SUPERUSER_PASSWORD=config.superuser_password,
             PUBLIC_BASE_URL=config.public_base_url,
             CORS_ALLOWED_ORIGINS=config.cors_allowed_origins,
+            WECHAT_PUSH_TOKEN=config.wechat_push_token,
+            WECHAT_PUSH_AES_KEY=config.wechat_push_aes_key,
+            UPLOAD_MAX_BYTES=str(config.upload_max_bytes),
             REPLICA_URL=config.replica.url,
             REPLICA_SOCKET=str(config.replica_socket),
         )

@@ -1,6 +1,7 @@
 """One stack's settings: read from the environment (else .env), checked, and masked wherever printed."""
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -13,6 +14,7 @@ from ops.replica import SOCKET_NAME, ReplicaError, ReplicaSettings
 from ops.settings import BY_NAME, STACK, read_by
 from ops.storage import StorageError, StorageSettings
 from sidecar.cors import parse_origins
+from sidecar.wechat.push import aes_key_bytes
 
 PASSWORD_FILE_NAME = ".superuser_password"
 DEFAULT_SUPERUSER_EMAIL = BY_NAME["PB_SUPERUSER_EMAIL"].default
@@ -108,10 +110,16 @@ class StackConfig:
     wechat_appid: str = ""
     wechat_secret: str = field(default="", repr=False)
     wechat_api_base: str = ""
+    # Message push (消息推送) Token and EncodingAESKey; dev mode generates them for the stub when unset.
+    wechat_push_token: str = field(default="", repr=False)
+    wechat_push_aes_key: str = field(default="", repr=False)
     public_base_url: str = "http://localhost:8080"
     rate_limits: str = DEFAULT_RATE_LIMITS
     # The sidecar's and nginx's (for its own error envelopes) CORS allow list.
     cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default
+    # The largest upload (sidecar and nginx) and the uploads per user and hour (PocketBase; "off" lifts it).
+    upload_max_bytes: int = int(BY_NAME["UPLOAD_MAX_BYTES"].default)
+    upload_rate: str = BY_NAME["UPLOAD_RATE"].default
     # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
     login_log_days: str = ""
     # As deploy/gunicorn.conf.py's fallbacks (which says why; tests/test_stack.py checks they agree).
@@ -179,10 +187,14 @@ class StackConfig:
             wechat_secret=get("WECHAT_SECRET"),
             # Empty unless set: the sidecar then uses its own default (the same, ops/settings.py).
             wechat_api_base=get("WECHAT_API_BASE", ""),
+            wechat_push_token=get("WECHAT_PUSH_TOKEN") or ("" if get("WECHAT_APPID") else secrets.token_urlsafe(24)),
+            wechat_push_aes_key=get("WECHAT_PUSH_AES_KEY") or ("" if get("WECHAT_APPID") else new_aes_key()),
             public_base_url=get("PUBLIC_BASE_URL", f"http://localhost:{http_port}").rstrip("/"),
             rate_limits=get("RATE_LIMITS"),
             cors_allowed_origins=get("CORS_ALLOWED_ORIGINS"),
             login_log_days=get("LOGIN_LOG_DAYS"),
+            upload_max_bytes=get_int("UPLOAD_MAX_BYTES"),
+            upload_rate=get("UPLOAD_RATE"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
             sidecar_threads=get_int("SIDECAR_THREADS"),
             sidecar_app=get("SIDECAR_APP"),
@@ -204,6 +216,11 @@ class StackConfig:
         """Raise StackError on settings that cannot work together."""
         if self.wechat_appid and not self.wechat_secret:
             raise StackError("WECHAT_APPID is set but WECHAT_SECRET is not")
+        if self.wechat_push_aes_key:
+            try:
+                aes_key_bytes(self.wechat_push_aes_key)
+            except ValueError as exc:
+                raise StackError(f"WECHAT_PUSH_AES_KEY is not an EncodingAESKey: {exc}") from None
         RateLimit.parse(self.rate_limits)
         try:
             parse_origins(self.cors_allowed_origins)
@@ -211,6 +228,11 @@ class StackConfig:
             raise StackError(str(exc)) from None
         if self.login_log_days and not (self.login_log_days.isdigit() and int(self.login_log_days) > 0):
             raise StackError(f"LOGIN_LOG_DAYS must be a positive whole number of days, not {self.login_log_days!r}")
+        if self.upload_max_bytes <= 0:
+            raise StackError(f"UPLOAD_MAX_BYTES must be a positive number of bytes, not {self.upload_max_bytes}")
+        if self.upload_rate.lower() != "off" and not (self.upload_rate.isdigit() and int(self.upload_rate) > 0):
+            raise StackError(f"UPLOAD_RATE must be a positive whole number of uploads per hour or 'off', "
+                             f"not {self.upload_rate!r}")
         check_superuser_switches(self.superuser_switches)
         ports = [self.http_port, self.pb_port, *self.local_sidecar_ports]
         if len(set(ports)) != len(ports):
@@ -235,7 +257,7 @@ class StackConfig:
     def secret_values(self) -> list[str]:
         """Values that must never appear in any output."""
         return [self.superuser_password, self.wechat_secret, os.environ.get("WECHAT_STUB_SESSION_KEY", ""),
-                self.storage.secret]
+                self.storage.secret, self.wechat_push_token, self.wechat_push_aes_key]
 
     @property
     def local_sidecar_ports(self) -> list[int]:
@@ -246,6 +268,11 @@ class StackConfig:
             if host in LOCAL_HOSTS and int(port) not in ports:
                 ports.append(int(port))
         return ports
+
+
+def new_aes_key() -> str:
+    """A random EncodingAESKey: 43 base64 characters (32 bytes), as WeChat's console generates one."""
+    return base64.b64encode(secrets.token_bytes(32)).decode().rstrip("=")
 
 
 def parse_upstreams(value: str, sidecar_port: int) -> tuple[str, ...]:

@@ -15,8 +15,12 @@ routerAdd("POST", "/api/internal/logout", (e) => {
   });
 }, $apis.requireSuperuserAuth());
 
-// Close the account: the user record goes, and with it its tokens, openid and phone number.
-// What refers to the user elsewhere (a company's owner openid, attachments) is left as it is.
+// Close the account: the user record goes, and with it its tokens, openid and phone number, and in the
+// same transaction the attachments the user owns with their files (PIPL: personal information is deleted
+// when the account is closed). What else refers to the user (a company's owner openid, documents) stays.
 routerAdd("POST", "/api/internal/close-account", (e) => {
-  return require(`${__hooks}/lib/accounts.js`).withTokenUser(e, (txApp, user) => txApp.delete(user));
+  return require(`${__hooks}/lib/accounts.js`).withTokenUser(e, (txApp, user) => {
+    require(`${__hooks}/lib/uploads.js`).deleteOwned(txApp, user.getString("openid"));
+    txApp.delete(user);
+  });
 }, $apis.requireSuperuserAuth());

@@ -1,23 +1,37 @@
 """The Flask sidecar: our four routes of the contract, in front of PocketBase."""
 from __future__ import annotations
 
-from flask import Flask
+import io
+
+from flask import Flask, Request
 
 from sidecar.accounts import AccountService
 from sidecar.config import Config
 from sidecar.cors import init_cors
 from sidecar.errors import register_error_handlers
 from sidecar.limits import profile_max_lengths
+from sidecar.moderation import ModerationService
+from sidecar.openids import Openids
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
+from sidecar.uploads import UploadService
 from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, USERS, UserService
-from sidecar.wechat import WeChatClient
+from sidecar.wechat import PushReceiver, WeChatClient
+
+
+class InMemoryUploadRequest(Request):
+    """Uploaded files are read into memory, never into a temp file: a photo's original (EXIF with GPS) is
+    not written to disk. The upload route bounds the body (limits.upload_body_limit); no other takes files."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
 
 
 def create_app(config: Config | None = None) -> Flask:
     """Build the app; config defaults to the environment."""
     config = config or Config.from_env()
     app = Flask(__name__)
+    app.request_class = InMemoryUploadRequest
     app.config["SIDECAR"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.MAX_BODY_BYTES
     app.json.ensure_ascii = False
@@ -31,8 +45,14 @@ def create_app(config: Config | None = None) -> Flask:
                           timeout=config.WECHAT_TIMEOUT)
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
-    app.extensions["users"] = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL,
-                                             token_leeway=config.TOKEN_LEEWAY_SECONDS)
+    push = PushReceiver(config.WECHAT_PUSH_TOKEN, config.WECHAT_PUSH_AES_KEY, config.WECHAT_APPID)
+    moderation = ModerationService(pocketbase, wechat, Openids(pocketbase), push, config.content_security,
+                                   config.PUBLIC_BASE_URL)
+    app.extensions["moderation"] = moderation
+    app.extensions["users"] = users = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL, moderation,
+                                                  token_leeway=config.TOKEN_LEEWAY_SECONDS)
+    app.extensions["uploads"] = UploadService(pocketbase, config.UPLOAD_MAX_BYTES, users.attachment_url, moderation,
+                                              token_leeway=config.TOKEN_LEEWAY_SECONDS)
     app.extensions["accounts"] = AccountService(pocketbase)
 
     from sidecar.routes import docs, index, system, wechat as wechat_routes

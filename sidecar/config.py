@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, fields
 
 from sidecar.cors import parse_origins
+from sidecar.wechat.push import aes_key_bytes
 
 
 class ConfigError(Exception):
@@ -33,14 +34,21 @@ class Config:
     MAX_BODY_BYTES: int = 64 * 1024
     # Seconds a token past its exp is still sent on to PocketBase, which decides (the sidecar's clock may run ahead).
     TOKEN_LEEWAY_SECONDS: float = 60.0
+    # The largest file POST /pb/api/wechat/upload takes (its body may be larger by limits.UPLOAD_FRAMING_BYTES).
+    UPLOAD_MAX_BYTES: int = 10 * 1024 * 1024
     # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
     CORS_ALLOWED_ORIGINS: str = "*"
+    # Message push (消息推送) as configured in WeChat's admin console: Token and EncodingAESKey (safe mode).
+    WECHAT_PUSH_TOKEN: str = ""
+    WECHAT_PUSH_AES_KEY: str = ""
+    # WeChat content security on profile text and pictures: "on" or "off" (benchmarks, teams without UGC).
+    CONTENT_SECURITY: str = "on"
     # Litestream's replica of data.db (empty: off) and its control socket, read by the health route.
     REPLICA_URL: str = ""
     REPLICA_SOCKET: str = "/run/bai-litestream/litestream.sock"
 
     REQUIRED = ("PB_URL", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD", "WECHAT_APPID", "WECHAT_SECRET")
-    SECRETS = ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET")
+    SECRETS = ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY")
 
     def __repr__(self) -> str:
         shown = {f.name: ("***" if f.name in self.SECRETS else getattr(self, f.name)) for f in fields(self)}
@@ -79,4 +87,16 @@ class Config:
             parse_origins(self.CORS_ALLOWED_ORIGINS)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        if self.CONTENT_SECURITY.lower() not in ("on", "off"):
+            raise ConfigError("setting CONTENT_SECURITY must be on or off")
+        if self.WECHAT_PUSH_AES_KEY:
+            try:
+                aes_key_bytes(self.WECHAT_PUSH_AES_KEY)
+            except ValueError as exc:
+                # Worded without the value: it is a secret.
+                raise ConfigError(f"setting WECHAT_PUSH_AES_KEY is not an EncodingAESKey: {exc}") from None
         return self
+
+    @property
+    def content_security(self) -> bool:
+        return self.CONTENT_SECURITY.lower() == "on"

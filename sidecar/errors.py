@@ -8,8 +8,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
 from sidecar.wechat import (
-    ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION,
-    WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
+    ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC,
+    MSG_SEC_CHECK, PushMalformed, PushRefused, PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected,
+    WeChatError, WeChatRateLimited, WeChatUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,16 @@ class Unauthorized(ApiError):
     status, msg = 401, "token 无效或已过期"
 
 
+class Forbidden(ApiError):
+    status, msg = 403, "无权访问"
+
+
 class NotFound(ApiError):
     status, msg = 404, "当前用户不存在"
+
+
+class PayloadTooLarge(ApiError):
+    status, msg = 413, "请求体过大"
 
 
 class UnsupportedMediaType(ApiError):
@@ -84,6 +93,18 @@ WECHAT_ANSWERS = {
     (WeChatRateLimited, None, None): (429, "微信接口调用过于频繁,请稍后再试"),
     (WeChatUnavailable, None, None): (503, "微信服务暂不可用,请稍后再试"),
     (WeChatError, None, None): (502, "微信服务异常,请稍后再试"),
+    # Content that WeChat could not check is never stored: any failure of a check is a 503, try again later.
+    **{(kind, MSG_SEC_CHECK, None): (503, "内容安全检查暂不可用,请稍后再试")
+       for kind in (WeChatError, WeChatRateLimited, WeChatUnavailable)},
+    **{(kind, MEDIA_CHECK_ASYNC, None): (503, "图片安全检查暂不可用,请稍后再试")
+       for kind in (WeChatError, WeChatRateLimited, WeChatUnavailable)},
+}
+
+# What the sender of a refused message push (WeChat, or someone posing as it) is answered.
+PUSH_ANSWERS = {
+    PushSignatureInvalid: (401, "签名无效"),
+    PushMalformed: (400, "推送消息格式错误"),
+    PushRefused: (400, "推送消息格式错误"),
 }
 
 
@@ -126,6 +147,8 @@ def status_and_message(error: Exception) -> tuple[int, str]:
         return wechat_answer(error)
     if isinstance(error, PocketBaseFault):
         return pocketbase_answer(error)
+    if isinstance(error, PushRefused):
+        return next(PUSH_ANSWERS[kind] for kind in type(error).__mro__ if kind in PUSH_ANSWERS)
     if isinstance(error, HTTPException):
         status = error.code or 500
         return status, HTTP_MESSAGES.get(status, HTTP_MESSAGES[500] if status >= 500 else "请求错误")
@@ -141,6 +164,7 @@ def register_error_handlers(app: Flask) -> None:
 
     # sidecar/wechat/ has logged a WeChat failure with its errcode; this only words it for the API user.
     @app.errorhandler(WeChatError)
+    @app.errorhandler(PushRefused)
     @app.errorhandler(HTTPException)
     def handle_known_error(error: Exception):
         response, status = envelope(*status_and_message(error))

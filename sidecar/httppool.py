@@ -29,9 +29,11 @@ class ConnectionPool:
         self._idle: deque[http.client.HTTPConnection] = deque()
         self._lock = threading.Lock()
 
-    def request(self, method: str, path: str, body: bytes | None = None,
+    def request(self, method: str, path: str, body: bytes | tuple[bytes | memoryview, ...] | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-        """Send one request; answer (status, body). OSError or HTTPException when the server can't be reached."""
+        """Send one request; answer (status, body). OSError or HTTPException when the server can't be reached.
+
+        body may be a tuple of chunks, sent one after the other (headers must then give Content-Length)."""
         connection, reused = self._checkout()
         try:
             status, data, will_close = self._exchange(connection, method, path, body, headers)

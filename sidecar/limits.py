@@ -14,6 +14,18 @@ WX_CODE_MAX_LENGTH = 128
 WX_PHONE_CODE_MAX_LENGTH = 128
 # A PocketBase auth token is a few hundred bytes: a longer Authorization is not worth asking PocketBase about.
 MAX_TOKEN_LENGTH = 4096
+# The largest picture an upload may decode to (sidecar/uploads.py): a 48-megapixel phone photo
+# (8064 x 6048) fits; anything larger is refused before decoding (a decompression bomb).
+UPLOAD_MAX_PIXELS = 50_000_000
+# An upload's body is its file plus multipart framing (boundaries, part headers, wx.uploadFile's
+# formData fields): nginx and the sidecar read this much more than UPLOAD_MAX_BYTES, so a file one
+# byte over the limit reaches the sidecar and is answered there, naming the file.
+UPLOAD_FRAMING_BYTES = 64 * 1024
+
+
+def upload_body_limit(upload_max_bytes: int) -> int:
+    """The largest request body of the upload route (nginx's client_max_body_size there, and the sidecar's)."""
+    return upload_max_bytes + UPLOAD_FRAMING_BYTES
 
 
 def declared_max_lengths(collection: str, schema_path: Path = SCHEMA_PATH) -> dict[str, int]:

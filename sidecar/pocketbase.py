@@ -8,9 +8,10 @@ import base64
 import http.client
 import json
 import logging
+import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlencode
 
@@ -33,6 +34,31 @@ class ClientInfo:
 
     def headers(self) -> dict:
         return {name: value for name, value in (("X-Real-IP", self.ip), ("User-Agent", self.user_agent)) if value}
+
+
+@dataclass(frozen=True)
+class MultipartBody:
+    """A multipart/form-data body of text fields and one file, sent as three chunks (framing, the file's
+    bytes as they are, the closing boundary): the file is never copied into a request buffer."""
+
+    fields: dict[str, str]
+    file_field: str
+    file_name: str
+    file_type: str
+    file_data: bytes | memoryview
+    boundary: str = field(default_factory=lambda: "----pb" + secrets.token_hex(16))
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    def chunks(self) -> tuple[bytes | memoryview, ...]:
+        """The body's parts in order; a tuple, so a resend (httppool's one retry) sends it again whole."""
+        head = "".join(f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+                       for name, value in self.fields.items())
+        head += (f'--{self.boundary}\r\nContent-Disposition: form-data; name="{self.file_field}"; '
+                 f'filename="{self.file_name}"\r\nContent-Type: {self.file_type}\r\n\r\n')
+        return head.encode(), self.file_data, f"\r\n--{self.boundary}--\r\n".encode()
 
 
 class PocketBaseFault(Exception):
@@ -149,7 +175,11 @@ class PocketBaseGateway:
         """One HTTP call with that token ("" = guest), answering the decoded JSON body."""
         headers = {**(headers or {}), "Authorization": token}
         payload = None
-        if body is not None:
+        if isinstance(body, MultipartBody):
+            payload = body.chunks()
+            headers["Content-Type"] = body.content_type
+            headers["Content-Length"] = str(sum(len(chunk) for chunk in payload))
+        elif body is not None:
             payload = json.dumps(body, ensure_ascii=False).encode()
             headers["Content-Type"] = "application/json"
         target = f"{path}?{urlencode(params)}" if params else path
@@ -181,8 +211,10 @@ class PocketBaseGateway:
 
     # ------------------------------------------------------------ our internal routes and native auth
 
-    def internal(self, method: str, name: str, body: dict | None = None, client: ClientInfo | None = None) -> dict:
+    def internal(self, method: str, name: str, body: dict | MultipartBody | None = None,
+                 client: ClientInfo | None = None) -> dict:
         """One call of an internal route (/api/internal/<name>), on behalf of the client when given.
+        body: JSON, or a MultipartBody (a file: the upload route).
 
         The client's address and user agent go along, so the hook sees them (e.realIP(): X-Real-IP
         is PocketBase's trusted proxy header, schema.yaml settings). PocketBaseError on a refusal.

@@ -5,7 +5,8 @@ import time
 from dataclasses import dataclass
 
 from sidecar import phones
-from sidecar.errors import ApiError, BadRequest, NotFound, TooManyRequests, Unauthorized
+from sidecar.errors import ApiError, BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
+from sidecar.moderation import ModerationService
 from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
 from sidecar.wechat import WeChatClient
 
@@ -61,11 +62,13 @@ def token_may_be_valid(token: str, leeway: float = 0) -> bool:
 REFUSALS: dict[str, tuple[type[ApiError], str]] = {
     "token_invalid": (Unauthorized, Unauthorized.msg),
     "no_openid": (Unauthorized, "当前用户缺少 openid"),
+    "user_banned": (Forbidden, "账号已被禁用"),
     "user_not_found": (NotFound, "当前用户不存在,请先登录"),
     "user_conflict": (BadRequest, "保存用户失败,请重试"),
     "phone_taken": (BadRequest, "手机号已被其他账号使用"),
     "phone_attempts": (TooManyRequests, "手机号提交过于频繁,请稍后再试"),
     "attachment_missing": (BadRequest, "附件不存在: {field}"),
+    "upload_rate": (TooManyRequests, "上传过于频繁,请稍后再试"),
 }
 
 
@@ -90,9 +93,12 @@ def call_internal(pb: PocketBaseGateway, method: str, name: str, body: dict | No
 class UserService:
     """Every use case of our routes, over PocketBase (one request each) and WeChat."""
 
-    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str, token_leeway: float = 0):
+    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str,
+                 moderation: ModerationService, token_leeway: float = 0):
         self.pb = pb
         self.wechat = wechat
+        self.moderation = moderation
+        self.openids = moderation.openids
         self.public_base_url = public_base_url.rstrip("/")
         self.token_leeway = token_leeway  # seconds: the local expiry check never refuses what PocketBase accepts
         self._attachment_files_url = ""  # the collection's id never changes (schema.yaml), so it is read once
@@ -104,6 +110,7 @@ class UserService:
         session = self.wechat.code_to_session(js_code)
         answer = call_internal(self.pb, "POST", "wechat-login", {
             "openid": session.openid, "unionid": session.unionid, "create": True, "route": "login"}, client)
+        self.openids.remember(answer["user"]["id"], session.openid)
         return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"])
 
     def refresh_token(self, bearer: str | None, js_code: str | None, client: ClientInfo | None = None) -> str:
@@ -117,6 +124,7 @@ class UserService:
         session = self.wechat.code_to_session(js_code)
         answer = call_internal(self.pb, "POST", "wechat-login", {
             "openid": session.openid, "unionid": session.unionid, "create": False, "route": "refresh-token"}, client)
+        self.openids.remember(answer["user"]["id"], session.openid)
         return answer["token"]
 
     def update_profile(self, bearer: str, fields: dict[str, str], client: ClientInfo | None = None) -> dict:
@@ -128,15 +136,20 @@ class UserService:
         if not token_may_be_valid(bearer, self.token_leeway):  # spare WeChat's (paid) phone call for a doomed token
             raise Unauthorized()
         changes = {k: v for k, v in fields.items() if k in PROFILE_FIELDS and k != PHONE_CODE_FIELD and v}
+        user_id = str(token_claims(bearer).get("id", ""))
+        # Before the phone code is spent and anything is written: text WeChat refuses or cannot check is not stored.
+        self.moderation.check_profile_text(user_id, changes)
         typed_phone = "users_phone" in changes and not fields.get(PHONE_CODE_FIELD)
         if typed_phone:
             changes["users_phone"] = stored_phone(changes["users_phone"], verified=False)
         if fields.get(PHONE_CODE_FIELD):
-            # openid "": the caller's openid is wired in at merge (issue #19's sidecar/openids.py), so that
-            # WeChat checks the code belongs to this user without a PocketBase request more.
-            changes["users_phone"] = stored_phone(self.wechat.phone_number(fields[PHONE_CODE_FIELD], ""), verified=True)
+            # With the caller's openid WeChat checks that the code belongs to this user; the worker's openid map
+            # knows it without a PocketBase request once it has seen the user (sidecar/openids.py).
+            phone = self.wechat.phone_number(fields[PHONE_CODE_FIELD], self.openids.openid(user_id))
+            changes["users_phone"] = stored_phone(phone, verified=True)
         answer = call_internal(self.pb, "POST", "profile",
                                {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
+        self.openids.remember(answer["user"]["id"], answer["user"].get("openid", ""))
         return self.user_info(answer["user"])
 
     def _renewed(self, bearer: str, client: ClientInfo | None) -> str:
@@ -161,6 +174,10 @@ class UserService:
         """The UserInfo of a view_user_info row; the attachments' file URL base is resolved once, here."""
         has_files = any(row.get(f"{name}_pb_id") for name in PICTURE_FIELDS)
         return user_info(row, self._files_url() if has_files else "")
+
+    def attachment_url(self, attachment_pb_id: str, filename: str) -> str:
+        """The URL of an attachment's file (record id, stored file name), as UserInfo's *_url fields give it."""
+        return file_url(self._files_url(), attachment_pb_id, filename)
 
     def _files_url(self) -> str:
         if not self._attachment_files_url:

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 import jsonschema
 import pytest
+import requests
 import responses
 import yaml
 
@@ -77,11 +78,22 @@ class FakeWeChat:
         mock.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))  # the real PocketBase
         self.errors: dict[str, int] = {}
         self.phones: dict[str, str | tuple] = {}
+        # msg_sec_check: content -> suggest (default pass); content in errors -> that errcode, in timeouts -> a
+        # read timeout.
+        self.verdicts: dict[str, str] = {}
+        self.timeouts: set[str] = set()
+        # media_check_async: the errcode every submission gets (0: accepted, with a trace id).
+        self.media_errcode = 0
         self.calls: list[str] = []
+        self.phone_openids: list[str] = []  # the openid each getuserphonenumber call named ("" for none)
         mock.add_callback(responses.GET, f"{WECHAT_BASE}/sns/jscode2session", callback=self._session)
         mock.add_callback(responses.POST, f"{WECHAT_BASE}/cgi-bin/stable_token", callback=self._token)
         mock.add_callback(responses.POST, re.compile(re.escape(WECHAT_BASE) + r"/wxa/business/getuserphonenumber.*"),
                           callback=self._phone)
+        mock.add_callback(responses.POST, re.compile(re.escape(WECHAT_BASE) + r"/wxa/msg_sec_check.*"),
+                          callback=self._text)
+        mock.add_callback(responses.POST, re.compile(re.escape(WECHAT_BASE) + r"/wxa/media_check_async.*"),
+                          callback=self._media)
 
     def _session(self, request):
         code = parse_qs(urlparse(request.url).query)["js_code"][0]
@@ -97,8 +109,10 @@ class FakeWeChat:
         return 200, {}, json.dumps({"access_token": "fake-access-token", "expires_in": 7200})
 
     def _phone(self, request):
-        code = json.loads(request.body)["code"]
+        body = json.loads(request.body)
+        code = body["code"]
         self.calls.append(f"phone:{code}")
+        self.phone_openids.append(body.get("openid", ""))
         if code in self.errors:
             return 200, {}, json.dumps({"errcode": self.errors[code], "errmsg": "fake"})
         if code not in self.phones:
@@ -107,6 +121,24 @@ class FakeWeChat:
         info = {"countryCode": phone[0], "purePhoneNumber": phone[1]} if isinstance(phone, tuple) else \
             {"purePhoneNumber": phone}
         return 200, {}, json.dumps({"errcode": 0, "phone_info": info})
+
+    def _text(self, request):
+        body = json.loads(request.body)
+        self.calls.append(f"msg_sec_check:{body['content']}")
+        if body["content"] in self.timeouts:
+            return requests.Timeout("read timed out")
+        if body["content"] in self.errors:
+            return 200, {}, json.dumps({"errcode": self.errors[body["content"]], "errmsg": "fake"})
+        suggest = self.verdicts.get(body["content"], "pass")
+        return 200, {}, json.dumps({"errcode": 0, "errmsg": "ok", "trace_id": "fake-trace",
+                                    "result": {"suggest": suggest, "label": 100 if suggest == "pass" else 20001}})
+
+    def _media(self, request):
+        body = json.loads(request.body)
+        self.calls.append(f"media_check_async:{body['media_url']}")
+        if self.media_errcode:
+            return 200, {}, json.dumps({"errcode": self.media_errcode, "errmsg": "fake"})
+        return 200, {}, json.dumps({"errcode": 0, "errmsg": "ok", "trace_id": f"fake-trace-{len(self.calls)}"})
 
 
 @pytest.fixture

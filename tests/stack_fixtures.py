@@ -35,6 +35,9 @@ def stack_settings(base_dir: Path, **settings) -> dict:
         "PB_SUPERUSER_PASSWORD": "",
         "PUBLIC_BASE_URL": "",
         "CORS_ALLOWED_ORIGINS": "*",
+        # "" is the table's default (ops/settings.py), whatever the developer's environment says.
+        "UPLOAD_MAX_BYTES": "",
+        "UPLOAD_RATE": "",
         # Two cores run the tests: a small sidecar leaves room for PocketBase and nginx.
         "SIDECAR_WORKERS": 2,
         "SIDECAR_THREADS": 4,

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from bench.output import BENCH
-from bench.scenarios import BASELINE, SCENARIOS, scenario_url, select
+from bench.scenarios import BASELINE, SCENARIOS, scenario_url, select, sidecar_settings
+from bench.stack_setup import configure_sidecars
+from tests.helpers import assert_envelope, login_through, route
 
 BASE, PB = "http://127.0.0.1:1000", "http://127.0.0.1:2000"
 
@@ -32,6 +34,29 @@ def test_select_keeps_the_named_scenarios(only, expected):
     ("users_count.lua", "nginx", BASE + "/pb/api/system/users-count"),
     ("native_list.lua", "direct", PB + "/"),
     ("login_returning.lua", "nginx", BASE + "/"),
+    ("native_upload.lua", "nginx", BASE + "/pb/api/collections/tbl_attachments/records"),
+    ("upload.lua", "nginx", BASE + "/"),
 ])
 def test_scenario_url(script, via, url):
     assert scenario_url(script, via, BASE, PB) == url
+
+
+def test_only_the_name_cell_runs_with_content_security():
+    assert sidecar_settings("profile") == {"CONTENT_SECURITY": "off"}
+    assert sidecar_settings("profile_name") == {"CONTENT_SECURITY": "on"}
+    names = [name for name, _, _, _ in SCENARIOS]
+    assert names.index("profile_name") == names.index("profile") + 1  # next to it in results.md
+
+
+@pytest.mark.slow
+def test_configure_sidecars_switches_content_security_for_the_name_cell(make_stack, tmp_path, unique):
+    """What the bench does between the profile cell and the name cell: the stub's `risky` marker tells them apart."""
+    stack = make_stack(**sidecar_settings("profile"))
+    token, _ = login_through(stack, f"bench-switch-{unique}")
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text(token + "\n")
+    assert configure_sidecars(stack, sidecar_settings("profile"), tokens) is False
+    assert_envelope(route(stack, "wechat/profile", token=token, json={"users_name": "risky-a"}), 200)
+    assert configure_sidecars(stack, sidecar_settings("profile_name"), tokens) is True
+    assert_envelope(route(stack, "wechat/profile", token=token, json={"users_name": "risky-b"}), 400)
+    assert_envelope(route(stack, "wechat/profile", token=token, json={"users_name": "bench-name-1"}), 200)

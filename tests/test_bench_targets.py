@@ -28,6 +28,15 @@ def test_route_against_its_baseline(rps, passed, value):
     assert verdict(run, "returning-user login >= 0.25x native_refresh_nginx @ c=8") == (passed, value)
 
 
+@pytest.mark.parametrize("rps, passed", [(30, True), (29, False)])
+def test_upload_against_the_native_create_at_8_connections_only(rps, passed):
+    run = results(figures("upload", 8, rps), figures("native_upload_nginx", 8, 100),
+                  figures("upload", 32, 1), figures("native_upload_nginx", 32, 100))
+    label = "upload (300 KB photo) >= 0.3x native_upload_nginx @ c=8"
+    assert verdict(run, label, conns_list=(8, 32)) == (passed, f"{rps / 100:.2f}x")
+    assert not [lab for lab, _, _ in targets(run, [8, 32]) if lab.startswith("upload") and "c=32" in lab]
+
+
 @pytest.mark.parametrize("nginx_rps, passed, value", [(860, True, "14.0%"), (800, False, "20.0%")])
 def test_nginx_overhead(nginx_rps, passed, value):
     run = results(figures("native_list_nginx", 8, nginx_rps), figures("native_list_direct", 8, 1000))

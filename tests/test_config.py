@@ -33,13 +33,30 @@ def test_missing_setting_is_named(monkeypatch, missing):
         Config.from_env(load_dotenv_file=False)
 
 
-@pytest.mark.parametrize("key, value", [("PB_TIMEOUT", "x"), ("WECHAT_TIMEOUT", "soon"), ("MAX_BODY_BYTES", "64k")])
+@pytest.mark.parametrize("key, value", [("PB_TIMEOUT", "x"), ("WECHAT_TIMEOUT", "soon"), ("MAX_BODY_BYTES", "64k"),
+                                        ("CONTENT_SECURITY", "maybe"), ("WECHAT_PUSH_AES_KEY", "too-short-key"),
+                                        ("WECHAT_PUSH_AES_KEY", "!" * 43)])
 def test_malformed_setting_is_refused(monkeypatch, key, value):
     for name, setting in FULL_ENV.items():
         monkeypatch.setenv(name, setting)
     monkeypatch.setenv(key, value)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=key) as raised:
         Config.from_env(load_dotenv_file=False)
+    if key == "WECHAT_PUSH_AES_KEY":
+        assert value not in str(raised.value)
+
+
+@pytest.mark.parametrize("value, on", [("", True), ("on", True), ("ON", True), ("off", False)])
+def test_content_security_is_on_unless_off(monkeypatch, value, on):
+    for name, setting in FULL_ENV.items():
+        monkeypatch.setenv(name, setting)
+    monkeypatch.setenv("CONTENT_SECURITY", value)
+    assert Config.from_env(load_dotenv_file=False).content_security is on
+
+
+def test_push_token_and_aes_key_stay_out_of_repr():
+    config = Config(**FULL_ENV, WECHAT_PUSH_TOKEN="push-token-secret", WECHAT_PUSH_AES_KEY="A" * 43)
+    assert "push-token-secret" not in repr(config) and "A" * 43 not in repr(config)
 
 
 def test_wsgi_without_settings_prints_one_line_and_exits(tmp_path):

@@ -23,7 +23,7 @@ schema = schemathesis.openapi.from_path(str(SPEC))
 
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 
-BEARER_OPERATIONS = {"postSystemRefreshToken", "postWechatProfile"}
+BEARER_OPERATIONS = {"postSystemRefreshToken", "postWechatProfile", "postWechatUpload"}
 # These end the bearer's session or account: each case gets a token of its own from a fresh login.
 ACCOUNT_OPERATIONS = {"postWechatLogout", "postWechatCloseAccount"}
 
@@ -97,6 +97,8 @@ ERROR_STATUSES = [
     # No bearer at all: the fuzzer always sends a valid one.
     ("postWechatLogout", "/pb/api/wechat/logout", "noauth", 401),
     ("postWechatCloseAccount", "/pb/api/wechat/close-account", "noauth", 401),
+    ("postWechatUpload", "/pb/api/wechat/upload", "text", 415),
+    ("postWechatUpload", "/pb/api/wechat/upload", "noauth", 401),
     # WeChat answering HTTP 500 (the stub's `http500` code) -> 502 envelope (sidecar/wechat/transport.py).
     ("postWechatLogin", "/pb/api/wechat/login", "wechat500", 502),
     ("postSystemRefreshToken", "/pb/api/system/refresh-token", "wechat500", 502),
@@ -109,7 +111,7 @@ ERROR_STATUSES = [
 ]
 
 
-BEARER_FIRST = {"profile", "logout", "close-account"}
+BEARER_FIRST = {"profile", "logout", "close-account", "upload"}
 
 
 @pytest.mark.parametrize("operation_id,path,how,status", ERROR_STATUSES)

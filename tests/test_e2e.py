@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.helpers import route
+from tests.helpers import login_through, route
 
 def superuser(stack_pb) -> dict:
     return {"Authorization": stack_pb.superuser_token}
@@ -68,7 +68,10 @@ def test_documents_by_dict_and_enum_through_nginx(stack, stack_pb, conforms, uni
 def test_attachment_file_is_served_at_the_userinfo_url(stack, stack_pb, conforms, unique):
     api = f"{stack.base_url}/pb/api"
     content = b"\x89PNG\r\n" + unique.encode() * 100
+    token, login_user = login_through(stack, f"pic{unique}")
+    # Made in the dashboard for the user: the profile route links only a user's own attachments.
     upload = requests.post(f"{api}/collections/tbl_attachments/records", headers=superuser(stack_pb), timeout=15,
+                           data={"attachments_owner": login_user["openid"]},
                            files={"attachments_link": ("avatar.png", content, "image/png")})
     assert upload.status_code == 200, upload.text
     attachment = upload.json()
@@ -78,7 +81,6 @@ def test_attachment_file_is_served_at_the_userinfo_url(stack, stack_pb, conforms
     assert listed.json()["items"][0]["attachments_md5"] == attachment["attachments_md5"]
     assert requests.get(f"{api}/collections/tbl_attachments/records", timeout=15).status_code == 400
 
-    token = route(stack, "wechat/login", json={"users_wx_code": f"pic{unique}"}).json()["token"]
     user = route(stack, "wechat/profile", token,
                  json={"users_picture": attachment["attachments_id"]}).json()["data"]["user"]
     url = user["users_picture_url"]

@@ -13,7 +13,8 @@ from sidecar.errors import (
 )
 from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
 from sidecar.wechat import (
-    GET_PHONE_NUMBER, JSCODE2SESSION, STABLE_TOKEN, WeChatCodeMissing, WeChatCodeRejected, WeChatError,
+    GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN, PushMalformed,
+    PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected, WeChatError,
     WeChatRateLimited, WeChatUnavailable,
 )
 
@@ -165,7 +166,24 @@ WECHAT_TABLE = [
     (WeChatError(STABLE_TOKEN, 40013, "invalid appid"), 502, "微信服务异常,请稍后再试"),
     (WeChatError(GET_PHONE_NUMBER, 40001), 502, "微信服务异常,请稍后再试"),
     (WeChatError(GET_PHONE_NUMBER), 502, "微信服务异常,请稍后再试"),
+    # Content that could not be checked is not stored: every failure of a check is a 503.
+    (WeChatError(MSG_SEC_CHECK, 61010, "user in invalid scene"), 503, "内容安全检查暂不可用,请稍后再试"),
+    (WeChatError(MSG_SEC_CHECK), 503, "内容安全检查暂不可用,请稍后再试"),
+    (WeChatUnavailable(MSG_SEC_CHECK), 503, "内容安全检查暂不可用,请稍后再试"),
+    (WeChatRateLimited(MSG_SEC_CHECK, 45011), 503, "内容安全检查暂不可用,请稍后再试"),
+    (WeChatError(MEDIA_CHECK_ASYNC, -1), 503, "图片安全检查暂不可用,请稍后再试"),
+    (WeChatUnavailable(MEDIA_CHECK_ASYNC), 503, "图片安全检查暂不可用,请稍后再试"),
+    (WeChatRateLimited(MEDIA_CHECK_ASYNC, 45011), 503, "图片安全检查暂不可用,请稍后再试"),
 ]
+
+
+@pytest.mark.parametrize("error, status, msg", [
+    (PushSignatureInvalid("signature mismatch"), 401, "签名无效"),
+    (PushMalformed("not JSON"), 400, "推送消息格式错误"),
+])
+def test_refused_pushes_map_to_status_and_message(error, status, msg):
+    response = answer_of(error)
+    assert response.status_code == status and response.json == {"code": status, "msg": msg, "data": {}}
 
 
 @pytest.mark.parametrize("error, status, msg", WECHAT_TABLE,

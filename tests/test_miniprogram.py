@@ -18,18 +18,12 @@ import pytest
 from PIL import Image
 
 from ops.processes import free_ports
-from tests.helpers import login_through, route
+from tests.helpers import login_through
 
 ROOT = Path(__file__).resolve().parent.parent
 E2E_TEST = ROOT / "miniprogram" / "test" / "e2e.test.js"
-# The e2e file's tests, all of which must run (the upload one is skipped until POST /pb/api/wechat/upload
-# exists, issue #17).
+# The e2e file's tests, all of which must run and pass.
 E2E_TESTS = len(re.findall(r"^test\(", E2E_TEST.read_text(encoding="utf-8"), re.MULTILINE))
-
-
-def upload_route_exists(stack) -> bool:
-    """Whether the stack serves POST /pb/api/wechat/upload (anything but our 404 for an unknown path)."""
-    return route(stack, "wechat/upload").status_code != 404
 
 
 @pytest.fixture()
@@ -75,13 +69,10 @@ def test_every_client_function_against_the_stack(stack, seeded):
     node = shutil.which("node")
     assert node, "node is missing: `make test` installs it (Debian package nodejs)"
     env = {**os.environ, "MINIPROGRAM_E2E": json.dumps(seeded)}
-    upload = upload_route_exists(stack)
-    if upload:
-        env["MINIPROGRAM_E2E_UPLOAD"] = "1"
     run = subprocess.run([node, "--test", "--test-reporter=spec", str(E2E_TEST)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=240)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     counts = {name: int(n) for name, n in re.findall(r"^ℹ (pass|fail|skipped) (\d+)$", output, re.MULTILINE)}
-    assert counts == {"pass": E2E_TESTS - (0 if upload else 1), "fail": 0, "skipped": 0 if upload else 1}, output
+    assert counts == {"pass": E2E_TESTS, "fail": 0, "skipped": 0}, output
 

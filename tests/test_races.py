@@ -61,8 +61,10 @@ def test_concurrent_profile_updates_of_different_fields(stack, stack_pb, unique)
     attachments = {}
     for r in range(rounds):
         for f in picture_fields:
+            # The user's own (the profile route links no other): made for them as in the dashboard.
             created = stack_pb.request("POST", "/api/collections/tbl_attachments/records",
-                             json={"attachments_filename": f"{f}-{r}.jpg"})
+                                       json={"attachments_filename": f"{f}-{r}.jpg",
+                                             "attachments_owner": f"dev-openid-pf{unique}"})
             assert created.status_code == 200, created.text
             attachments[(r, f)] = created.json()["attachments_id"]
             assert attachments[(r, f)]

@@ -63,10 +63,13 @@ def test_the_readme_walk_runs_as_written_on_a_fresh_dev_stack(make_stack, tmp_pa
     # Each step showed a real answer, not an empty list.
     for shown in ('"status":"register_success"', '"status":"login_success"', "注册用户", "138****8000",
                   '"total_users":', '"company_name":"微信侧测试企业"', "演示文档", '"attachments_id":"ATT-',
-                  "the same file as users_picture_url", "HTTP 401", "logout_success", "close_success"):
+                  '"msg":"上传成功"', "users_picture_url is the upload's url", "HTTP 401", "logout_success",
+                  "close_success"):
         assert shown in out, (shown, out[-3000:])
     assert '"items":[]' not in out and '"totalItems":0' not in out
     assert (tmp_path / "attachment.png").read_bytes() == DEMO_PNG
+    # The avatar served is the upload's clean copy: a PNG as wide and high as the one the walk made.
+    assert (tmp_path / "avatar.png").read_bytes()[:24] == (tmp_path / "photo.png").read_bytes()[:24]
 
 
 @pytest.mark.slow

@@ -227,8 +227,9 @@ def test_profile_phone_code_refused_by_wechat_changes_nothing(client, login, pb,
     assert pb.user(user["pb_id"])["users_name"] == ""
 
 
-def upload_attachment(pb, filename: str) -> dict:
-    return pb.request("POST", "/api/collections/tbl_attachments/records",
+def upload_attachment(pb, filename: str, owner: str = "") -> dict:
+    """An attachment made by a superuser (as in the dashboard), owned by the openid owner ("" = nobody)."""
+    return pb.request("POST", "/api/collections/tbl_attachments/records", data={"attachments_owner": owner},
                       files={"attachments_link": (filename, b"\x89PNG-" + filename.encode(), "image/png")}).json()
 
 
@@ -239,7 +240,7 @@ def file_url(attachment: dict) -> str:
 
 def test_profile_resolves_attachment_links_and_company(client, login, pb, unique):
     token, user = login()
-    upload = upload_attachment(pb, "face.png")
+    upload = upload_attachment(pb, "face.png", owner=user["openid"])
     company = pb.create("tbl_company", {"company_name": f"co-{unique}"}).json()
     pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{user['pb_id']}",
                json={"company_id": company["company_id"]})
@@ -254,7 +255,7 @@ def test_profile_resolves_attachment_links_and_company(client, login, pb, unique
 
 def test_profile_refuses_its_current_picture_once_the_attachment_is_gone(client, login, pb):
     token, user = login()
-    upload = upload_attachment(pb, "gone.png")
+    upload = upload_attachment(pb, "gone.png", owner=user["openid"])
     assert profile(client, token, {"users_id_pic_b": upload["attachments_id"]}).status_code == 200
     pb.request("DELETE", f"/api/collections/tbl_attachments/records/{upload['id']}")
     response = profile(client, token, {"users_id_pic_b": upload["attachments_id"], "users_tag": "x"})

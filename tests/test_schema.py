@@ -135,7 +135,24 @@ def test_diff_and_pull_follow_dashboard_changes(workdir):
         assert any(f["name"] == "company_fax" for f in _company(pulled)["fields"])
         users = next(c for c in pulled["collections"] if c["name"] == "tbl_auth_users")
         assert users["auth"]["password_cost"] == 4 and "bcrypt" in users["notes"]
+        assert users["auth"]["auth_rule"] == 'users_status != "禁用"'
         assert "{admin}" in _company(pulled)["rules"]["update"]
+    finally:
+        server.stop()
+
+
+def test_auth_rule_reaches_pocketbase_and_a_dashboard_edit_shows_in_the_diff(workdir):
+    server = _server(workdir, workdir / "pb_data").start()
+    try:
+        token = server.superuser_token()
+        headers = {"Authorization": token}
+        url = f"{server.url}/api/collections/tbl_auth_users"
+        assert requests.get(url, headers=headers, timeout=10).json()["authRule"] == 'users_status != "禁用"'
+        assert requests.patch(url, headers=headers, json={"authRule": ""}, timeout=10).status_code == 200
+        assert '"authRule"' in schema_tool.diff(server.url, token, workdir / "schema.yaml")
+        schema_tool.pull(server.url, token, workdir / "schema.yaml")
+        pulled = yaml.safe_load((workdir / "schema.yaml").read_text(encoding="utf-8"))
+        assert "auth_rule" not in next(c for c in pulled["collections"] if c["name"] == "tbl_auth_users")["auth"]
     finally:
         server.stop()
 
@@ -164,6 +181,7 @@ def test_diff_command_finds_the_superuser_like_backup_does(workdir, credentials)
     "SELECT id FROM tbl_auth_users WHERE openid = ?",
     "SELECT id FROM tbl_company WHERE company_id = ?",
     "SELECT id FROM tbl_attachments WHERE attachments_id = ?",
+    "SELECT id FROM tbl_attachments WHERE attachments_trace_id = ?",
     "SELECT * FROM view_user_info WHERE openid = ?",
     "SELECT * FROM view_user_info WHERE id = ?",
 ])

@@ -23,6 +23,7 @@ from ops.nginx_conf import render_nginx_conf, render_production_conf
 from ops.processes import ROOT, proc_stat
 from ops.stack import Stack, process_group_members
 from ops.stack_config import DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, StackConfig, StackError
+from sidecar.limits import upload_body_limit
 from sidecar.routes.docs import DEV_EXAMPLES
 from tests.helpers import assert_envelope, chromium_page
 from tests.stack_fixtures import stack_settings
@@ -87,6 +88,22 @@ def test_config_rejects_appid_without_secret_and_bad_rate_limits(tmp_path):
         StackConfig.from_env({**base, "RATE_LIMITS": "lots"}, dotenv_path=None)
 
 
+def test_push_token_and_aes_key_are_generated_in_dev_mode_only_and_checked(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "WECHAT_PUSH_TOKEN": "",
+            "WECHAT_PUSH_AES_KEY": ""}
+    dev = StackConfig.from_env({**base, "WECHAT_APPID": ""}, dotenv_path=None)
+    assert dev.wechat_push_token and len(dev.wechat_push_aes_key) == 43
+    assert {dev.wechat_push_token, dev.wechat_push_aes_key} <= set(dev.secret_values())
+    assert dev.wechat_push_token not in repr(dev) and dev.wechat_push_aes_key not in repr(dev)
+    live = StackConfig.from_env({**base, "WECHAT_APPID": "wx1", "WECHAT_SECRET": "s"}, dotenv_path=None)
+    assert (live.wechat_push_token, live.wechat_push_aes_key) == ("", "")
+    given = StackConfig.from_env({**base, "WECHAT_PUSH_TOKEN": "t0ken", "WECHAT_PUSH_AES_KEY": "B" * 43},
+                                 dotenv_path=None)
+    assert (given.wechat_push_token, given.wechat_push_aes_key) == ("t0ken", "B" * 43)
+    with pytest.raises(StackError, match="WECHAT_PUSH_AES_KEY"):
+        StackConfig.from_env({**base, "WECHAT_PUSH_AES_KEY": "short"}, dotenv_path=None)
+
+
 @pytest.mark.parametrize("settings, listen", [
     ({}, "127.0.0.1"),  # dev mode: the stub's fake logins stay on this machine
     ({"NGINX_LISTEN": "0.0.0.0"}, "0.0.0.0"),
@@ -130,6 +147,41 @@ def test_nginx_conf_cors_maps_follow_cors_allowed_origins(tmp_path):
     site = subprocess.run([sys.executable, "-m", "ops.nginx_conf", "site"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env=dict(os.environ, CORS_ALLOWED_ORIGINS="https://h5.example.com"))
     assert site.returncode == 0 and '"https://h5.example.com" "https://h5.example.com";' in site.stdout
+
+
+def upload_location(conf: str) -> str:
+    return conf.split("location = /pb/api/wechat/upload {", 1)[1].split("}", 1)[0]
+
+
+def test_nginx_body_limit_of_the_upload_route_follows_upload_max_bytes_and_no_other_route(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "RUN_DIR": str(tmp_path / "run")}
+    conf = render_nginx_conf(StackConfig.from_env({**base, "UPLOAD_MAX_BYTES": "1000000"}, dotenv_path=None))
+    limit = upload_body_limit(1_000_000)
+    assert f"client_max_body_size {limit};" in upload_location(conf)
+    assert f"client_body_buffer_size {limit};" in upload_location(conf)  # in memory: no temp file
+    assert conf.count("client_max_body_size 64k;") == 1 and conf.count(f"client_max_body_size {limit};") == 1
+    default = render_nginx_conf(StackConfig.from_env(base, dotenv_path=None))
+    assert f"client_max_body_size {upload_body_limit(10 * 1024 * 1024)};" in upload_location(default)
+    site = subprocess.run([sys.executable, "-m", "ops.nginx_conf", "site"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env=dict(os.environ, UPLOAD_MAX_BYTES="2000000"))
+    assert f"client_max_body_size {upload_body_limit(2_000_000)};" in upload_location(site.stdout)
+
+
+@pytest.mark.parametrize("settings, error", [
+    ({"UPLOAD_MAX_BYTES": "lots"}, "UPLOAD_MAX_BYTES"), ({"UPLOAD_MAX_BYTES": "-1"}, "UPLOAD_MAX_BYTES"),
+    ({"UPLOAD_RATE": "0"}, "UPLOAD_RATE"), ({"UPLOAD_RATE": "30/h"}, "UPLOAD_RATE"), ({"UPLOAD_RATE": "-3"}, "UPLOAD_RATE"),
+])
+def test_upload_settings_are_checked(tmp_path, settings, error):
+    with pytest.raises(StackError, match=error):
+        StackConfig.from_env({"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, **settings},
+                             dotenv_path=None)
+
+
+def test_upload_max_bytes_reaches_the_sidecar(tmp_path):
+    # UPLOAD_RATE reaching PocketBase: tests/test_uploads_e2e.py, on a stack of its own.
+    config = StackConfig.from_env({"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12,
+                                   "UPLOAD_MAX_BYTES": "123456"}, dotenv_path=None)
+    assert Stack(config).build_sidecar_env()["UPLOAD_MAX_BYTES"] == "123456"
 
 
 def test_production_nginx_conf_is_generated_from_the_shared_api_server_block_and_passes_nginx_t(tmp_path):

@@ -131,6 +131,8 @@ def test_each_route_makes_one_pocketbase_request(counted, wechat, pb, unique):
                           headers={"Authorization": f"Bearer {token}"})
     assert by_code.status_code in (200, 400) and proxy.take() == ["POST /api/internal/profile"]
     assert wechat.calls[-1] == f"phone:pc-{unique}"
+    # WeChat checks the code belongs to the caller: the openid comes from the worker's map, not a request more.
+    assert wechat.phone_openids[-1] == f"oid-counted-{unique}"
     assert client.post("/pb/api/system/users-count").status_code == 200
     assert proxy.take() == ["GET /api/internal/users-count"]
 

@@ -100,6 +100,8 @@ def from_pocketbase(collection: dict, aliases: dict, previous: dict | None = Non
                        "password_cost": password.get("cost", 0),
                        "email_required": bool(email.get("required")),
                        "token_duration": collection["authToken"]["duration"]}
+        if collection.get("authRule") != "":
+            out["auth"]["auth_rule"] = _unalias(collection.get("authRule"), aliases)
         fields = [f for f in fields if f["name"] not in SYSTEM_FIELD_NAMES]
     else:
         fields = [f for f in fields if f["name"] != "id"]
@@ -129,6 +131,7 @@ def _normalize(collection: dict) -> dict:
     if collection["type"] == "auth":
         keep["passwordAuth"] = collection.get("passwordAuth")
         keep["authToken"] = {"duration": collection.get("authToken", {}).get("duration")}
+        keep["authRule"] = collection.get("authRule")
     return keep
 
 

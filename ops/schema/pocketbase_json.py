@@ -123,7 +123,8 @@ def to_pocketbase(collection: dict, aliases: dict) -> dict:
         result["fields"] = system + declared
         result["passwordAuth"] = {"enabled": bool(auth.get("password_auth", True)), "identityFields": ["email"]}
         result["authToken"] = {"duration": auth.get("token_duration", 604800)}
-        result["authRule"] = ""
+        # Who may authenticate (auth-refresh included): "" everyone, a filter on the record (a ban), None nobody.
+        result["authRule"] = _rule(auth.get("auth_rule", ""), aliases)
         result["manageRule"] = None
         result["indexes"] = [
             f"CREATE UNIQUE INDEX `idx_tokenKey_{result['id']}` ON `{name}` (`tokenKey`)",

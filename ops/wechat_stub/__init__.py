@@ -1,11 +1,13 @@
 """Deterministic fake of the WeChat server API, for development (`make run` without WECHAT_APPID) and tests.
 
-It answers the three WeChat endpoints the sidecar calls, with WeChat's own paths, parameters and error
+It answers the WeChat endpoints the sidecar calls, with WeChat's own paths, parameters and error
 shapes, so the sidecar talks to it exactly as it talks to https://api.weixin.qq.com:
 
 - ``GET  /sns/jscode2session?appid&secret&js_code&grant_type=authorization_code``
 - ``POST /cgi-bin/stable_token`` with JSON ``{grant_type, appid, secret, force_refresh}``
 - ``POST /wxa/business/getuserphonenumber?access_token=T`` with JSON ``{code, openid}``
+- ``POST /wxa/msg_sec_check`` and ``POST /wxa/media_check_async`` (content security, version 2), whose
+  picture verdict it pushes to the stack's push route: markers and pushes in security.py
 
 Code conventions (the same table is in deploy/README.md, section "WeChat dev stub"). The rules apply to
 the login code (``js_code``) and to the phone code (``code``); the first matching rule wins:
@@ -39,8 +41,9 @@ deterministic per-user value. Neither the secret nor any session key is ever log
 
 Run as a process: ``python -m ops.wechat_stub --port 8555 [--appid A --secret S] [--host H]``.
 
-Modules: answers (the code conventions, tokens and call counts: what each endpoint answers), server (the
-threaded HTTP server around them), cli (``python -m ops.wechat_stub``).
+Modules: answers (the code conventions, tokens and call counts: what each endpoint answers), security (the
+content security markers and the signed verdict pushes), server (the threaded HTTP server around them), cli
+(``python -m ops.wechat_stub``).
 """
 from ops.wechat_stub.answers import DEFAULT_APPID, DEFAULT_PHONE, DEFAULT_SECRET, ENDPOINTS, WeChatAnswers
 from ops.wechat_stub.server import WeChatStub

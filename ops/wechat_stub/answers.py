@@ -4,8 +4,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import secrets
 import threading
 import time
+
+from ops.wechat_stub.security import PushTarget, marked, media_check_event, push_later, verdict
 
 DEFAULT_APPID = "dev-appid"
 DEFAULT_SECRET = "dev-secret"
@@ -16,7 +19,9 @@ TOKEN_TTL_SECONDS = 7200
 JSCODE2SESSION = "/sns/jscode2session"
 STABLE_TOKEN = "/cgi-bin/stable_token"
 GET_PHONE_NUMBER = "/wxa/business/getuserphonenumber"
-ENDPOINTS = (JSCODE2SESSION, STABLE_TOKEN, GET_PHONE_NUMBER)
+MSG_SEC_CHECK = "/wxa/msg_sec_check"
+MEDIA_CHECK_ASYNC = "/wxa/media_check_async"
+ENDPOINTS = (JSCODE2SESSION, STABLE_TOKEN, GET_PHONE_NUMBER, MSG_SEC_CHECK, MEDIA_CHECK_ASYNC)
 
 # errmsg values as WeChat words them, so logs and error mapping look like production.
 ERRMSG = {
@@ -84,10 +89,13 @@ def login_name(code: str) -> str:
 class WeChatAnswers:
     """The fake WeChat's state (tokens, call counts) and its answer to each endpoint, without HTTP."""
 
-    def __init__(self, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECRET, session_key: str | None = None):
+    def __init__(self, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECRET, session_key: str | None = None,
+                 push: PushTarget | None = None):
         self.appid = appid
         self.secret = secret
         self.session_key = session_key
+        # Where picture verdicts go (security.py); no URL: they are not pushed.
+        self.push_target = push or PushTarget(appid=appid)
         self._lock = threading.Lock()
         self.reset()
 
@@ -165,16 +173,58 @@ class WeChatAnswers:
             return {"access_token": self._current_token,
                     "expires_in": max(1, round(self._token_expires_at - now))}
 
-    def get_phone_number(self, query: dict, body: dict) -> dict:
-        """Answer POST /wxa/business/getuserphonenumber."""
-        self._count(GET_PHONE_NUMBER)
+    def _token_error(self, query: dict) -> dict | None:
+        """The error of a call without the current valid access token; None when it has it."""
         token = query.get("access_token")
         if not token:
             return wechat_error(41001)
         with self._lock:
             valid = token == self._valid_token()
-        if not valid:
-            return wechat_error(40001)
+        return None if valid else wechat_error(40001)
+
+    def _content_check(self, endpoint: str, query: dict, body: dict, subject: str, media_types: tuple) -> object:
+        """The checks both content security endpoints share: token, version 2, scene, openid, the subject (content
+        or media_url) and media_type; then the markers of security.py on the subject: an error body, or the
+        suggest (str)."""
+        self._count(endpoint)
+        refused = self._token_error(query)
+        if refused:
+            return refused
+        value = body.get(subject)
+        if body.get("version") != 2 or body.get("scene") not in (1, 2, 3, 4) or not body.get("openid") \
+                or not isinstance(value, str) or not value or body.get("media_type") not in media_types:
+            return wechat_error(47001)
+        # A picture's URL names no user input (uploads are stored as upload_<random>.<ext>): its uploader's openid
+        # carries the markers too.
+        outcome = marked(value if subject == "content" else f"{value} {body['openid']}")
+        return wechat_error(outcome) if isinstance(outcome, int) else outcome
+
+    def msg_sec_check(self, query: dict, body: dict) -> dict:
+        """Answer POST /wxa/msg_sec_check (version 2): the markers of security.py in the content."""
+        outcome = self._content_check(MSG_SEC_CHECK, query, body, "content", (None,))
+        if isinstance(outcome, dict):
+            return outcome
+        return {"errcode": 0, "errmsg": "ok", "trace_id": self._trace_id(), **verdict(outcome)}
+
+    def media_check_async(self, query: dict, body: dict) -> dict:
+        """Answer POST /wxa/media_check_async (version 2) and push its verdict a moment later."""
+        outcome = self._content_check(MEDIA_CHECK_ASYNC, query, body, "media_url", (1, 2))
+        if isinstance(outcome, dict):
+            return outcome
+        trace_id = self._trace_id()
+        if self.push_target.url:
+            push_later(self.push_target, media_check_event(self.appid, body["openid"], trace_id, outcome))
+        return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
+
+    def _trace_id(self) -> str:
+        return f"stub-trace-{int(time.time())}-{secrets.token_hex(6)}"
+
+    def get_phone_number(self, query: dict, body: dict) -> dict:
+        """Answer POST /wxa/business/getuserphonenumber."""
+        self._count(GET_PHONE_NUMBER)
+        refused = self._token_error(query)
+        if refused:
+            return refused
         code = body.get("code")
         if not isinstance(code, str) or not code:
             return wechat_error(47001)

@@ -9,6 +9,7 @@ import sys
 
 import ops.wechat_stub
 from ops.wechat_stub.answers import DEFAULT_APPID, DEFAULT_SECRET
+from ops.wechat_stub.security import PushTarget
 from ops.wechat_stub.server import WeChatStub
 
 log = logging.getLogger("ops.wechat_stub")
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s wechat-stub %(message)s")
     stub = WeChatStub(appid=args.appid, secret=args.secret,
                       session_key=os.environ.get("WECHAT_STUB_SESSION_KEY") or None,
-                      host=args.host, port=args.port)
+                      host=args.host, port=args.port, push=PushTarget.from_env(args.appid))
 
     signal.signal(signal.SIGTERM, lambda signum, frame: stub.request_shutdown())
     signal.signal(signal.SIGINT, lambda signum, frame: stub.request_shutdown())

@@ -8,9 +8,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from ops.wechat_stub.answers import (
-    DEFAULT_APPID, DEFAULT_SECRET, GET_PHONE_NUMBER, JSCODE2SESSION, STABLE_TOKEN, StubAnswer, WeChatAnswers,
-    wechat_error,
+    DEFAULT_APPID, DEFAULT_SECRET, GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN,
+    StubAnswer, WeChatAnswers, wechat_error,
 )
+from ops.wechat_stub.security import PushTarget
 
 log = logging.getLogger("ops.wechat_stub")
 
@@ -19,8 +20,8 @@ class WeChatStub(WeChatAnswers):
     """The fake WeChat server: WeChatAnswers behind a threaded HTTP server."""
 
     def __init__(self, appid: str = DEFAULT_APPID, secret: str = DEFAULT_SECRET, session_key: str | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
-        super().__init__(appid, secret, session_key)
+                 host: str = "127.0.0.1", port: int = 0, push: PushTarget | None = None):
+        super().__init__(appid, secret, session_key, push)
         self.host = host
         self.port = port
         self._server: ThreadingHTTPServer | None = None
@@ -137,9 +138,11 @@ class StubRequestHandler(BaseHTTPRequestHandler):
             elif route == ("POST", STABLE_TOKEN):
                 body = self._read_json()
                 self._send_json(stub.stable_token(body) if body is not None else wechat_error(47001))
-            elif route == ("POST", GET_PHONE_NUMBER):
+            elif route in (("POST", GET_PHONE_NUMBER), ("POST", MSG_SEC_CHECK), ("POST", MEDIA_CHECK_ASYNC)):
+                answer = {GET_PHONE_NUMBER: stub.get_phone_number, MSG_SEC_CHECK: stub.msg_sec_check,
+                          MEDIA_CHECK_ASYNC: stub.media_check_async}[parts.path]
                 body = self._read_json()
-                self._send_json(stub.get_phone_number(query, body) if body is not None else wechat_error(47001))
+                self._send_json(answer(query, body) if body is not None else wechat_error(47001))
             elif route == ("POST", "/__stub/expire-token"):
                 stub.expire_token()
                 self._send_json({"ok": True})

@@ -6,6 +6,15 @@ const USERS = "tbl_auth_users";
 const USER_INFO = "view_user_info";
 const PICTURE_FIELDS = ["users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture"];
 const PROFILE_FIELDS = ["users_name", "users_phone", "users_tag", ...PICTURE_FIELDS];
+// users_status: what a new user gets, and the ban an operator sets in the dashboard (schema.yaml).
+const STATUS_ACTIVE = "正常";
+const STATUS_BANNED = "禁用";
+const BANNED = { status: 403, body: { reason: "user_banned" } };
+
+// Whether the user is banned: the one test every place that mints or accepts a token asks.
+function isBanned(user) {
+  return user.getString("users_status") === STATUS_BANNED;
+}
 
 function findByOpenid(app, openid) {
   try {
@@ -48,7 +57,7 @@ function login(app, openid, unionid, create, route, event) {
     }
     try {
       user = new Record(app.findCollectionByNameOrId(USERS));
-      user.load({ openid, unionid, users_idtype: "WeChat", users_type: "游客" });
+      user.load({ openid, unionid, users_idtype: "WeChat", users_type: "游客", users_status: STATUS_ACTIVE });
       // Nobody logs in with it (password auth is off): a long random secret nobody knows.
       user.setPassword($security.randomString(40));
       app.save(user);
@@ -62,7 +71,11 @@ function login(app, openid, unionid, create, route, event) {
         return { status: 409, body: { reason: "user_conflict" } };
       }
     }
-  } else if (unionid && !user.getString("unionid")) {
+  }
+  if (isBanned(user)) {
+    return BANNED;  // no token, the record untouched; the sidecar writes the audit's refusal row
+  }
+  if (!registered && unionid && !user.getString("unionid")) {
     user.set("unionid", unionid);
     app.save(user);
   }
@@ -84,6 +97,10 @@ function tokenUser(app, token, needOpenid) {
   }
   if (needOpenid && !user.getString("openid")) {
     return { refusal: { status: 401, body: { reason: "no_openid" } } };
+  }
+  // A ban renews the tokenKey (ban.pb.js), so this only meets tokens minted after it (impersonation).
+  if (isBanned(user)) {
+    return { refusal: BANNED };
   }
   return { user };
 }
@@ -115,7 +132,9 @@ function updateProfile(app, token, changes, typedPhone, event) {
         if (!changes[field]) {
           continue;
         }
-        if (PICTURE_FIELDS.includes(field) && !attachmentExists(txApp, changes[field])) {
+        // A picture is linked only when its attachment is the user's own; any other id is "missing".
+        if (PICTURE_FIELDS.includes(field)
+          && !require(`${__hooks}/lib/uploads.js`).owns(txApp, user.getString("openid"), changes[field])) {
           refusal = { status: 400, body: { reason: "attachment_missing", field } };
           throw new Error("refused");
         }
@@ -185,13 +204,4 @@ function renewToken(app, token, event) {
   return { status: 200, body: { token: found.user.newAuthToken() } };
 }
 
-function attachmentExists(app, attachmentId) {
-  try {
-    app.findFirstRecordByData("tbl_attachments", "attachments_id", attachmentId);
-    return true;
-  } catch (_) {
-    return false;
-  }
-}
-
-module.exports = { login, updateProfile, renewToken, tokenUser, PROFILE_FIELDS };
+module.exports = { login, updateProfile, renewToken, tokenUser, isBanned, PROFILE_FIELDS };

@@ -5,6 +5,8 @@ from flask import current_app
 
 from sidecar.limits import WX_CODE_MAX_LENGTH  # noqa: F401 - the name routes/wechat.py and system.py import
 from sidecar.accounts import AccountService
+from sidecar.moderation import ModerationService
+from sidecar.uploads import UploadService
 from sidecar.users import UserService
 
 
@@ -21,3 +23,13 @@ def profile_max_lengths() -> dict[str, int]:
 def accounts() -> AccountService:
     """The app's account lifecycle service."""
     return current_app.extensions["accounts"]
+
+
+def moderation() -> ModerationService:
+    """The app's content security and message push service."""
+    return current_app.extensions["moderation"]
+
+
+def uploads() -> UploadService:
+    """The app's upload service."""
+    return current_app.extensions["uploads"]

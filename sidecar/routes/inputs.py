@@ -12,7 +12,7 @@ import unicodedata
 from flask import request
 
 from sidecar.errors import BadRequest, Unauthorized, UnsupportedMediaType
-from sidecar.limits import MAX_TOKEN_LENGTH
+from sidecar.limits import MAX_TOKEN_LENGTH, upload_body_limit
 from sidecar.pocketbase import ClientInfo
 
 # A JWT is three base64url parts; anything else is not worth asking PocketBase about.
@@ -131,6 +131,23 @@ def header_value(name: str, max_length: int) -> str:
     except UnicodeError:
         raise BadRequest(f"请求头 {name} 必须是 UTF-8 文本", {"field": name}) from None
     return decoded[:max_length].encode("utf-8").decode("latin-1")
+
+
+def uploaded_file(max_bytes: int) -> tuple[bytes, str]:
+    """The bytes and client-given filename of the one file of a multipart/form-data body (wx.uploadFile's
+    part `file`; other fields, its formData, are ignored). The body may be max_bytes plus framing (else 413).
+    415 when the body is not multipart; 400 with data.field = "file" without a `file` part, or with more files."""
+    request.max_content_length = upload_body_limit(max_bytes)
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMediaType("请求体必须是 multipart/form-data,文件放在 file 字段")
+    parts = [part for name in request.files for part in request.files.getlist(name)]
+    if not request.files.getlist("file"):
+        raise BadRequest("缺少文件(multipart 字段 file)", {"field": "file"})
+    if len(parts) > 1:
+        raise BadRequest("一次只能上传一个文件", {"field": "file"})
+    # A BytesIO (sidecar.InMemoryUploadRequest): CPython's getvalue() hands over its buffer, not a copy, and
+    # io.BytesIO(bytes) in sidecar/uploads.py shares it again, so the original is in memory once.
+    return parts[0].stream.getvalue(), parts[0].filename or ""
 
 
 def client_info() -> ClientInfo:

@@ -1,13 +1,13 @@
-"""/pb/api/wechat: login, profile, logout and closing the account."""
+"""/pb/api/wechat: login, profile, upload, logout and closing the account; WeChat's message push."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from sidecar.audit import audited
 from sidecar.errors import envelope
-from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, profile_max_lengths, users
+from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max_lengths, uploads, users
 from sidecar.routes.inputs import (
-    bearer_token, client_info, json_object, optional_string, required_string, visible_string,
+    bearer_token, client_info, json_object, optional_string, required_string, uploaded_file, visible_string,
 )
 from sidecar.users import DISPLAYED_FIELDS
 
@@ -39,6 +39,15 @@ def profile():
     return envelope(200, "资料更新成功", {"status": "update_success", "user": user})
 
 
+@bp.post("/upload")
+def upload():
+    """The bearer's file (wx.uploadFile: multipart, part `file`) stored as an attachment they own."""
+    token = bearer_token(required=True)
+    data, filename = uploaded_file(uploads().max_bytes)
+    attachment = uploads().upload(token, data, filename, client_info())
+    return envelope(200, "上传成功", {"attachment": attachment})
+
+
 @bp.post("/logout")
 def logout():
     """Logout everywhere: every token of the bearer's user, on every device, stops working."""
@@ -55,3 +64,17 @@ def close_account():
     json_object()
     accounts().close_account(token)
     return envelope(200, "账号已注销", {"status": "close_success"})
+
+
+# WeChat reads these two answers as plain text (消息推送 / 服务器配置); a refusal is our envelope (errors.py).
+@bp.get("/push")
+def push_verification():
+    """WeChat's URL verification: echostr back when signature is the push token's."""
+    return moderation().verify_push_url(request.args), 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.post("/push")
+def push():
+    """A message push (JSON, plain or safe mode): its event applied (a picture verdict), answered success."""
+    moderation().receive_push(request.args, request.get_data(cache=False))
+    return "success", 200, {"Content-Type": "text/plain; charset=utf-8"}

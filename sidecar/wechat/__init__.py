@@ -1,20 +1,25 @@
 """Client of the WeChat server API, one module per WeChat document.
 
 - transport.py: the pooled HTTP session, the cached stable access_token (cgi-bin/stable_token), typed failures
-- login.py: jscode2session; phone.py: getuserphonenumber
+- login.py: jscode2session; phone.py: getuserphonenumber; security.py: msg_sec_check, media_check_async
+- push.py: message push (消息推送): URL verification, signatures, safe mode's decryption
 - errors.py: the WeChatError family (worded for API users in sidecar/errors.py)
 """
 from __future__ import annotations
 
 from sidecar.wechat.errors import (  # noqa: F401 - the package's public names
     ERR_CODE_USED, ERR_INVALID_CODE, ERR_RATE_LIMITED, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION,
-    STABLE_TOKEN, TOKEN_ERRCODES, WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited,
-    WeChatUnavailable,
+    MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN, TOKEN_ERRCODES, PushMalformed, PushRefused,
+    PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
 )
 from sidecar.wechat.login import LOGIN_REFUSALS, LoginApi, WeChatSession  # noqa: F401
 from sidecar.wechat.phone import PHONE_REFUSALS, PhoneApi  # noqa: F401
+from sidecar.wechat.push import PushReceiver  # noqa: F401
+from sidecar.wechat.security import (  # noqa: F401
+    SUGGEST_PASS, SUGGEST_REVIEW, SUGGEST_RISKY, SecurityApi, suggest_of,
+)
 from sidecar.wechat.transport import WeChatTransport  # noqa: F401
 
 
-class WeChatClient(LoginApi, PhoneApi):
+class WeChatClient(LoginApi, PhoneApi, SecurityApi):
     """Thread-safe client of the WeChat server API; every failure raises a WeChatError."""

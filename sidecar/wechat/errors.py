@@ -11,6 +11,7 @@ log = logging.getLogger("sidecar.wechat")
 
 # The endpoints, by the names errors and log lines give them.
 JSCODE2SESSION, GET_PHONE_NUMBER, STABLE_TOKEN = "jscode2session", "getuserphonenumber", "stable_token"
+MSG_SEC_CHECK, MEDIA_CHECK_ASYNC = "msg_sec_check", "media_check_async"
 
 ERR_INVALID_CODE = 40029
 ERR_CODE_USED = 40163
@@ -48,6 +49,18 @@ class WeChatCodeRejected(WeChatError):
 
 class WeChatCodeMissing(WeChatError):
     """The code was empty; WeChat was not called."""
+
+
+class PushRefused(Exception):
+    """A message push (消息推送) that is not WeChat's or cannot be read; nothing of it was applied."""
+
+
+class PushSignatureInvalid(PushRefused):
+    """The push's signature or msg_signature is missing or wrong (or no push token is configured)."""
+
+
+class PushMalformed(PushRefused):
+    """A correctly signed push whose body cannot be read: not JSON, bad ciphertext or padding, another appid."""
 
 
 def errcode_of(endpoint: str, data: dict) -> int:

@@ -437,7 +437,7 @@ migrate((app) => {
     "authToken": {
       "duration": 604800
     },
-    "authRule": "",
+    "authRule": "users_status != \"禁用\"",
     "manageRule": null
   },
   {
@@ -769,7 +769,9 @@ migrate((app) => {
     "deleteRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
     "indexes": [
       "CREATE UNIQUE INDEX `idx_tbl_attachments_attachments_id` ON `tbl_attachments` (`attachments_id`) WHERE attachments_id != ''",
-      "CREATE INDEX `idx_tbl_attachments_attachments_id_lookup` ON `tbl_attachments` (`attachments_id`)"
+      "CREATE INDEX `idx_tbl_attachments_attachments_id_lookup` ON `tbl_attachments` (`attachments_id`)",
+      "CREATE INDEX `idx_tbl_attachments_attachments_trace_id` ON `tbl_attachments` (`attachments_trace_id`)",
+      "CREATE INDEX `idx_tbl_attachments_owner` ON `tbl_attachments` (`attachments_owner`, `created`)"
     ],
     "fields": [
       {
@@ -920,6 +922,34 @@ migrate((app) => {
         "required": false,
         "min": 0,
         "max": 2000,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "text3010772845",
+        "name": "attachments_trace_id",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 64,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "text2669172748",
+        "name": "attachments_suggest",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 16,
         "pattern": "",
         "autogeneratePattern": "",
         "primaryKey": false

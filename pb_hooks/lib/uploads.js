@@ -1,0 +1,106 @@
+// Users' uploads (issue #17): the data work of the sidecar's POST /pb/api/wechat/upload in one request
+// (pb_hooks/uploads.pb.js), and what closing an account deletes. The sidecar has already sniffed the
+// file and stripped its metadata (sidecar/uploads.py): only that clean copy ever reaches PocketBase.
+
+const ATTACHMENTS = "tbl_attachments";
+const WINDOW_MS = 60 * 60 * 1000;
+// ops/settings.py's UPLOAD_RATE default, for a PocketBase started without the setting (make run and the
+// deploy env always give it; tests/test_uploads_hook.py checks the two agree).
+const DEFAULT_RATE = 30;
+
+// Uploads per user and hour; 0 when UPLOAD_RATE=off (benchmarks) lifts the bound.
+function rate() {
+  const raw = ($os.getenv("UPLOAD_RATE") || "").trim().toLowerCase();
+  if (raw === "off") {
+    return 0;
+  }
+  const value = parseInt(raw, 10);
+  return value > 0 ? value : DEFAULT_RATE;
+}
+
+// PocketBase's datetime text ("2026-01-02 03:04:05.678Z") of ms milliseconds since the epoch.
+function dbTime(ms) {
+  return new Date(ms).toISOString().replace("T", " ");
+}
+
+// The attachments owner created in the last hour (idx_tbl_attachments_owner serves the query).
+function recentUploads(app, owner) {
+  return app.countRecords(ATTACHMENTS, $dbx.exp("attachments_owner = {:owner} AND created > {:since}",
+    { owner, since: dbTime(Date.now() - WINDOW_MS) }));
+}
+
+// The upload: e's multipart body holds the user's token, the file's metadata and the clean file in the
+// part `file`. In one transaction (PocketBase runs them one at a time, so two uploads of a user cannot
+// both take the last slot): the token's user, the UPLOAD_RATE bound, the create. Answers
+// {status, body}: {attachment: <record>}, or a refusal {reason}.
+function create(e) {
+  const form = e.requestInfo().body;
+  let files;
+  try {
+    files = e.findUploadedFiles("file");
+  } catch (_) {
+    files = [];
+  }
+  if (files.length !== 1) {
+    return { status: 400, body: { reason: "file_missing", field: "file" } };
+  }
+  let answer = null;
+  // Reads (the token's user, the recent uploads) then writes: the write lock first (lib/write_tx.js says why).
+  require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
+    const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(txApp, form.token, true);
+    if (found.refusal) {
+      answer = found.refusal;
+      return;
+    }
+    const owner = found.user.getString("openid");
+    const limit = rate();
+    if (limit && recentUploads(txApp, owner) >= limit) {
+      answer = { status: 429, body: { reason: "upload_rate" } };
+      return;
+    }
+    const record = new Record(txApp.findCollectionByNameOrId(ATTACHMENTS));
+    record.load({
+      attachments_owner: owner,
+      attachments_filename: String(form.filename || ""),
+      attachments_filetype: String(form.filetype || ""),
+      attachments_size: Number(form.size) || files[0].size,
+      attachments_md5: String(form.md5 || ""),
+      attachments_status: String(form.status || ""),
+    });
+    record.set("attachments_link", files[0]);
+    txApp.save(record);
+    answer = { status: 200, body: { attachment: record } };
+  });
+  return answer;
+}
+
+// Deletes the attachments owner uploaded or was given (attachments_owner = their openid) with their
+// files, in the caller's transaction: PocketBase removes the files (local disk or S3) once it commits.
+// An empty owner deletes nothing (records the dashboard made without one are nobody's).
+function deleteOwned(txApp, owner) {
+  if (!owner) {
+    return 0;
+  }
+  const owned = txApp.findRecordsByFilter(ATTACHMENTS, "attachments_owner = {:owner}", "", 0, 0, { owner });
+  for (const record of owned) {
+    txApp.delete(record);
+  }
+  return owned.length;
+}
+
+// Whether the attachment with that business id belongs to owner: the profile route links only these,
+// and answers for any other id exactly what it answers for a missing one.
+function owns(app, owner, attachmentId) {
+  if (!owner) {
+    return false;
+  }
+  try {
+    app.findFirstRecordByFilter(ATTACHMENTS, "attachments_id = {:id} && attachments_owner = {:owner}",
+      { id: attachmentId, owner });
+    return true;
+  } catch (_) {
+    return false;
+  }
+}
+
+module.exports = { create, deleteOwned, owns, rate, DEFAULT_RATE, WINDOW_MS };

@@ -1,0 +1,67 @@
+"""A worker's map of user record id -> openid, so that a route needing a user's openid asks PocketBase at most once.
+
+A user's openid never changes (WeChat gives one per user and app; the record keeps it for life), so an entry
+never goes stale; a closed account's entry only names an openid nobody asks for again. Filled by login answers
+(remember) and, on a miss, by ONE superuser read of the record (openid). Bounded: the least recently used entry
+goes first once CAPACITY users are known.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+
+from sidecar.errors import Unauthorized
+from sidecar.pocketbase import PocketBaseError, PocketBaseGateway
+
+USERS = "tbl_auth_users"
+# PocketBase's record ids (ops/schema/pocketbase_json.py, the id field's pattern and length).
+RECORD_ID = re.compile(r"[a-z0-9]{15}")
+# ~200 bytes an entry: about 20 MB per worker at most.
+CAPACITY = 100_000
+
+
+class Openids:
+    """Thread-safe, bounded: user record id -> openid."""
+
+    def __init__(self, pb: PocketBaseGateway, capacity: int = CAPACITY):
+        self._pb = pb
+        self._capacity = capacity
+        self._entries: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def remember(self, user_id: str, openid: str) -> None:
+        """Keep a user's openid (from a login answer or a UserInfo row); empty values are ignored."""
+        if not user_id or not openid:
+            return
+        with self._lock:
+            self._entries[user_id] = openid
+            self._entries.move_to_end(user_id)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def openid(self, user_id: str) -> str:
+        """The openid of a user record id: remembered, else read with one PocketBase call and remembered.
+
+        Unauthorized when no user has that id, or the user has no openid (not a WeChat user)."""
+        with self._lock:
+            known = self._entries.get(user_id)
+            if known is not None:
+                self._entries.move_to_end(user_id)
+                return known
+        if not RECORD_ID.fullmatch(user_id):  # nothing else names a record: not worth a call
+            raise Unauthorized()
+        try:
+            record = self._pb.call("GET", f"/api/collections/{USERS}/records/{user_id}", params={"fields": "openid"})
+        except PocketBaseError as exc:
+            if exc.status == 404:
+                raise Unauthorized() from None
+            raise
+        openid = record.get("openid") if isinstance(record, dict) else None
+        if not isinstance(openid, str) or not openid:
+            raise Unauthorized("当前用户缺少 openid")
+        self.remember(user_id, openid)
+        return openid

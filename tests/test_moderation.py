@@ -1,0 +1,255 @@
+"""sidecar/moderation.py with a real PocketBase, WeChat faked: profile text checks, submit_picture, the verdicts of
+pb_hooks/moderation.pb.js, and the push route (sidecar/routes/wechat.py)."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from ops.stack_config import new_aes_key
+from ops.wechat_stub.security import PushTarget, media_check_event
+from sidecar import create_app
+from sidecar.wechat.push import signature
+
+TEXT_FIELDS = ("users_name", "users_tag")
+PUSH_TOKEN, PUSH_AES_KEY = "push-token-" + new_aes_key()[:8], new_aes_key()
+VERDICT = "/api/internal/media-verdict"
+
+
+def profile(client, token: str, body: dict):
+    return client.post("/pb/api/wechat/profile", json=body, headers={"Authorization": f"Bearer {token}"})
+
+
+# ------------------------------------------------------------ profile text
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+def test_risky_text_is_a_400_naming_the_field_and_nothing_is_written(client, pb, wechat, login, unique, field):
+    token, user = login()
+    before = pb.user(user["pb_id"])
+    wechat.verdicts[f"坏内容-{unique}"] = "risky"
+    other = "users_tag" if field == "users_name" else "users_name"
+    response = profile(client, token, {field: f"坏内容-{unique}", other: f"好内容-{unique}",
+                                       "users_phone": f"137{int(unique, 16) % 10**8:08d}"})
+    assert response.status_code == 400
+    assert response.json == {"code": 400, "msg": "内容含有违规信息,请修改", "data": {"field": field}}
+    assert pb.user(user["pb_id"]) == before
+    # WeChat was asked with the user's openid, scene 1, version 2 (the body itself: tests/test_wechat_security.py).
+    assert f"msg_sec_check:坏内容-{unique}" in wechat.calls
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+@pytest.mark.parametrize("suggest", ["pass", "review"])
+def test_pass_and_review_are_written(client, pb, wechat, login, unique, field, suggest):
+    token, user = login()
+    wechat.verdicts[f"内容-{unique}"] = suggest
+    response = profile(client, token, {field: f"内容-{unique}"})
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["user"][field] == f"内容-{unique}"
+    assert pb.user(user["pb_id"])[field] == f"内容-{unique}"
+
+
+@pytest.mark.parametrize("field", TEXT_FIELDS)
+@pytest.mark.parametrize("failure", ["timeout", "errcode", "rate limit"])
+def test_text_wechat_cannot_check_is_a_503_and_nothing_is_written(client, pb, wechat, login, unique, field, failure):
+    token, user = login()
+    before = pb.user(user["pb_id"])
+    text = f"未检查-{unique}"
+    if failure == "timeout":
+        wechat.timeouts.add(text)
+    else:
+        wechat.errors[text] = -1 if failure == "errcode" else 45011
+    response = profile(client, token, {field: text, "users_phone": f"136{int(unique, 16) % 10**8:08d}"})
+    assert response.status_code == 503
+    assert response.json == {"code": 503, "msg": "内容安全检查暂不可用,请稍后再试", "data": {}}
+    assert pb.user(user["pb_id"]) == before
+
+
+def test_the_check_uses_the_users_openid_and_comes_before_the_phone_code(client, wechat, login, unique):
+    token, _ = login(f"orderly-{unique}")
+    wechat.phones["pc-1"] = "13500135000"
+    wechat.verdicts[f"坏-{unique}"] = "risky"
+    assert profile(client, token, {"users_name": f"坏-{unique}", "users_phone_code": "pc-1"}).status_code == 400
+    # The phone code was not spent on a request that writes nothing.
+    assert "phone:pc-1" not in wechat.calls
+
+
+def test_a_worker_that_never_saw_the_user_reads_the_openid_once(sidecar_config, pb, wechat, unique):
+    user = pb.create_user(openid=f"oid-unseen-{unique}")
+    token = pb.user_token(user["id"])
+    fresh = create_app(sidecar_config)
+    calls = []
+    gateway = fresh.extensions["pocketbase"]
+    original = gateway.call
+    gateway.call = lambda method, path, **kw: calls.append(path) or original(method, path, **kw)
+    client = fresh.test_client()
+    for name in (f"名字-{unique}", f"名字二-{unique}"):
+        assert profile(client, token, {"users_name": name}).status_code == 200
+    assert calls.count(f"/api/collections/tbl_auth_users/records/{user['id']}") == 1
+
+
+def test_content_security_off_skips_the_check(sidecar_config, pb, wechat, unique):
+    app = create_app(dataclasses.replace(sidecar_config, CONTENT_SECURITY="off"))
+    token, user = login_with(app)
+    wechat.verdicts[f"risky-{unique}"] = "risky"
+    assert profile(app.test_client(), token, {"users_name": f"risky-{unique}"}).status_code == 200
+    assert not [c for c in wechat.calls if c.startswith("msg_sec_check")]
+
+
+def login_with(app, code: str = "content-off") -> tuple[str, dict]:
+    """(token, UserInfo) of a login through that app."""
+    response = app.test_client().post("/pb/api/wechat/login", json={"users_wx_code": code})
+    assert response.status_code == 200, response.json
+    return response.json["token"], response.json["data"]["user"]
+
+
+# ------------------------------------------------------------ pictures: submission and verdicts
+
+
+def attachment(pb, trace_id: str = "", status: str = "审核中", name: str = "face.png", owner: str = "") -> dict:
+    """An attachment created by a superuser, with a file, a trace id, a status and its owner's openid."""
+    response = pb.request("POST", "/api/collections/tbl_attachments/records",
+                          data={"attachments_trace_id": trace_id, "attachments_status": status,
+                                "attachments_owner": owner},
+                          files={"attachments_link": (name, b"\x89PNG-moderation", "image/png")})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def record(pb, att: dict) -> dict:
+    response = pb.request("GET", f"/api/collections/tbl_attachments/records/{att['id']}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def file_status(pb, att: dict, name: str | None = None) -> int:
+    return pb.request("GET", f"/api/files/{att['collectionId']}/{att['id']}/{name or att['attachments_link']}",
+                      token="").status_code
+
+
+def test_submit_picture_sends_the_public_url_and_stores_trace_id_and_under_review(app, pb, wechat, unique):
+    att = attachment(pb, status="")
+    trace_id = app.extensions["moderation"].submit_picture(f"oid-{unique}", att)
+    url = f"https://api.example.test/pb/api/files/{att['collectionId']}/{att['id']}/{att['attachments_link']}"
+    assert wechat.calls[-1] == f"media_check_async:{url}"
+    stored_att = record(pb, att)
+    assert trace_id.startswith("fake-trace-") and stored_att["attachments_trace_id"] == trace_id
+    assert stored_att["attachments_status"] == "审核中" and stored_att["attachments_suggest"] == ""
+
+
+def test_submit_picture_with_content_security_off_sends_and_writes_nothing(sidecar_config, pb, wechat):
+    app = create_app(dataclasses.replace(sidecar_config, CONTENT_SECURITY="off"))
+    att = attachment(pb, status="有效")
+    assert app.extensions["moderation"].submit_picture("oid-x", att) == ""
+    assert wechat.calls == [] and record(pb, att)["attachments_status"] == "有效"
+
+
+@pytest.mark.parametrize("suggest, status, file_kept", [("pass", "有效", True), ("risky", "违规", False),
+                                                         ("review", "审核中", True)])
+def test_a_verdict_is_applied_once(pb, unique, suggest, status, file_kept):
+    att = attachment(pb, trace_id=f"trace-{suggest}-{unique}")
+    answer = pb.request("POST", VERDICT, json={"trace_id": f"trace-{suggest}-{unique}", "suggest": suggest})
+    assert (answer.status_code, answer.json()) == (200, {"result": "applied"})
+    after = record(pb, att)
+    assert (after["attachments_status"], after["attachments_suggest"]) == (status, suggest)
+    assert after["attachments_trace_id"] == f"trace-{suggest}-{unique}"
+    assert (after["attachments_link"] == att["attachments_link"]) is file_kept
+    assert (file_status(pb, att) == 200) is file_kept
+    # A second verdict (WeChat's resend, or another suggest) changes nothing.
+    again = pb.request("POST", VERDICT, json={"trace_id": f"trace-{suggest}-{unique}", "suggest": "pass"})
+    assert again.json() == {"result": "repeated"}
+    assert record(pb, att) == after
+
+
+def test_a_verdict_for_an_unknown_trace_id_changes_nothing(pb, unique):
+    att = attachment(pb, trace_id=f"known-{unique}")
+    answer = pb.request("POST", VERDICT, json={"trace_id": f"unknown-{unique}", "suggest": "risky"})
+    assert answer.json() == {"result": "unknown"}
+    assert record(pb, att) == att
+
+
+@pytest.mark.parametrize("body", [{}, {"trace_id": "t"}, {"trace_id": "t", "suggest": "maybe"},
+                                  {"trace_id": "", "suggest": "pass"}])
+def test_a_malformed_verdict_is_refused(pb, body):
+    assert pb.request("POST", VERDICT, json=body).status_code == 400
+
+
+def test_the_verdict_route_is_superusers_only(pb, unique):
+    att = attachment(pb, trace_id=f"guarded-{unique}")
+    user_token = pb.user_token(pb.create_user()["id"])
+    for token in ("", user_token):
+        response = pb.request("POST", VERDICT, token=token, json={"trace_id": f"guarded-{unique}", "suggest": "risky"})
+        assert response.status_code in (401, 403)
+    assert record(pb, att) == att
+
+
+def test_a_risky_picture_leaves_the_users_picture_url_empty(client, pb, wechat, login, unique):
+    token, user = login()
+    att = attachment(pb, trace_id=f"avatar-{unique}", owner=user["openid"])
+    assert profile(client, token, {"users_picture": att["attachments_id"]}).json["data"]["user"]["users_picture_url"]
+    pb.request("POST", VERDICT, json={"trace_id": f"avatar-{unique}", "suggest": "risky"})
+    info = profile(client, token, {}).json["data"]["user"]
+    assert info["users_picture"] == att["attachments_id"] and info["users_picture_url"] == ""
+
+
+# ------------------------------------------------------------ the push route
+
+
+@pytest.fixture(scope="module")
+def push_app(sidecar_config):
+    return create_app(dataclasses.replace(sidecar_config, WECHAT_PUSH_TOKEN=PUSH_TOKEN,
+                                          WECHAT_PUSH_AES_KEY=PUSH_AES_KEY))
+
+
+def push(app, event: dict, aes_key: str = PUSH_AES_KEY, token: str = PUSH_TOKEN, **query_changes):
+    query, body = PushTarget("", token, aes_key, app.config["SIDECAR"].WECHAT_APPID).signed(event)
+    return app.test_client().post("/pb/api/wechat/push", query_string={**query, **query_changes}, data=body,
+                                  content_type="application/json")
+
+
+def verdict_event(app, trace_id: str, suggest: str) -> dict:
+    return media_check_event(app.config["SIDECAR"].WECHAT_APPID, "oid-push", trace_id, suggest)
+
+
+def test_url_verification_echoes_echostr(push_app):
+    query = {"timestamp": "1700000000", "nonce": "abc", "echostr": "hello-wechat"}
+    good = push_app.test_client().get("/pb/api/wechat/push", query_string={
+        **query, "signature": signature(PUSH_TOKEN, "1700000000", "abc")})
+    assert (good.status_code, good.data, good.mimetype) == (200, b"hello-wechat", "text/plain")
+    bad = push_app.test_client().get("/pb/api/wechat/push", query_string={**query, "signature": "0" * 40})
+    assert bad.status_code == 401 and bad.json == {"code": 401, "msg": "签名无效", "data": {}}
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+def test_a_signed_verdict_push_is_applied_and_answered_success(push_app, pb, unique, mode):
+    att = attachment(pb, trace_id=f"pushed-{mode}-{unique}")
+    response = push(push_app, verdict_event(push_app, f"pushed-{mode}-{unique}", "pass"),
+                    aes_key=PUSH_AES_KEY if mode == "safe" else "")
+    assert (response.status_code, response.data) == (200, b"success")
+    assert record(pb, att)["attachments_status"] == "有效"
+    # WeChat's resend of the same push: answered alike, nothing changes.
+    assert push(push_app, verdict_event(push_app, f"pushed-{mode}-{unique}", "risky")).data == b"success"
+    assert record(pb, att)["attachments_status"] == "有效"
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+@pytest.mark.parametrize("forgery", ["wrong token", "no signature"])
+def test_a_push_not_signed_with_our_token_is_a_401_with_no_effect(push_app, pb, unique, mode, forgery):
+    att = attachment(pb, trace_id=f"forged-{mode}-{unique}")
+    event = verdict_event(push_app, f"forged-{mode}-{unique}", "risky")
+    aes_key = PUSH_AES_KEY if mode == "safe" else ""
+    if forgery == "wrong token":
+        response = push(push_app, event, aes_key=aes_key, token="not-our-token")
+    else:
+        response = push(push_app, event, aes_key=aes_key, signature="", msg_signature="")
+    assert response.status_code == 401 and response.json["msg"] == "签名无效"
+    assert record(pb, att) == att and file_status(pb, att) == 200
+
+
+def test_other_events_and_failed_checks_are_acknowledged_and_change_nothing(push_app, pb, unique):
+    att = attachment(pb, trace_id=f"other-{unique}")
+    failed = {**verdict_event(push_app, f"other-{unique}", "pass"), "errcode": 1, "result": {}}
+    for event in ({"Event": "subscribe_msg_popup_event", "MsgType": "event"}, failed,
+                  {**verdict_event(push_app, f"other-{unique}", "risky"), "appid": "wx-another-app"}):
+        assert push(push_app, event).data == b"success"
+    assert record(pb, att) == att
