@@ -11,7 +11,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help run test venv venv-dev system-deps nginx chromium node schema schema-check schema-diff schema-pull \
-        superuser demo backup restore storage logs bench bench-scale wrk clean docs docs-check nginx-production
+        superuser demo backup restore restore-replica storage logs bench bench-scale wrk clean docs docs-check \
+        nginx-production
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -102,6 +103,9 @@ backup: venv ## back up the running PocketBase into pb_data/backups/ (prints the
 restore: venv ## restore a backup into the running PocketBase: make restore NAME=<file.zip>
 	@test -n "$(NAME)" || { echo "usage: make restore NAME=<file.zip> (a file in pb_data/backups/)"; exit 2; }
 	$(PY) -m ops.stack restore "$(NAME)"
+
+restore-replica: venv ## restore data.db from the Litestream replica (REPLICA_URL) into an empty PB_DATA_DIR, PocketBase stopped; AT=<RFC 3339 time> for a point in time
+	$(PY) -m ops.stack restore-replica $(if $(AT),--at "$(AT)")
 
 storage: venv ## apply the S3_* and BACKUP_* settings to the running PocketBase (servers; make run does it at start)
 	$(PY) -m ops.stack storage

@@ -19,17 +19,18 @@ from ops.stack import Stack
 class SizedStack:
     """One size: a temp data dir seeded with n_users and the whole stack running on it."""
 
-    def __init__(self, n_users: int):
+    def __init__(self, n_users: int, **settings):
         self.shape = seed_sql.Shape(n_users)
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-scale-{n_users}-"))
-        self.config = bench_config(self.tmp)
+        self.config = bench_config(self.tmp, **settings)
         self.stack = Stack(self.config)
         self.tag = f"{n_users:>9,d} users  "
         self.info: dict = {"users": n_users}
         self.files: dict = {}
 
-    def seed(self) -> None:
-        """PocketBase once for the schema and the templates, stopped; then the rows straight into SQLite."""
+    def seed(self, queries: bool = True) -> None:
+        """PocketBase once for the schema and the templates, stopped; then the rows straight into SQLite
+        (and, with queries, the cost of the routes' queries on them)."""
         t0 = time.monotonic()
         config = self.config
         pb = PocketBaseServer(config.pb_data_dir, config.superuser_email, config.superuser_password,
@@ -41,7 +42,8 @@ class SizedStack:
         self.info["counts"] = seed_sql.seed_database(config.pb_data_dir, self.shape, templates)
         self.info["seed_seconds"] = round(time.monotonic() - t0, 1)
         log(f"{self.tag}seeded in {self.info['seed_seconds']} s: {self.info['counts']}")
-        self.info["queries"] = query_costs(config.pb_data_dir / "data.db", self.shape)
+        if queries:
+            self.info["queries"] = query_costs(config.pb_data_dir / "data.db", self.shape)
 
     def start(self) -> None:
         """The stack on the seeded data, its wrk input files written and its workers warm."""

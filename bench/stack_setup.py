@@ -12,15 +12,16 @@ from ops.processes import free_port
 from ops.stack import Stack, StackConfig
 
 
-def bench_config(tmp: Path) -> StackConfig:
-    """A stack on free ports with its data and run dirs in tmp, no rate limits, the WeChat dev stub."""
+def bench_config(tmp: Path, **settings) -> StackConfig:
+    """A stack on free ports with its data and run dirs in tmp, no rate limits, the WeChat dev stub (and
+    other settings, e.g. S3_* and REPLICA_URL for bench/replica.py)."""
     http_port = free_port()
     return StackConfig.from_env(overrides={
         "HTTP_PORT": http_port, "PB_PORT": free_port(), "SIDECAR_PORT": free_port(),
         "PB_DATA_DIR": tmp / "pb_data", "RUN_DIR": tmp / "run", "RATE_LIMITS": "off",
         "UPLOAD_RATE": "off",
         "WECHAT_APPID": "", "WECHAT_SECRET": "", "PB_SUPERUSER_PASSWORD": secrets.token_urlsafe(24),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{http_port}", **BENCH_SIDECAR_SETTINGS,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{http_port}", **BENCH_SIDECAR_SETTINGS, **settings,
     }, dotenv_path=None)
 
 

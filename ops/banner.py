@@ -44,6 +44,7 @@ def print_started(stack: Stack, demo: list[str] | None = None) -> None:
         f"  nginx      listening on {config.nginx_listen}:{config.http_port}"
         + ("" if RateLimit.parse(config.rate_limits) else " (rate limits off)"),
         f"  Storage    {config.storage.describe()}",
+        f"  Replica    {config.replica.describe()}",
         f"  Sidecars   {', '.join(config.sidecar_upstreams)}",
         f"  Logs       {stack.run_dir}/*.log   (make logs)",
         f"  WeChat     {'local dev stub at ' + str(stack.stub_url) if config.dev_mode else 'live, appid ' + config.wechat_appid}",

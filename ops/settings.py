@@ -127,6 +127,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BACKUP_CRON", "0 3 * * *", "PocketBase's scheduled backups (cron, UTC); `off`: none", FILES,
             (STACK, TOOLS)),
     Setting("BACKUP_KEEP", "7", "how many scheduled backups PocketBase keeps", FILES, (STACK, TOOLS)),
+    Setting("REPLICA_URL", "", "`s3://<bucket>/<path>`: Litestream replicates `data.db` there continuously "
+            "(every second), on the S3 endpoint, region and key above; empty: off. A bucket it cannot reach stops "
+            "the start with one line; `make restore-replica` restores from it (deploy/README.md, \"Machine lost\")",
+            FILES, (STACK, SIDECAR, TOOLS)),
+    Setting("REPLICA_SOCKET", "/run/bai-litestream/litestream.sock", "Litestream's control socket, where the "
+            "health route reads the replica's lag; `make run` uses `<RUN_DIR>/litestream.sock`", FILES,
+            (SIDECAR, TOOLS), server_only=True),
     Setting("SIDECAR_WORKERS", "", "gunicorn gthread workers (the sidecar mostly waits on PocketBase and WeChat, "
             "and shares the CPUs with PocketBase: bench/limits.md, \"worker model\")", PROCESSES, (STACK, GUNICORN),
             default_doc="cores + 1"),

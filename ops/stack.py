@@ -10,13 +10,17 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from ops.nginx_conf import nginx_binary, render_nginx_conf
-from ops.pbserver import PocketBaseServer
+from ops.pbserver import DATA_UMASK, PocketBaseServer
 from ops.processes import ROOT, ManagedProcess, proc_stat, retry_on_fresh_ports
+from ops.replica import (CONFIG_NAME, DB_NAME, ReplicaError, check_before_start, litestream_env, replicate_argv,
+                         write_private)
 from ops.stack_config import StackConfig, StackError
 from ops.storage import S3_SETTINGS, StorageError, apply_storage_settings
+from sidecar.replica import read_databases
 
 # gunicorn's settings, shared with the systemd unit; workers, threads, bind and name come on the command line.
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -53,7 +57,8 @@ def process_group_members(pgids) -> list[int]:
 
 
 class Stack:
-    """PocketBase + WeChat dev stub (dev mode) + gunicorn(sidecar) + nginx, started and stopped as one."""
+    """PocketBase (+ Litestream with REPLICA_URL) + WeChat dev stub (dev mode) + gunicorn(sidecar) + nginx,
+    started and stopped as one."""
 
     def __init__(self, config: StackConfig):
         self.config = config
@@ -93,7 +98,10 @@ class Stack:
         for port in self.config.local_sidecar_ports[1:]:
             ensure_port_free("127.0.0.1", port, "SIDECAR_UPSTREAMS")
         try:
+            self.check_replica()
             self.start_pocketbase()
+            if self.config.replica.enabled:
+                self.start_litestream()
             if self.config.dev_mode:
                 self.start_stub()
             for port in self.config.local_sidecar_ports:
@@ -125,6 +133,35 @@ class Stack:
             apply_storage_settings(self.pb.url, self.pb.superuser_token(), self.config.storage)
         except StorageError as exc:
             raise StackError(str(exc)) from None
+
+    def check_replica(self) -> None:
+        """With REPLICA_URL: its bucket answers, and an empty data dir is not started over a full replica."""
+        try:
+            check_before_start(self.config.replica, self.config.pb_data_dir, self.run_dir)
+        except ReplicaError as exc:
+            raise StackError(str(exc)) from None
+
+    def start_litestream(self, deadline: float = 30.0) -> None:
+        """`litestream replicate` for data.db, once PocketBase has created it; ready when its socket answers."""
+        config, socket_path = self.config, self.config.replica_socket
+        conf = write_private(self.run_dir / CONFIG_NAME,
+                             config.replica.config_yaml(config.pb_data_dir / DB_NAME, socket_path))
+        socket_path.unlink(missing_ok=True)  # left by a Litestream that was killed
+        litestream = ManagedProcess("litestream", replicate_argv(conf), self.run_dir / "litestream.log",
+                                    env=litestream_env(os.environ, config.replica), umask=DATA_UMASK)
+        self._track("litestream", litestream.start())
+        end = time.monotonic() + deadline
+        while True:
+            if not litestream.alive():
+                raise StackError(f"litestream exited with {litestream.proc.returncode}:\n{litestream.log_tail()}")
+            try:
+                if read_databases(str(socket_path)):
+                    return
+            except (OSError, ValueError):
+                pass
+            if time.monotonic() > end:
+                raise StackError(f"litestream not ready after {deadline:g}s:\n{litestream.log_tail()}")
+            time.sleep(0.1)
 
     def start_stub(self) -> None:
         """The WeChat dev stub as a process on a free port (a fresh one if another process takes it first)."""
@@ -159,6 +196,8 @@ class Stack:
             WECHAT_PUSH_TOKEN=config.wechat_push_token,
             WECHAT_PUSH_AES_KEY=config.wechat_push_aes_key,
             UPLOAD_MAX_BYTES=str(config.upload_max_bytes),
+            REPLICA_URL=config.replica.url,
+            REPLICA_SOCKET=str(config.replica_socket),
         )
         if config.dev_mode:
             env.update(WECHAT_APPID=DEV_APPID, WECHAT_SECRET=DEV_SECRET, WECHAT_API_BASE=self.stub_url,
@@ -214,9 +253,10 @@ class Stack:
         nginx.wait_http(self.base_url + HEALTH_PATH, 30, ok=lambda r: r.status_code == 200)
 
     def stop(self) -> None:
-        """Stop nginx, gunicorn, the stub and PocketBase, in that order; nothing is left running."""
+        """Stop nginx, gunicorn, the stub, PocketBase and Litestream (its last sync after PocketBase's last write),
+        in that order; nothing is left running."""
         sidecars = [name for name in self.processes if name.startswith("sidecar")]
-        for name in ("nginx", *sidecars, "wechat_stub", "pocketbase"):
+        for name in ("nginx", *sidecars, "wechat_stub", "pocketbase", "litestream"):
             process = self.processes.get(name)
             if process:
                 process.stop()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ops.processes import ROOT
+from ops.replica import SOCKET_NAME, ReplicaError, ReplicaSettings
 from ops.settings import BY_NAME, STACK, read_by
 from ops.storage import StorageError, StorageSettings
 from sidecar.cors import parse_origins
@@ -134,6 +135,7 @@ class StackConfig:
     # nginx's sidecar upstream, host:port each; the stack runs a gunicorn for every local one.
     sidecar_upstreams: tuple[str, ...] = ()
     storage: StorageSettings = field(default_factory=StorageSettings)
+    replica: ReplicaSettings = field(default_factory=ReplicaSettings)
 
     @classmethod
     def from_env(cls, overrides: dict | None = None, dotenv_path: Path | None = ROOT / ".env",
@@ -205,7 +207,8 @@ class StackConfig:
         )
         try:
             config.storage = StorageSettings.from_values(get)
-        except StorageError as exc:
+            config.replica = ReplicaSettings.from_values(get, config.storage)
+        except (StorageError, ReplicaError) as exc:
             raise StackError(str(exc)) from None
         return config.validated()
 
@@ -241,6 +244,11 @@ class StackConfig:
     def dev_mode(self) -> bool:
         """No WeChat credentials: the sidecar talks to the local dev stub."""
         return not self.wechat_appid
+
+    @property
+    def replica_socket(self) -> Path:
+        """Litestream's control socket in the run dir (the health route reads the lag there)."""
+        return self.run_dir / SOCKET_NAME
 
     @property
     def pb_url(self) -> str:

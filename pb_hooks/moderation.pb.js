@@ -19,7 +19,8 @@ routerAdd("POST", "/api/internal/media-verdict", (e) => {
     return e.json(400, { reason: "verdict_invalid" });
   }
   let result = "unknown";
-  e.app.runInTransaction((txApp) => {
+  // Reads then writes: the write lock first (lib/write_tx.js says why).
+  require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
     let attachment;
     try {
       attachment = txApp.findFirstRecordByData("tbl_attachments", "attachments_trace_id", traceId);

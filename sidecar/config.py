@@ -43,6 +43,9 @@ class Config:
     WECHAT_PUSH_AES_KEY: str = ""
     # WeChat content security on profile text and pictures: "on" or "off" (benchmarks, teams without UGC).
     CONTENT_SECURITY: str = "on"
+    # Litestream's replica of data.db (empty: off) and its control socket, read by the health route.
+    REPLICA_URL: str = ""
+    REPLICA_SOCKET: str = "/run/bai-litestream/litestream.sock"
 
     REQUIRED = ("PB_URL", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD", "WECHAT_APPID", "WECHAT_SECRET")
     SECRETS = ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY")

@@ -97,5 +97,5 @@ def test_users_count_refuses_a_non_json_body(client):
 def test_health_reports_pocketbase_and_wechat_mode(client):
     response = client.get(HEALTH)
     assert response.status_code == 200
-    assert response.json["data"] == {"pocketbase": "ok", "wechat_mode": "live"}
+    assert response.json["data"] == {"pocketbase": "ok", "wechat_mode": "live", "replica": {"status": "off"}}
 

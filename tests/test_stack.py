@@ -219,7 +219,7 @@ def test_production_nginx_conf_is_generated_from_the_shared_api_server_block_and
 @pytest.mark.slow
 def test_health_envelope_through_nginx(stack):
     body = assert_envelope(requests.get(stack.base_url + "/pb/api/system/health", timeout=10), 200)
-    assert body["data"] == {"pocketbase": "ok", "wechat_mode": "dev-stub"}
+    assert body["data"] == {"pocketbase": "ok", "wechat_mode": "dev-stub", "replica": {"status": "off"}}
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@
 // route gives a bad token: 401 {reason: "token_invalid"}.
 function withTokenUser(e, act) {
   let answer = null;
-  e.app.runInTransaction((txApp) => {
+  // Reads (the token's user) then writes: the write lock first (lib/write_tx.js says why).
+  require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
     const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(txApp, e.requestInfo().body.token, false);
     if (found.refusal) {
       answer = found.refusal;

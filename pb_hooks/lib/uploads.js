@@ -45,7 +45,8 @@ function create(e) {
     return { status: 400, body: { reason: "file_missing", field: "file" } };
   }
   let answer = null;
-  e.app.runInTransaction((txApp) => {
+  // Reads (the token's user, the recent uploads) then writes: the write lock first (lib/write_tx.js says why).
+  require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
     const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(txApp, form.token, true);
     if (found.refusal) {
       answer = found.refusal;

@@ -8,7 +8,8 @@ const COUNTERS = "sys_counters";
 const USERS = "tbl_auth_users";
 
 function reconcile(app) {
-  app.runInTransaction((txApp) => {
+  // Reads then writes: the write lock first (lib/write_tx.js says why).
+  require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
     try {
       txApp.findFirstRecordByData(COUNTERS, "name", USERS);
     } catch (_) {

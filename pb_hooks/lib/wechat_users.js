@@ -125,7 +125,8 @@ function updateProfile(app, token, changes, typedPhone, event) {
   let refusal = null;
   let saved = null;
   try {
-    app.runInTransaction((txApp) => {
+    // Reads then writes: the write lock first (lib/write_tx.js says why).
+    require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
       const user = txApp.findRecordById(USERS, userId);
       for (const field of PROFILE_FIELDS) {
         if (!changes[field]) {

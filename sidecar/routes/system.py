@@ -5,6 +5,7 @@ from flask import Blueprint, current_app
 
 from sidecar.audit import audited
 from sidecar.errors import envelope
+from sidecar.replica import replica_status
 from sidecar.routes import WX_CODE_MAX_LENGTH, users
 from sidecar.routes.inputs import bearer_token, client_info, json_object, optional_string
 
@@ -29,11 +30,16 @@ def users_count():
 
 @bp.get("/health")
 def health():
-    """Whether PocketBase answers, and which WeChat server is in use (readiness checks)."""
+    """Whether PocketBase answers, which WeChat server is in use, and how far the replica of data.db lags.
+
+    A replica that is behind or down is reported, not a 503: PocketBase still serves (readiness), the
+    operator's monitoring reads `replica` (sidecar/replica.py).
+    """
     config = current_app.config["SIDECAR"]
     pocketbase_ok = current_app.extensions["pocketbase"].healthy()
     data = {"pocketbase": "ok" if pocketbase_ok else "down",
-            "wechat_mode": "dev-stub" if config.WECHAT_DEV_STUB else "live"}
+            "wechat_mode": "dev-stub" if config.WECHAT_DEV_STUB else "live",
+            "replica": replica_status(bool(config.REPLICA_URL), config.REPLICA_SOCKET)}
     if pocketbase_ok:
         return envelope(200, "服务正常", data)
     return envelope(503, "数据服务暂不可用", data)
