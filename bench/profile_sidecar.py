@@ -10,6 +10,7 @@ loaded with wrk straight at gunicorn: the sidecar alone, without nginx.
 `profile`, per route: the sidecar's CPU per request under gunicorn (from /proc, median of --rounds wrk
 runs), the same requests called in-process as WSGI (no gunicorn, no client socket) and cProfile's split
 of the in-process time into the parts of a request; the gunicorn row is the difference of the two.
+--in-gunicorn adds cProfile inside gunicorn's workers (bench/gunicorn_profiled.py): gunicorn's own part.
 
 `ab`: one gunicorn per variant (LABEL=REF[:GUNICORN ARGS]; REF "." is the working tree, any other a git
 ref, extracted with `git archive`), loaded in turn, A B B A A B ..., for --rounds rounds. It prints each
@@ -29,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.gunicorn_profiled import PROFILE_CONF, profiled_variant, worker_stats
 from bench.inprocess import Caller, breakdown, cpu_per_request, profile, route_requests, top_functions
 from bench.output import RAW, log
 from bench.sidecar_alone import N_USERS, ROUTES, SidecarAlone, Variant, parse_variant
@@ -49,6 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     prof.add_argument("--calls", type=int, default=2000, help="in-process calls per measurement")
     prof.add_argument("--rounds", type=int, default=3, help="wrk runs per route (median)")
     prof.add_argument("--top", type=int, default=0, help="also print the N functions with the most own time")
+    prof.add_argument("--in-gunicorn", action="store_true",
+                      help="also profile inside gunicorn's workers (every thread; one extra wrk run per route)")
     ab = sub.add_parser("ab", help="interleaved A/B of sidecar variants")
     ab.add_argument("variants", nargs="+", type=parse_variant, help="LABEL=REF[:GUNICORN ARGS]")
     ab.add_argument("--route", default="users_count", choices=sorted(ROUTES))
@@ -150,7 +154,28 @@ def run_profile(alone: SidecarAlone, args: argparse.Namespace) -> dict:
         print(f"\n### {route}\n\n" + profile_table(out[route]))
         if args.top:
             print(top_functions(stats, args.top))
+        if args.in_gunicorn:
+            out[route]["in_gunicorn"] = profile_in_gunicorn(alone, route, args)
     return out
+
+
+def profile_in_gunicorn(alone: SidecarAlone, route: str, args: argparse.Namespace) -> dict[str, float]:
+    """cProfile inside a fresh gunicorn of the working tree (all threads of all workers) during one wrk run:
+    its split of the workers' time, scaled to the CPU per request /proc gave for that run."""
+    variant = profiled_variant(alone.tmp / f"prof-{route}")
+    alone.start(variant)
+    try:
+        alone.warm(variant, route, args.conns)
+        run = alone.measure(variant, route, args.conns, args.seconds, 1)
+    finally:
+        variant.process.stop()
+    stats = worker_stats(Path(variant.env["PROFILE_DIR"]))
+    parts = {name: share * run["sidecar_cpu_ms"] for name, share in breakdown(stats).items()}
+    print(f"\nInside gunicorn ({route}, profiler on, {run['sidecar_cpu_ms']:.3f} ms/req with it):\n"
+          + "\n".join(f"- {name}: {ms:.3f} ms ({ms / run['sidecar_cpu_ms']:.0%})" for name, ms in parts.items()))
+    if args.top:
+        print(top_functions(stats, args.top))
+    return parts
 
 
 def profile_table(figures: dict) -> str:

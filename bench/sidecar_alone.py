@@ -8,11 +8,11 @@ machine may be shared, and CPU per request moves far less with other load than t
 """
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 import tarfile
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,7 @@ class Variant:
     label: str
     ref: str = "."                      # "." = the working tree, else a git ref
     gunicorn_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
     tree: Path | None = None
     process: ManagedProcess | None = None
     port: int = 0
@@ -103,20 +104,20 @@ class SidecarAlone:
                 variant.process.stop()
         self.stack.stop()
 
-    def sidecar_env(self, tree: Path) -> dict:
+    def sidecar_env(self, tree: Path, extra: dict | None = None) -> dict:
         env = self.stack.build_sidecar_env()
-        env["PYTHONPATH"] = str(tree)
+        env.update(PYTHONPATH=str(tree), SIDECAR_GUNICORN_CONF=str(tree / "deploy" / "gunicorn.conf.py"), **(extra or {}))
         return env
 
     def start(self, variant: Variant) -> None:
         """The variant's gunicorn on a free port: its own tree's gunicorn.conf.py, then its extra arguments."""
         variant.tree = source_tree(variant.ref, self.tmp)
         variant.port = free_port()
-        argv = [sys.executable, "-m", "gunicorn", "sidecar.wsgi:app", "-c", str(variant.tree / "deploy" / "gunicorn.conf.py"),
-                "--workers", str(self.workers), "--threads", str(self.threads),
+        argv = [sys.executable, "-m", "gunicorn", "sidecar.wsgi:app",
+                "-c", str(variant.tree / "deploy" / "gunicorn.conf.py"), "--workers", str(self.workers), "--threads", str(self.threads),
                 "--bind", f"127.0.0.1:{variant.port}", "--name", f"sidecar-ab-{variant.label}", *variant.gunicorn_args]
         variant.process = ManagedProcess(f"sidecar-{variant.label}", argv, self.tmp / f"sidecar-{variant.label}.log",
-                                         env=self.sidecar_env(variant.tree), cwd=variant.tree).start()
+                                         env=self.sidecar_env(variant.tree, variant.env), cwd=variant.tree).start()
         variant.process.wait_http(variant.url + HEALTH, 60, ok=lambda r: r.status_code == 200)
 
     def inputs(self, url: str) -> dict[str, Path]:
