@@ -130,3 +130,37 @@ def top_functions(stats: pstats.Stats, limit: int = 25) -> str:
     stats.stream = out
     stats.sort_stats("tottime").print_stats(limit)
     return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One in-process measurement of a source tree's sidecar, run as a script by `profile_sidecar ab
+    --in-process` (so that each variant's code is imported in a process of its own): prints one JSON line,
+    {"cpu_ms": CPU ms per call, "statuses": {...}}. The sidecar's settings come from the environment."""
+    import argparse
+    import json
+    import logging
+    import sys
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tree", required=True)
+    parser.add_argument("--route", required=True)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--tokens", default="")
+    parser.add_argument("--users", type=int, default=200)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, args.tree)
+    from sidecar import create_app
+    from sidecar.config import Config
+    logging.basicConfig(level=logging.INFO, stream=open(os.devnull, "w"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s", force=True)
+    app = create_app(Config.from_env(load_dotenv_file=False))
+    tokens = open(args.tokens).read().split() if args.tokens else []
+    call = Caller(app, route_requests(args.route, tokens, args.users))
+    for _ in range(200):
+        call()
+    cpu = cpu_per_request(call, args.calls)
+    print(json.dumps({"cpu_ms": cpu, "statuses": dict(call.statuses)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

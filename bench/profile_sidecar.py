@@ -13,7 +13,9 @@ of the in-process time into the parts of a request; the gunicorn row is the diff
 --in-gunicorn adds cProfile inside gunicorn's workers (bench/gunicorn_profiled.py): gunicorn's own part.
 
 `ab`: one gunicorn per variant (LABEL=REF[:GUNICORN ARGS]; REF "." is the working tree, any other a git
-ref, extracted with `git archive`), loaded in turn, A B B A A B ..., for --rounds rounds. It prints each
+ref, extracted with `git archive`), loaded in turn, A B B A A B ..., for --rounds rounds; with --in-process,
+each round calls each variant's app in-process instead (a process per variant and round, bench/inprocess.py):
+no gunicorn, so a code change's effect is not drowned in gunicorn's share and the other load's noise. It prints each
 round's CPU per request and the medians, and the ratio B/A of each pair: on a shared machine compare
 these, not req/s. Every figure is also written to bench/raw/profile-*.json.
 """
@@ -40,23 +42,28 @@ from ops.stack import Stack
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workers", type=int, default=int(os.environ.get("SIDECAR_WORKERS") or 3))
+    common.add_argument("--threads", type=int, default=int(os.environ.get("SIDECAR_THREADS") or 8))
+    common.add_argument("--conns", type=int, default=8, help="wrk connections")
+    common.add_argument("--seconds", type=int, default=4, help="length of one wrk run")
     parser = argparse.ArgumentParser(prog="python -m bench.profile_sidecar", description=__doc__.split("\n")[0])
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("SIDECAR_WORKERS") or 3))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("SIDECAR_THREADS") or 8))
-    parser.add_argument("--conns", type=int, default=8, help="wrk connections")
-    parser.add_argument("--seconds", type=int, default=4, help="length of one wrk run")
     sub = parser.add_subparsers(dest="command", required=True)
-    prof = sub.add_parser("profile", help="per route: CPU per request under gunicorn, in-process, and its parts")
+    prof = sub.add_parser("profile", parents=[common],
+                          help="per route: CPU per request under gunicorn, in-process, and its parts")
     prof.add_argument("--routes", default=",".join(ROUTES))
     prof.add_argument("--calls", type=int, default=2000, help="in-process calls per measurement")
     prof.add_argument("--rounds", type=int, default=3, help="wrk runs per route (median)")
     prof.add_argument("--top", type=int, default=0, help="also print the N functions with the most own time")
     prof.add_argument("--in-gunicorn", action="store_true",
                       help="also profile inside gunicorn's workers (every thread; one extra wrk run per route)")
-    ab = sub.add_parser("ab", help="interleaved A/B of sidecar variants")
+    ab = sub.add_parser("ab", parents=[common], help="interleaved A/B of sidecar variants")
     ab.add_argument("variants", nargs="+", type=parse_variant, help="LABEL=REF[:GUNICORN ARGS]")
     ab.add_argument("--route", default="users_count", choices=sorted(ROUTES))
     ab.add_argument("--rounds", type=int, default=6)
+    ab.add_argument("--in-process", action="store_true",
+                    help="measure each variant's app called in-process (no gunicorn): steadier, for code changes")
+    ab.add_argument("--calls", type=int, default=2000, help="in-process calls per round")
     args = parser.parse_args(argv)
     for name in getattr(args, "routes", "").split(",") if args.command == "profile" else []:
         if name not in ROUTES:
@@ -111,15 +118,20 @@ def run_ab(alone: SidecarAlone, args: argparse.Namespace) -> dict:
     rows = []
     for n in range(args.rounds):
         for label in round_order(labels, n):
-            row = alone.measure(by_label[label], args.route, args.conns, args.seconds, n + 1)
+            if args.in_process:
+                row = alone.measure_in_process(by_label[label], args.route, args.calls, n + 1)
+            else:
+                row = alone.measure(by_label[label], args.route, args.conns, args.seconds, n + 1)
             rows.append(row)
             log(f"round {n + 1} {label:>10s} {args.route}: sidecar {row['sidecar_cpu_ms']:.3f} ms/req, "
                 f"PocketBase {row['pocketbase_cpu_ms']:.3f} ms/req, {row['rps']:.0f} req/s, errors {row['non2xx']}")
     summary = summarize(rows, labels)
     summary.update(route=args.route, conns=args.conns, seconds=args.seconds, rows=rows,
                    variants_spec={v.label: {"ref": v.ref, "gunicorn_args": v.gunicorn_args} for v in alone.variants})
-    print(f"\nA/B {args.route}, wrk -c{args.conns} {args.seconds} s x {args.rounds} rounds "
-          f"({args.workers} workers x {args.threads} threads):\n" + ab_table(summary))
+    how = (f"in-process, {args.calls} calls" if args.in_process else
+           f"wrk -c{args.conns} {args.seconds} s, {args.workers} workers x {args.threads} threads")
+    summary["how"] = how
+    print(f"\nA/B {args.route} ({how}) x {args.rounds} rounds:\n" + ab_table(summary))
     return summary
 
 

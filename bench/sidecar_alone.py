@@ -9,6 +9,7 @@ machine may be shared, and CPU per request moves far less with other load than t
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -153,6 +154,20 @@ class SidecarAlone:
         return {"variant": variant.label, "route": route, "round": round_no, "requests": r["requests"],
                 "rps": r["rps"], "non2xx": r["non2xx"] + r["socket_errors"],
                 "sidecar_cpu_ms": sidecar_ticks * per_request, "pocketbase_cpu_ms": pb_ticks * per_request}
+
+    def measure_in_process(self, variant: Variant, route: str, calls: int, round_no: int) -> dict:
+        """The variant's app called in-process (bench/inprocess.py run on its tree): CPU ms per call."""
+        env = self.sidecar_env(variant.tree, variant.env)
+        out = subprocess.run([sys.executable, str(ROOT / "bench" / "inprocess.py"), "--tree", str(variant.tree),
+                              "--route", route, "--calls", str(calls), "--tokens", str(self.files["tokens"]),
+                              "--users", str(N_USERS)], env=env, cwd=variant.tree, capture_output=True, text=True,
+                             timeout=600)
+        if out.returncode != 0:
+            raise RuntimeError(f"in-process run of {variant.label} failed:\n{out.stderr[-3000:]}")
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        errors = sum(n for status, n in result["statuses"].items() if not status.startswith("2"))
+        return {"variant": variant.label, "route": route, "round": round_no, "requests": calls, "rps": 0.0,
+                "non2xx": errors, "sidecar_cpu_ms": result["cpu_ms"], "pocketbase_cpu_ms": 0.0}
 
     def pocketbase_ticks(self) -> int:
         return group_ticks(self.stack.processes["pocketbase"].pid)
