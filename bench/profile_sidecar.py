@@ -113,7 +113,7 @@ def ab_table(summary: dict) -> str:
 def run_ab(alone: SidecarAlone, args: argparse.Namespace) -> dict:
     labels = [v.label for v in alone.variants]
     by_label = {v.label: v for v in alone.variants}
-    for variant in alone.variants:
+    for variant in alone.variants if not args.in_process else []:
         alone.warm(variant, args.route, args.conns)
     rows = []
     for n in range(args.rounds):
