@@ -10,7 +10,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help run test venv venv-dev system-deps nginx chromium schema schema-check schema-diff schema-pull \
-        superuser backup restore storage logs bench bench-scale profile wrk clean docs docs-check nginx-production
+        superuser backup restore storage logs bench bench-scale wrk clean docs docs-check nginx-production
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -93,6 +93,7 @@ bench: venv-dev nginx wrk ## load-test the whole stack with wrk (seeded temp dat
 bench-scale: venv-dev nginx wrk ## the routes at 10k, 100k and 1M users (~10 min); bench/scale.png and the cost curve in results.md
 	$(PY) -m bench.scale
 
+.PHONY: profile
 profile: venv-dev wrk ## where the sidecar's CPU per request goes (bench/profile_sidecar.py); AB="A=HEAD~1 B=.": an A/B of two refs
 	$(PY) -m bench.profile_sidecar $(if $(AB),ab $(AB) $(ARGS),profile $(ARGS))
 
