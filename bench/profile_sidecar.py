@@ -159,8 +159,10 @@ def run_profile(alone: SidecarAlone, args: argparse.Namespace) -> dict:
         cpu = statistics.median(cpu_per_request(call, args.calls) for _ in range(3))
         stats = profile(call, args.calls)
         gunicorn_cpu = statistics.median(r["sidecar_cpu_ms"] for r in served)
+        system_cpu = statistics.median(r["sidecar_system_ms"] for r in served)
         parts = {name: share * cpu for name, share in breakdown(stats).items()}
-        out[route] = {"gunicorn_cpu_ms": gunicorn_cpu, "in_process_cpu_ms": cpu, "parts_ms": parts,
+        out[route] = {"gunicorn_cpu_ms": gunicorn_cpu, "system_cpu_ms": system_cpu, "in_process_cpu_ms": cpu,
+                      "parts_ms": parts,
                       "pocketbase_cpu_ms": statistics.median(r["pocketbase_cpu_ms"] for r in served),
                       "statuses": dict(call.statuses), "rps": statistics.median(r["rps"] for r in served)}
         print(f"\n### {route}\n\n" + profile_table(out[route]))
@@ -199,6 +201,9 @@ def profile_table(figures: dict) -> str:
     for name, ms in figures["parts_ms"].items():
         lines.append(f"| {name} | {ms:.3f} | {ms / total:.0%} |")
     lines.append(f"| **sidecar under gunicorn (from /proc)** | **{total:.3f}** | 100% |")
+    if "system_cpu_ms" in figures:
+        lines.append(f"| (of which in the kernel: sockets, epoll, futexes) | {figures['system_cpu_ms']:.3f} "
+                     f"| {figures['system_cpu_ms'] / total:.0%} |")
     lines.append(f"| (PocketBase, for comparison) | {figures['pocketbase_cpu_ms']:.3f} | |")
     return "\n".join(lines)
 

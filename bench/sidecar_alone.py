@@ -21,8 +21,8 @@ import requests
 
 from bench.procstats import group_ticks
 from bench.wrk import run_wrk
-from ops.processes import ROOT, ManagedProcess, free_port
-from ops.stack import Stack
+from ops.processes import ROOT, ManagedProcess, free_port, proc_stat
+from ops.stack import Stack, process_group_members
 
 HEALTH = "/pb/api/system/health"
 # The routes every request of which pays the fixed cost; the bench's own wrk scripts drive them.
@@ -146,14 +146,17 @@ class SidecarAlone:
     def measure(self, variant: Variant, route: str, conns: int, seconds: int, round_no: int) -> dict:
         """One wrk run at the variant: requests, req/s and CPU ms per request of the sidecar and of PocketBase."""
         script, path = ROUTES[route]
-        sidecar_before, pb_before = group_ticks(variant.process.pid), self.pocketbase_ticks()
+        (user_before, system_before), pb_before = user_system_ticks(variant.process.pid), self.pocketbase_ticks()
         r = run_wrk(route, script, variant.url + path, conns, seconds, self.wrk_env(conns, round_no),
                     tag=f"ab-{variant.label}-")
-        sidecar_ticks, pb_ticks = group_ticks(variant.process.pid) - sidecar_before, self.pocketbase_ticks() - pb_before
+        user_after, system_after = user_system_ticks(variant.process.pid)
+        pb_ticks = self.pocketbase_ticks() - pb_before
         per_request = 1000 / os.sysconf("SC_CLK_TCK") / max(r["requests"], 1)
         return {"variant": variant.label, "route": route, "round": round_no, "requests": r["requests"],
                 "rps": r["rps"], "non2xx": r["non2xx"] + r["socket_errors"],
-                "sidecar_cpu_ms": sidecar_ticks * per_request, "pocketbase_cpu_ms": pb_ticks * per_request}
+                "sidecar_cpu_ms": (user_after - user_before + system_after - system_before) * per_request,
+                "sidecar_system_ms": (system_after - system_before) * per_request,
+                "pocketbase_cpu_ms": pb_ticks * per_request}
 
     def measure_in_process(self, variant: Variant, route: str, calls: int, round_no: int) -> dict:
         """The variant's app called in-process (bench/inprocess.py run on its tree): CPU ms per call."""
@@ -171,3 +174,13 @@ class SidecarAlone:
 
     def pocketbase_ticks(self) -> int:
         return group_ticks(self.stack.processes["pocketbase"].pid)
+
+
+def user_system_ticks(pid: int) -> tuple[int, int]:
+    """Clock ticks in user and in system (kernel: sockets, epoll, futexes) mode of the group led by pid."""
+    user = system = 0
+    for member in process_group_members({pid}):
+        fields = proc_stat(member)
+        if fields:
+            user, system = user + int(fields[11]), system + int(fields[12])
+    return user, system

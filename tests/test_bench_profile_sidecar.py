@@ -129,10 +129,11 @@ def test_the_caller_sends_each_routes_requests_as_nginx_passes_them():
 
 def test_the_profile_table_puts_gunicorns_share_first_and_sums_to_the_served_cost():
     table = profile_sidecar.profile_table({"gunicorn_cpu_ms": 1.0, "in_process_cpu_ms": 0.4, "pocketbase_cpu_ms": 0.3,
-                                           "parts_ms": {"Flask": 0.3, "JSON": 0.1}})
+                                           "system_cpu_ms": 0.25, "parts_ms": {"Flask": 0.3, "JSON": 0.1}})
     lines = table.splitlines()
     assert lines[2].endswith("| 0.600 | 60% |") and "| Flask | 0.300 | 30% |" in table
     assert "| **sidecar under gunicorn (from /proc)** | **1.000** | 100% |" in table
+    assert "| (of which in the kernel: sockets, epoll, futexes) | 0.250 | 25% |" in table
 
 
 def test_a_variant_knows_its_url():
