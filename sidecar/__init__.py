@@ -15,31 +15,10 @@ from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, USERS, UserService
 from sidecar.wechat import WeChatClient
 
 
-class SidecarFlask(Flask):
-    """Flask, remembering ensure_sync's answer per function (Flask's documented place to change it).
-
-    Flask asks, for every hook and view on every request, whether it is a coroutine function
-    (inspect.iscoroutinefunction); a function never becomes one. The sidecar has no async views.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._sync_functions: dict = {}
-
-    def ensure_sync(self, func):
-        try:
-            return self._sync_functions[func]
-        except KeyError:
-            sync = self._sync_functions[func] = super().ensure_sync(func)
-            return sync
-        except TypeError:  # an unhashable callable: asked each time, as Flask does
-            return super().ensure_sync(func)
-
-
 def create_app(config: Config | None = None) -> Flask:
     """Build the app; config defaults to the environment."""
     config = config or Config.from_env()
-    app = SidecarFlask(__name__)
+    app = Flask(__name__)
     app.config["SIDECAR"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.MAX_BODY_BYTES
     app.json = OrjsonProvider(app)
