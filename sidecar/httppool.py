@@ -7,7 +7,7 @@ median 0.955x of this pool's throughput (16 interleaved wrk rounds, 11 below 1);
 safe resend below would also need an override of urllib3's private _get_conn. So this pool stays.
 
 Answers are read by http.client, but for the header block: FieldsResponse reads it as plain fields
-instead of through email.parser, which was a quarter of an in-process call's CPU (bench/limits.md,
+instead of through email.parser, which made a users-count's in-process CPU 0.86x (bench/limits.md,
 issue #23).
 """
 from __future__ import annotations

@@ -85,7 +85,7 @@ def token_claims(token: str) -> dict:
 
 
 def _json_or_none(data: bytes) -> Any:
-    # orjson: the same values as json.loads for less CPU on every answer (bench/limits.md, issue #23).
+    # orjson: json.loads's values for what PocketBase (Go) writes, for less CPU (bench/limits.md, issue #23).
     try:
         return orjson.loads(data) if data else None
     except ValueError:

@@ -38,7 +38,7 @@ def init_request_log(app: Flask) -> None:
             "status": response.status_code, "duration_ms": duration_ms,
             "client_ip": environ.get("HTTP_X_REAL_IP") or environ.get("REMOTE_ADDR"),
         }, ensure_ascii=False)
-        # The record without logging's search of the stack for the caller (findCaller), which cost
-        # more than the line itself (bench/limits.md, issue #23): the line is all the record says.
+        # The record is made without logging's search of the stack for its caller (findCaller, on every
+        # call of .info()): the line is all the record says (bench/limits.md, issue #23).
         access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, line, None, None))
         return response
