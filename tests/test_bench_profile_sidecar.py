@@ -140,7 +140,8 @@ def test_a_variant_knows_its_url():
     assert Variant("A", port=8123).url == "http://127.0.0.1:8123"
 
 
-def test_an_in_process_ab_of_the_working_tree_and_head_runs_on_real_processes(capsys):
+def test_an_in_process_ab_of_the_working_tree_and_head_runs_on_real_processes(capsys, monkeypatch):
+    monkeypatch.setattr(profile_sidecar, "wrk_installed", lambda: False)  # not needed in-process
     assert profile_sidecar.main(["ab", "A=HEAD", "B=.", "--in-process", "--rounds", "2", "--calls", "30",
                                  "--route", "refresh_token", "--workers", "1", "--threads", "2"]) == 0
     out = capsys.readouterr().out
@@ -148,3 +149,9 @@ def test_an_in_process_ab_of_the_working_tree_and_head_runs_on_real_processes(ca
             if line.startswith(("| A |", "| B |")))
     assert float(a[1]) > 0 and float(b[1]) > 0 and re.fullmatch(r"[0-2]/2", b[4])
     assert a[-1] == b[-1] == "0"  # every call answered 2xx
+
+
+def test_a_run_through_gunicorn_needs_wrk(monkeypatch):
+    monkeypatch.setattr(profile_sidecar, "wrk_installed", lambda: False)
+    assert profile_sidecar.main(["ab", "A=HEAD", "B=."]) == 1
+    assert profile_sidecar.main(["profile"]) == 1
