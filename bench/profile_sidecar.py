@@ -90,7 +90,8 @@ def summarize(rows: list[dict], labels: list[str]) -> dict:
     base = labels[0]
     by_round = {(r["variant"], r["round"]): r["sidecar_cpu_ms"] for r in rows}
     for label in labels[1:]:
-        pairs = [by_round[(label, n)] / by_round[(base, n)] for (v, n) in by_round if v == label and (base, n) in by_round]
+        pairs = [by_round[(label, n)] / by_round[(base, n)]
+                 for (v, n) in by_round if v == label and (base, n) in by_round]
         out["variants"][label]["ratio_of_medians"] = \
             out["variants"][label]["sidecar_cpu_ms"] / out["variants"][base]["sidecar_cpu_ms"]
         out["variants"][label]["paired_ratio_median"] = statistics.median(pairs)

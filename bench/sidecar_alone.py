@@ -107,7 +107,8 @@ class SidecarAlone:
 
     def sidecar_env(self, tree: Path, extra: dict | None = None) -> dict:
         env = self.stack.build_sidecar_env()
-        env.update(PYTHONPATH=str(tree), SIDECAR_GUNICORN_CONF=str(tree / "deploy" / "gunicorn.conf.py"), **(extra or {}))
+        env.update(PYTHONPATH=str(tree), SIDECAR_GUNICORN_CONF=str(tree / "deploy" / "gunicorn.conf.py"),
+                   **(extra or {}))
         return env
 
     def start(self, variant: Variant) -> None:
@@ -115,7 +116,8 @@ class SidecarAlone:
         variant.tree = source_tree(variant.ref, self.tmp)
         variant.port = free_port()
         argv = [sys.executable, "-m", "gunicorn", "sidecar.wsgi:app",
-                "-c", str(variant.tree / "deploy" / "gunicorn.conf.py"), "--workers", str(self.workers), "--threads", str(self.threads),
+                "-c", str(variant.tree / "deploy" / "gunicorn.conf.py"),
+                "--workers", str(self.workers), "--threads", str(self.threads),
                 "--bind", f"127.0.0.1:{variant.port}", "--name", f"sidecar-ab-{variant.label}", *variant.gunicorn_args]
         variant.process = ManagedProcess(f"sidecar-{variant.label}", argv, self.tmp / f"sidecar-{variant.label}.log",
                                          env=self.sidecar_env(variant.tree, variant.env), cwd=variant.tree).start()
@@ -141,7 +143,8 @@ class SidecarAlone:
     def warm(self, variant: Variant, route: str, conns: int) -> None:
         """A short wrk run so every worker holds its superuser session and keep-alive connections."""
         script, path = ROUTES[route]
-        run_wrk(f"warm-{route}", script, variant.url + path, conns, 1, self.wrk_env(conns, 0), tag=f"ab-{variant.label}-")
+        run_wrk(f"warm-{route}", script, variant.url + path, conns, 1, self.wrk_env(conns, 0),
+                tag=f"ab-{variant.label}-")
 
     def measure(self, variant: Variant, route: str, conns: int, seconds: int, round_no: int) -> dict:
         """One wrk run at the variant: requests, req/s and CPU ms per request of the sidecar and of PocketBase."""
