@@ -12,8 +12,9 @@ from pathlib import Path
 
 PROFILE_CONF = Path(__file__).resolve()
 
-if os.environ.get("SIDECAR_GUNICORN_CONF"):
-    exec(compile(Path(os.environ["SIDECAR_GUNICORN_CONF"]).read_text(), os.environ["SIDECAR_GUNICORN_CONF"], "exec"))
+_OWN_CONF = os.environ.get("SIDECAR_GUNICORN_CONF")
+if _OWN_CONF:  # gunicorn takes one -c: the variant's settings are read into this one
+    exec(compile(Path(_OWN_CONF).read_text(), _OWN_CONF, "exec"))
 
 _profiles = []
 

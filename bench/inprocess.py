@@ -20,7 +20,7 @@ CATEGORIES = [
     ("PocketBase call (http.client, socket)", ("/http/client.py", "/email/", "/socket.py", "/selectors.py",
                                                "sidecar/httppool.py", "sidecar/pocketbase.py")),
     ("WeChat call (requests, urllib3)", ("/requests/", "/urllib3/", "/http/cookiejar.py", "sidecar/wechat/")),
-    ("JSON encode/decode", ("/json/", "orjson", "sidecar/jsonfast.py")),
+    ("JSON encode/decode", ("/json/", "orjson", "sidecar/jsonprovider.py")),
     ("request log (logging)", ("/logging/", "sidecar/requestlog.py")),
     ("CORS", ("sidecar/cors.py",)),
     ("audit", ("sidecar/audit.py",)),

@@ -82,6 +82,7 @@ def test_common_options_come_after_the_command():
     ("/w/sidecar/httppool.py", "PocketBase call (http.client, socket)"),
     ("/x/site-packages/requests/sessions.py", "WeChat call (requests, urllib3)"),
     ("/usr/lib/python3.11/json/encoder.py", "JSON encode/decode"),
+    ("/w/sidecar/jsonprovider.py", "JSON encode/decode"),
     ("/w/sidecar/requestlog.py", "request log (logging)"),
     ("/x/site-packages/werkzeug/local.py", "Flask + Werkzeug (contexts, routing, request/response)"),
     ("/w/sidecar/routes/system.py", "our routes and services"),
