@@ -27,18 +27,12 @@ def init_request_log(app: Flask) -> None:
     def log_request(response):
         request_id = getattr(g, "request_id", None) or uuid.uuid4().hex
         response.headers["X-Request-Id"] = request_id
-        if not access_log.isEnabledFor(logging.INFO):
-            return response
         started = getattr(g, "started", None)
         duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
-        environ = request.environ
         # Path only: no query string, headers or body, where tokens and codes would be.
-        line = json.dumps({
+        access_log.info(json.dumps({
             "request_id": request_id, "method": request.method, "path": request.path,
             "status": response.status_code, "duration_ms": duration_ms,
-            "client_ip": environ.get("HTTP_X_REAL_IP") or environ.get("REMOTE_ADDR"),
-        }, ensure_ascii=False)
-        # The record is made without logging's search of the stack for its caller (findCaller, on every
-        # call of .info()): the line is all the record says (bench/limits.md, issue #23).
-        access_log.handle(access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, line, None, None))
+            "client_ip": request.headers.get("X-Real-IP") or request.remote_addr,
+        }, ensure_ascii=False))
         return response
