@@ -14,10 +14,11 @@ of the in-process time into the parts of a request; the gunicorn row is the diff
 
 `ab`: one gunicorn per variant (LABEL=REF[:GUNICORN ARGS]; REF "." is the working tree, any other a git
 ref, extracted with `git archive`), loaded in turn, A B B A A B ..., for --rounds rounds; with --in-process,
-each round calls each variant's app in-process instead (a process per variant and round, bench/inprocess.py):
-no gunicorn, so a code change's effect is not drowned in gunicorn's share and the other load's noise. It prints each
-round's CPU per request and the medians, and the ratio B/A of each pair: on a shared machine compare
-these, not req/s. Every figure is also written to bench/raw/profile-*.json.
+each round calls each variant's app in-process instead (a process per variant and round,
+bench/inprocess.py): no gunicorn, so a code change's effect is not drowned in gunicorn's share and the
+other load's noise. It prints each round's CPU per request and the medians, and the ratio B/A of each
+pair: on a shared machine compare these, not req/s. Every figure is also written to
+bench/raw/profile-*.json.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.gunicorn_profiled import PROFILE_CONF, profiled_variant, worker_stats
+from bench.gunicorn_profiled import profiled_variant, worker_stats
 from bench.inprocess import Caller, breakdown, cpu_per_request, profile, route_requests, top_functions
 from bench.output import RAW, log
 from bench.sidecar_alone import N_USERS, ROUTES, SidecarAlone, Variant, parse_variant
