@@ -119,6 +119,10 @@ bench: venv-dev nginx wrk ## load-test the whole stack with wrk (seeded temp dat
 bench-scale: venv-dev nginx wrk ## the routes at 10k, 100k and 1M users (~10 min); bench/scale.png and the cost curve in results.md
 	$(PY) -m bench.scale
 
+.PHONY: profile
+profile: venv-dev wrk ## where the sidecar's CPU per request goes (bench/profile_sidecar.py); AB="A=HEAD~1 B=.": an A/B of two refs
+	$(PY) -m bench.profile_sidecar $(if $(AB),ab $(AB) $(ARGS),profile $(ARGS))
+
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { echo "make: installing wrk (Debian package)"; \
 	  $(APT_GET) update -qq && DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq wrk >/dev/null; }

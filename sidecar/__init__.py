@@ -9,6 +9,7 @@ from sidecar.accounts import AccountService
 from sidecar.config import Config
 from sidecar.cors import init_cors
 from sidecar.errors import register_error_handlers
+from sidecar.jsonprovider import OrjsonProvider
 from sidecar.limits import profile_max_lengths
 from sidecar.moderation import ModerationService
 from sidecar.openids import Openids
@@ -34,6 +35,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.request_class = InMemoryUploadRequest
     app.config["SIDECAR"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.MAX_BODY_BYTES
+    app.json = OrjsonProvider(app)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     # Read here, not at import: importing the sidecar reads no file.

@@ -44,6 +44,6 @@ def test_render_lays_out_the_sections_and_keeps_the_cost_curve_last():
                             "## Targets", "## What limits it"]
     assert "- gunicorn: gthread, 3 workers x 8 threads" in text
     assert "- gunicorn master: 20 MiB; workers: 30, 31 MiB (total 61 MiB)" in text
-    assert "- **PASS** returning-user login >= 0.25x native_refresh_nginx @ c=8: 0.25x" in text
+    assert "- **MISS** returning-user login >= 0.5x native_refresh_nginx @ c=8: 0.25x" in text
     assert "- **MISS** no errors anywhere: 3 non-2xx/socket errors in total" in text
     assert text.index("## What limits it") < text.index(MARKER)

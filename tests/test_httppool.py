@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from ops.processes import free_port
-from sidecar.httppool import ConnectionPool
+from sidecar.httppool import ConnectionPool, header_fields
 
 
 class EchoHandler(BaseHTTPRequestHandler):
@@ -29,6 +30,8 @@ class EchoHandler(BaseHTTPRequestHandler):
 
     def _answer(self, body: bytes):
         payload = f"{self.command} {self.path} ".encode() + body
+        if self.path in SPECIAL:
+            return SPECIAL[self.path](self, payload)
         self.send_response(200)
         self.send_header("Content-Length", str(len(payload)))
         if self.path == "/close":
@@ -40,6 +43,45 @@ class EchoHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
+
+
+def chunked(handler, payload: bytes):
+    handler.send_response(200)
+    handler.send_header("transfer-ENCODING", "Chunked")
+    handler.end_headers()
+    for piece in (payload[:3], payload[3:]):
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+    handler.wfile.write(b"0\r\n\r\n")
+
+
+def no_length(handler, payload: bytes):
+    # HTTP/1.1 without Content-Length or chunks: the body ends where the server closes.
+    handler.send_response(200)
+    handler.end_headers()
+    handler.wfile.write(payload)
+    handler.close_connection = True
+
+
+def no_content(handler, payload: bytes):
+    handler.send_response(204)
+    handler.end_headers()
+
+
+def continue_first(handler, payload: bytes):
+    handler.wfile.write(b"HTTP/1.1 100 Continue\r\nX-Skipped: 1\r\n\r\n")
+    handler.send_response(201)
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
+def bad_status(handler, payload: bytes):
+    handler.wfile.write(b"HTTQ/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    handler.close_connection = True
+
+
+SPECIAL = {"/chunked": chunked, "/no-length": no_length, "/no-content": no_content, "/continue": continue_first,
+           "/bad-status": bad_status}
 
 
 @pytest.fixture
@@ -105,3 +147,29 @@ def test_unreachable_server_raises_oserror():
     pool = ConnectionPool(f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(OSError):
         pool.request("GET", "/")
+
+
+@pytest.mark.parametrize("path, status, body, reused", [
+    ("/chunked", 200, b"GET /chunked ", True),
+    ("/no-length", 200, b"GET /no-length ", False),
+    ("/no-content", 204, b"", True),
+    ("/continue", 201, b"GET /continue ", True),
+])
+def test_answers_are_read_by_their_framing_and_reused_when_they_allow_it(server, path, status, body, reused):
+    pool = ConnectionPool(url_of(server), timeout=5)
+    assert pool.request("GET", path) == (status, body)
+    assert pool.request("GET", "/next") == (200, b"GET /next ")
+    assert server.connections == (1 if reused else 2)
+
+
+def test_a_bad_status_line_stays_http_clients_error(server):
+    pool = ConnectionPool(url_of(server), timeout=5)
+    with pytest.raises(http.client.BadStatusLine):
+        pool.request("GET", "/bad-status")
+
+
+def test_header_fields_are_found_by_lower_case_name_the_last_one_winning():
+    fields = header_fields([b"Content-Type: application/json\r\n", b"X-A:  1 \r\n", b"x-a: 2\r\n",
+                            b"no colon\r\n", b"\r\n"])
+    assert fields == {"content-type": "application/json", "x-a": "2"}
+    assert fields.get_all("X-A") == ["2"] and fields.get_all("missing", []) == []

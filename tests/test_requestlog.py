@@ -84,3 +84,21 @@ def test_no_secret_reaches_the_line(client, caplog):
     assert [line["path"] for line in lines] == ["/ok", "/refuse"]  # logged, by path only
     for secret in (TOKEN, "SIGNATURE-abc123", WX_CODE, PHONE_CODE, "Bearer", "access_token"):
         assert secret not in caplog.text
+
+
+def test_the_line_is_a_record_of_the_access_logger_at_info_that_its_level_and_filters_still_govern(client, caplog):
+    caplog.set_level(logging.INFO, logger="sidecar.access")
+    client.post("/ok")
+    [record] = [r for r in caplog.records if r.name == "sidecar.access"]
+    assert record.levelno == logging.INFO and record.exc_info is None
+    caplog.clear()
+    access = logging.getLogger("sidecar.access")
+    access.addFilter(refuse_all := (lambda record: False))
+    try:
+        response = client.post("/ok")
+    finally:
+        access.removeFilter(refuse_all)
+    caplog.set_level(logging.WARNING, logger="sidecar.access")
+    quiet = client.post("/ok")
+    assert access_lines(caplog) == []
+    assert response.headers["X-Request-Id"] and quiet.headers["X-Request-Id"]  # the id is sent back all the same

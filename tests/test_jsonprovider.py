@@ -1,0 +1,73 @@
+"""sidecar/jsonprovider.py: orjson gives the bytes Flask's default provider gives, with the app's settings."""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import uuid
+
+import pytest
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from sidecar.jsonprovider import OrjsonProvider
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    label: str
+
+
+VALUES = [
+    {"code": 200, "msg": "查询成功", "data": {"total_users": 12}},
+    {"code": 400, "msg": "请求参数错误", "data": {"field": "users_name"}, "token": "a.b.c"},
+    {"z": 1, "a": [1, 2.5, None, True, False, ""], "m": {"nested": {"emoji": "😀", "quote": "\"\\\n\t<"}}},
+    {"when": datetime.datetime(2026, 11, 29, 14, 0, tzinfo=datetime.timezone.utc), "day": datetime.date(2026, 1, 2)},
+    {"point": Point(3, "p"), "amount": decimal.Decimal("1.50"), "id": uuid.UUID(int=7), 3: "int key"},
+    [1, "two", {"three": 3}],
+]
+
+
+def providers(**settings) -> tuple[Flask, Flask]:
+    """Two apps with the same settings: one on Flask's default provider, one on ours."""
+    apps = []
+    for provider in (DefaultJSONProvider, OrjsonProvider):
+        app = Flask(__name__)
+        app.json = provider(app)
+        for name, value in settings.items():
+            setattr(app.json, name, value)
+        apps.append(app)
+    return apps[0], apps[1]
+
+
+@pytest.mark.parametrize("value", VALUES)
+@pytest.mark.parametrize("debug", [False, True])
+def test_responses_are_byte_for_byte_those_of_flasks_provider_with_the_apps_settings(value, debug):
+    default, ours = providers(ensure_ascii=False, sort_keys=False)
+    default.debug = ours.debug = debug
+    with default.app_context():
+        expected = default.json.response(value)
+    with ours.app_context():
+        got = ours.json.response(value)
+    assert got.get_data() == expected.get_data()
+    assert got.mimetype == expected.mimetype == "application/json"
+
+
+@pytest.mark.parametrize("settings", [{}, {"ensure_ascii": False, "sort_keys": True},
+                                      {"ensure_ascii": True, "sort_keys": False}])
+def test_dumps_and_responses_follow_the_providers_settings_as_flasks_do(settings):
+    default, ours = providers(**settings)
+    for value in VALUES[:3]:
+        assert ours.json.dumps(value) == default.json.dumps(value)
+        with default.app_context(), ours.app_context():
+            assert ours.json.response(value).get_data() == default.json.response(value).get_data()
+    assert ours.json.dumps(VALUES[0], indent=1) == default.json.dumps(VALUES[0], indent=1)
+
+
+def test_loads_reads_text_and_bytes_and_refuses_bad_json_with_a_value_error():
+    _, ours = providers()
+    assert ours.json.loads('{"a": "中", "b": [1]}') == ours.json.loads('{"a": "中", "b": [1]}'.encode()) == \
+        {"a": "中", "b": [1]}
+    with pytest.raises(ValueError):
+        ours.json.loads("{bad")
