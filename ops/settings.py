@@ -87,7 +87,8 @@ SETTINGS: tuple[Setting, ...] = (
             "are refused (401); empty: every push is refused. Dev mode: generated for the dev stub when empty",
             WECHAT, (STACK, SIDECAR), secret=True),
     Setting("WECHAT_PUSH_AES_KEY", "", "the EncodingAESKey (43 characters) of the message push in safe mode "
-            "(安全模式, recommended); empty: plain mode only. Dev mode: generated for the dev stub when empty",
+            "(安全模式, recommended); empty: plain mode only; set: safe mode only (a plain push, whose signature "
+            "does not cover its body, is refused 401). Dev mode: generated for the dev stub when empty",
             WECHAT, (STACK, SIDECAR), secret=True),
     Setting("CONTENT_SECURITY", "on", "WeChat content security (运营规范 5.18): `on` sends profile names and tags "
             "to msg_sec_check before they are stored and uploaded pictures to media_check_async; `off` for "

@@ -197,8 +197,15 @@ def test_a_risky_picture_leaves_the_users_picture_url_empty(client, pb, wechat, 
 
 @pytest.fixture(scope="module")
 def push_app(sidecar_config):
+    """A sidecar set up for safe mode (token and EncodingAESKey)."""
     return create_app(dataclasses.replace(sidecar_config, WECHAT_PUSH_TOKEN=PUSH_TOKEN,
                                           WECHAT_PUSH_AES_KEY=PUSH_AES_KEY))
+
+
+@pytest.fixture(scope="module")
+def push_apps(push_app, sidecar_config):
+    """mode -> a sidecar set up for it: safe (token and key) or plain (the token only)."""
+    return {"safe": push_app, "plain": create_app(dataclasses.replace(sidecar_config, WECHAT_PUSH_TOKEN=PUSH_TOKEN))}
 
 
 def push(app, event: dict, aes_key: str = PUSH_AES_KEY, token: str = PUSH_TOKEN, **query_changes):
@@ -221,20 +228,23 @@ def test_url_verification_echoes_echostr(push_app):
 
 
 @pytest.mark.parametrize("mode", ["plain", "safe"])
-def test_a_signed_verdict_push_is_applied_and_answered_success(push_app, pb, unique, mode):
+def test_a_signed_verdict_push_is_applied_and_answered_success(push_apps, pb, unique, mode):
+    push_app = push_apps[mode]
     att = attachment(pb, trace_id=f"pushed-{mode}-{unique}")
     response = push(push_app, verdict_event(push_app, f"pushed-{mode}-{unique}", "pass"),
                     aes_key=PUSH_AES_KEY if mode == "safe" else "")
     assert (response.status_code, response.data) == (200, b"success")
     assert record(pb, att)["attachments_status"] == "有效"
     # WeChat's resend of the same push: answered alike, nothing changes.
-    assert push(push_app, verdict_event(push_app, f"pushed-{mode}-{unique}", "risky")).data == b"success"
+    assert push(push_app, verdict_event(push_app, f"pushed-{mode}-{unique}", "risky"),
+                aes_key=PUSH_AES_KEY if mode == "safe" else "").data == b"success"
     assert record(pb, att)["attachments_status"] == "有效"
 
 
 @pytest.mark.parametrize("mode", ["plain", "safe"])
 @pytest.mark.parametrize("forgery", ["wrong token", "no signature"])
-def test_a_push_not_signed_with_our_token_is_a_401_with_no_effect(push_app, pb, unique, mode, forgery):
+def test_a_push_not_signed_with_our_token_is_a_401_with_no_effect(push_apps, pb, unique, mode, forgery):
+    push_app = push_apps[mode]
     att = attachment(pb, trace_id=f"forged-{mode}-{unique}")
     event = verdict_event(push_app, f"forged-{mode}-{unique}", "risky")
     aes_key = PUSH_AES_KEY if mode == "safe" else ""
@@ -244,6 +254,20 @@ def test_a_push_not_signed_with_our_token_is_a_401_with_no_effect(push_app, pb, 
         response = push(push_app, event, aes_key=aes_key, signature="", msg_signature="")
     assert response.status_code == 401 and response.json["msg"] == "签名无效"
     assert record(pb, att) == att and file_status(pb, att) == 200
+
+
+def test_a_plain_push_to_a_sidecar_in_safe_mode_is_a_401_with_no_effect(push_app, pb, unique):
+    """Plain mode signs no body: once an EncodingAESKey is set, a plain verdict is not WeChat's."""
+    att = attachment(pb, trace_id=f"plain-{unique}")
+    response = push(push_app, verdict_event(push_app, f"plain-{unique}", "pass"), aes_key="")
+    assert (response.status_code, response.json["code"]) == (401, 401)
+    assert record(pb, att) == att
+
+
+def test_a_push_nested_past_the_stack_is_an_envelope_not_a_500(push_app):
+    response = push_app.test_client().post("/pb/api/wechat/push", data=b"[" * 60_000,
+                                           content_type="application/json")
+    assert response.status_code == 401 and response.json["code"] == 401
 
 
 def test_other_events_and_failed_checks_are_acknowledged_and_change_nothing(push_app, pb, unique):

@@ -48,8 +48,24 @@ def test_url_verification_echoes_echostr_for_our_token_only():
 def test_a_plain_push_is_read_when_its_signature_is_ours():
     query, body = safe_push(aes_key="")
     assert "encrypt_type" not in query
-    assert receiver().event(query, body) == EVENT
     assert receiver(aes_key="").event(query, body) == EVENT
+
+
+def test_a_plain_push_is_refused_once_safe_mode_is_configured():
+    """Plain mode signs token, timestamp and nonce, not the body: with a key set, only safe mode is WeChat's."""
+    query, body = safe_push(aes_key="")
+    with pytest.raises(PushSignatureInvalid):
+        receiver().event(query, body)
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 100_000])
+def test_a_push_nested_past_the_stack_is_refused_not_an_error(body):
+    query = {"timestamp": "1700000000", "nonce": "n"}
+    query["signature"] = signature(TOKEN, query["timestamp"], query["nonce"])
+    with pytest.raises(PushMalformed):
+        receiver(aes_key="").event(query, body)
+    with pytest.raises(PushSignatureInvalid):
+        receiver().event(query, body)
 
 
 def test_a_safe_mode_push_round_trips():
@@ -127,7 +143,7 @@ def test_a_signed_plain_push_that_is_not_a_json_object_is_malformed(body):
     query = {"timestamp": "1700000000", "nonce": "n"}
     query["signature"] = signature(TOKEN, query["timestamp"], query["nonce"])
     with pytest.raises(PushMalformed):
-        receiver().event(query, body)
+        receiver(aes_key="").event(query, body)
 
 
 @pytest.mark.parametrize("key", ["", "short", "x" * 42, AES_KEY + "A", "!" * 43, "é" * 43])

@@ -71,14 +71,18 @@ class PushReceiver:
         """The JSON event of a push (POST): plain, or decrypted when the body carries Encrypt (safe mode).
 
         PushSignatureInvalid: signature (plain) or msg_signature (safe) missing or wrong, checked before the body
-        is read any further. PushMalformed: a signed body that is not a JSON object or does not decrypt."""
+        is read any further; a plain push when an EncodingAESKey is configured (only safe mode is WeChat's then). PushMalformed: a signed body that is not a JSON object or does not decrypt."""
         try:
             envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: [[[[... nested past the stack
             envelope = None
         encrypted = envelope.get("Encrypt") if isinstance(envelope, dict) else None
         timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
         if encrypted is None and query.get("encrypt_type") != "aes":
+            if self._key:
+                # Safe mode configured: a plain body is not WeChat's. Its signature covers only token, timestamp
+                # and nonce, not the body, so one signed URL seen anywhere (a log line) would sign any verdict.
+                raise PushSignatureInvalid("plain push while safe mode is configured")
             self._check(query.get("signature", ""), timestamp, nonce)
             if not isinstance(envelope, dict):
                 raise PushMalformed("body is not a JSON object")
@@ -89,7 +93,7 @@ class PushReceiver:
         self._check(query.get("msg_signature", ""), timestamp, nonce, encrypted)
         try:
             event = json.loads(self.decrypt(encrypted))
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise PushMalformed("decrypted message is not JSON") from None
         if not isinstance(event, dict):
             raise PushMalformed("decrypted message is not a JSON object")
