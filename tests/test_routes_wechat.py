@@ -144,7 +144,18 @@ def test_profile_ignores_every_other_key(client, login, pb):
     for key in ("openid", "users_type", "users_idtype", "company_id", "users_rank_level", "email", "verified",
                 "users_id", "unionid", "id"):
         assert after.get(key) == before.get(key), key
+    assert after == before  # nothing the route takes was given: nothing written, `updated` included
     assert profile(client, token, {}).status_code == 200  # the old token still works: tokenKey unchanged
+
+
+def test_an_empty_profile_answers_the_user_and_writes_nothing(client, login, pb):
+    """What a client does to read its UserInfo (miniprogram's profile({})): no save, `updated` stays."""
+    token, user = login()
+    before = pb.user(user["pb_id"])
+    response = profile(client, token, {})
+    assert response.status_code == 200 and response.json["data"]["user"]["pb_id"] == user["pb_id"]
+    assert response.json["data"]["user"]["updated"] == before["updated"]
+    assert pb.user(user["pb_id"]) == before
 
 
 def test_profile_phone_taken_by_another_user_is_refused(client, login, pb, unique):

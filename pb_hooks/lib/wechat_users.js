@@ -115,6 +115,10 @@ function updateProfile(app, token, changes, typedPhone, event) {
   if (found.refusal) {
     return found.refusal;
   }
+  // Nothing to change (a client reading its UserInfo with {}): no write, so `updated` stays as it was.
+  if (!PROFILE_FIELDS.some((field) => changes[field])) {
+    return { status: 200, body: { user: userInfo(app, found.user) } };
+  }
   const userId = found.user.id;
   const phone = changes.users_phone || "";
   if (typedPhone && phone && phone !== found.user.getString("users_phone")) {
