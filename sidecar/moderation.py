@@ -35,15 +35,15 @@ class ModerationService:
         self.enabled = enabled
         self.public_base_url = public_base_url.rstrip("/")
 
-    def check_profile_text(self, user_id: str, changes: Mapping[str, str]) -> None:
-        """Send each non-empty text field of changes to msg_sec_check (scene 1, the user's openid).
+    def check_profile_text(self, token: str, changes: Mapping[str, str]) -> None:
+        """Send each non-empty text field of changes to msg_sec_check (scene 1, the openid of the token's user).
 
         BadRequest {"field": <field>} on a risky one; pass and review may be written. A check WeChat cannot answer
         raises its WeChatError (errors.py: 503). Either way the caller writes nothing."""
         fields = [name for name in TEXT_FIELDS if changes.get(name)]
         if not self.enabled or not fields:
             return
-        openid = self.openids.openid(user_id)
+        openid = self.openids.openid(token)
         for name in fields:
             if self.wechat.msg_sec_check(openid, changes[name]) == SUGGEST_RISKY:
                 raise BadRequest("内容含有违规信息,请修改", {"field": name})

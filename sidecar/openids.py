@@ -2,7 +2,8 @@
 
 A user's openid never changes (WeChat gives one per user and app; the record keeps it for life), so an entry
 never goes stale; a closed account's entry only names an openid nobody asks for again. Filled by login answers
-(remember) and, on a miss, by ONE superuser read of the record (openid). Bounded: the least recently used entry
+(remember) and, on a miss, by ONE read of the record with the caller's own token, which PocketBase answers only
+for a valid token of that very user (the view rule), so a forged token learns no openid. Bounded: the least recently used entry
 goes first once CAPACITY users are known.
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 from collections import OrderedDict
 
 from sidecar.errors import Unauthorized
-from sidecar.pocketbase import PocketBaseError, PocketBaseGateway
+from sidecar.pocketbase import PocketBaseError, PocketBaseGateway, token_claims
 
 USERS = "tbl_auth_users"
 # PocketBase's record ids (ops/schema/pocketbase_json.py, the id field's pattern and length).
@@ -43,10 +44,13 @@ class Openids:
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
 
-    def openid(self, user_id: str) -> str:
-        """The openid of a user record id: remembered, else read with one PocketBase call and remembered.
+    def openid(self, token: str) -> str:
+        """The openid of the user a token names (its unverified `id` claim): remembered, else read with that token
+        (one PocketBase call, answered only when the token is valid and that user's) and remembered.
 
-        Unauthorized when no user has that id, or the user has no openid (not a WeChat user)."""
+        Unauthorized when the token names no user, is not valid, or the user has no openid (not a WeChat user)."""
+        user_id = token_claims(token).get("id")
+        user_id = user_id if isinstance(user_id, str) else ""
         with self._lock:
             known = self._entries.get(user_id)
             if known is not None:
@@ -55,9 +59,10 @@ class Openids:
         if not RECORD_ID.fullmatch(user_id):  # nothing else names a record: not worth a call
             raise Unauthorized()
         try:
-            record = self._pb.call("GET", f"/api/collections/{USERS}/records/{user_id}", params={"fields": "openid"})
+            record = self._pb.as_user("GET", f"/api/collections/{USERS}/records/{user_id}", token,
+                                      params={"fields": "openid"})
         except PocketBaseError as exc:
-            if exc.status == 404:
+            if exc.status in (400, 401, 403, 404):
                 raise Unauthorized() from None
             raise
         openid = record.get("openid") if isinstance(record, dict) else None

@@ -225,6 +225,11 @@ class PocketBaseGateway:
         headers = client.headers() if client else None
         return self.call(method, f"/api/internal/{name}", body=body, headers=headers)
 
+    def as_user(self, method: str, path: str, token: str, *, params: dict | None = None) -> Any:
+        """A call with a user's own token: PocketBase applies the collection's rules to it, so it answers only
+        what that user may see (never retried as superuser). PocketBaseError on a refusal."""
+        return self._send(method, path, token=token, params=params)
+
     def auth_refresh(self, collection: str, token: str, client: ClientInfo | None = None) -> str:
         """A renewed token from PocketBase's native auth-refresh; "" when token is not a valid one of collection.
 

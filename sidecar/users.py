@@ -136,16 +136,15 @@ class UserService:
         if not token_may_be_valid(bearer, self.token_leeway):  # spare WeChat's (paid) phone call for a doomed token
             raise Unauthorized()
         changes = {k: v for k, v in fields.items() if k in PROFILE_FIELDS and k != PHONE_CODE_FIELD and v}
-        user_id = str(token_claims(bearer).get("id", ""))
         # Before the phone code is spent and anything is written: text WeChat refuses or cannot check is not stored.
-        self.moderation.check_profile_text(user_id, changes)
+        self.moderation.check_profile_text(bearer, changes)
         typed_phone = "users_phone" in changes and not fields.get(PHONE_CODE_FIELD)
         if typed_phone:
             changes["users_phone"] = stored_phone(changes["users_phone"], verified=False)
         if fields.get(PHONE_CODE_FIELD):
             # With the caller's openid WeChat checks that the code belongs to this user; the worker's openid map
             # knows it without a PocketBase request once it has seen the user (sidecar/openids.py).
-            phone = self.wechat.phone_number(fields[PHONE_CODE_FIELD], self.openids.openid(user_id))
+            phone = self.wechat.phone_number(fields[PHONE_CODE_FIELD], self.openids.openid(bearer))
             changes["users_phone"] = stored_phone(phone, verified=True)
         answer = call_internal(self.pb, "POST", "profile",
                                {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)

@@ -10,6 +10,7 @@ from ops.stack_config import new_aes_key
 from ops.wechat_stub.security import PushTarget, media_check_event
 from sidecar import create_app
 from sidecar.wechat.push import signature
+from tests.test_openids import claims_token
 
 TEXT_FIELDS = ("users_name", "users_tag")
 PUSH_TOKEN, PUSH_AES_KEY = "push-token-" + new_aes_key()[:8], new_aes_key()
@@ -80,12 +81,25 @@ def test_a_worker_that_never_saw_the_user_reads_the_openid_once(sidecar_config, 
     fresh = create_app(sidecar_config)
     calls = []
     gateway = fresh.extensions["pocketbase"]
-    original = gateway.call
-    gateway.call = lambda method, path, **kw: calls.append(path) or original(method, path, **kw)
+    original = gateway.as_user  # the read is made with the caller's own token (sidecar/openids.py)
+    gateway.as_user = lambda method, path, token, **kw: calls.append(path) or original(method, path, token, **kw)
     client = fresh.test_client()
     for name in (f"名字-{unique}", f"名字二-{unique}"):
         assert profile(client, token, {"users_name": name}).status_code == 200
     assert calls.count(f"/api/collections/tbl_auth_users/records/{user['id']}") == 1
+
+
+def test_a_forged_token_sends_nothing_to_wechat_under_its_victims_openid(sidecar_config, pb, wechat, unique):
+    """The token's claims are unverified until PocketBase reads the record with it: a forger learns no openid and
+    WeChat hears nothing in the victim's name (a worker that never saw the victim)."""
+    victim = pb.create_user(openid=f"oid-victim-{unique}")
+    forged = claims_token(id=victim["id"], collectionName="tbl_auth_users", refreshable=True)
+    wechat.phones["pc-forged"] = "13500135001"
+    response = profile(create_app(sidecar_config).test_client(), forged,
+                       {"users_name": f"名字-{unique}", "users_phone_code": "pc-forged"})
+    assert (response.status_code, response.json["code"]) == (401, 401)
+    assert not [call for call in wechat.calls if call.startswith(("msg_sec_check", "phone:"))]
+    assert pb.user(victim["id"])["users_name"] == ""
 
 
 def test_content_security_off_skips_the_check(sidecar_config, pb, wechat, unique):
