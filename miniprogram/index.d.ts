@@ -12,7 +12,10 @@ export interface WxLike {
 }
 
 export interface ClientOptions {
-  /** The stack's PocketBase prefix, e.g. "https://bai-api.blv-oa.com/pb" (no trailing slash needed). */
+  /**
+   * The stack's PocketBase prefix, e.g. "https://bai-api.blv-oa.com/pb" (no trailing slash needed).
+   * Without "/api" (the client adds "/api/..."): createClient throws a TypeError for one ending in "/api".
+   */
   baseUrl: string;
   /**
    * The wx storage key of the token; default "bai_auth_token". storageKey + ":signed_out" marks an

@@ -358,9 +358,10 @@ function createSession(wx, transport, storageKey) {
 // ------------------------------------------------------------------ client
 
 /**
- * createClient({baseUrl, storageKey?, wx?, timeout?, uploadTimeout?}): baseUrl like https://host/pb; wx
- * defaults to the global wx; the token is kept with wx.setStorageSync(storageKey) and restored by the
- * next createClient; timeouts in ms (10 s for calls, 60 s for uploads).
+ * createClient({baseUrl, storageKey?, wx?, timeout?, uploadTimeout?}): baseUrl like https://host/pb (one
+ * ending in /api is a TypeError); wx defaults to the global wx; the token is kept with
+ * wx.setStorageSync(storageKey) and restored by the next createClient; timeouts in ms (10 s for calls,
+ * 60 s for uploads).
  */
 function createClient(options) {
   var opts = options || {};
@@ -369,6 +370,11 @@ function createClient(options) {
   if (!api || typeof api.request !== 'function') throw new TypeError('createClient: no wx (pass options.wx)');
   if (!opts.baseUrl || typeof opts.baseUrl !== 'string') throw new TypeError('createClient: baseUrl is required');
   var baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  // The curl examples' ".../pb/api/..." copied as the base: every call would go to /api/api/... (a 404).
+  if (/\/api$/i.test(baseUrl)) {
+    throw new TypeError('createClient: baseUrl is the PocketBase prefix without /api, like https://host/pb ' +
+      '(the client adds /api/... itself), not ' + opts.baseUrl);
+  }
   var transport = createTransport(api, baseUrl, opts.timeout || DEFAULT_TIMEOUT_MS,
     opts.uploadTimeout || DEFAULT_UPLOAD_TIMEOUT_MS);
   var session = createSession(api, transport, opts.storageKey || DEFAULT_STORAGE_KEY);
