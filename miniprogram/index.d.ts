@@ -12,9 +12,15 @@ export interface WxLike {
 }
 
 export interface ClientOptions {
-  /** The stack's PocketBase prefix, e.g. "https://bai-api.blv-oa.com/pb" (no trailing slash needed). */
+  /**
+   * The stack's PocketBase prefix, e.g. "https://bai-api.blv-oa.com/pb" (no trailing slash needed).
+   * Without "/api" (the client adds "/api/..."): createClient throws a TypeError for one ending in "/api".
+   */
   baseUrl: string;
-  /** The wx storage key of the token; default "bai_auth_token". */
+  /**
+   * The wx storage key of the token; default "bai_auth_token". storageKey + ":signed_out" marks an
+   * explicit logout or closeAccount (removed by login()).
+   */
   storageKey?: string;
   /** The wx to use; default the global `wx` (tests pass a fake). */
   wx?: WxLike;
@@ -201,7 +207,10 @@ export interface Client {
   readonly token: string;
   /** The last UserInfo a login, profile or bindPhone answered in this run (null until then). */
   readonly user: UserInfo | null;
-  /** wx.login, then POST /api/wechat/login (registers on first login); stores the token. */
+  /**
+   * wx.login, then POST /api/wechat/login (registers on first login); stores the token. The one way back
+   * after logout() or closeAccount(): it removes the signed-out marker.
+   */
   login(): Promise<LoginResult>;
   /** Incremental profile update; profile({}) reads the current user. */
   profile(fields?: ProfileFields): Promise<UserInfo>;
@@ -209,13 +218,19 @@ export interface Client {
   bindPhone(code: string): Promise<UserInfo>;
   /** wx.uploadFile of a temporary file path (e.g. from chooseAvatar) to POST /api/wechat/upload. */
   upload(filePath: string): Promise<Attachment>;
-  /** A new token now; resolves it. */
+  /** A new token now; resolves it (after logout or closeAccount: rejects with 401, as calls that need a token). */
   refresh(): Promise<string>;
   /** The number of users (public, never logs in). */
   usersCount(): Promise<number>;
-  /** Logout everywhere; the stored token is forgotten. */
+  /**
+   * Logout everywhere; the stored token is forgotten and the client is signed out (even when the call
+   * fails): until login(), calls that need a token (profile, bindPhone, upload, refresh) reject with an
+   * ApiError of status 401 ("已退出登录,请重新登录") without calling wx.login, also after a new
+   * createClient (a marker under storageKey + ":signed_out"). Public calls keep working. A 401 for any
+   * other reason (token expired, logout on another device) still logs in again silently.
+   */
   logout(): Promise<AccountActionData>;
-  /** Close the account (the user record is deleted); the stored token is forgotten. */
+  /** Close the account (the user record is deleted); once done, signed out as after logout(). */
   closeAccount(): Promise<AccountActionData>;
   collection(name: 'tbl_company'): RecordService<CompanyRecord>;
   collection<T = RecordModel>(name: string): RecordService<T>;

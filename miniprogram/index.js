@@ -5,7 +5,8 @@
  * wx.request, wx.uploadFile and wx.login; this module is built on those alone. Three layers:
  *   transport - wx.request / wx.uploadFile as Promises; every failure becomes an ApiError.
  *   session   - the token (kept in wx storage), its renewal within a day of expiry, and ONE shared
- *               silent re-login (fresh wx.login code -> POST /api/system/refresh-token) for a 401.
+ *               silent re-login (fresh wx.login code -> POST /api/system/refresh-token) for a 401;
+ *               never after an explicit logout or closeAccount (a marker in wx storage) until login().
  *   calls     - our routes ({code, msg, data} envelope) and PocketBase's records API (answers as is).
  *
  * The routes and shapes are those of spec/openapi-wx.yaml; the filter convention is PocketBase JS SDK's
@@ -208,15 +209,27 @@ function ok(answer) {
 
 // ------------------------------------------------------------------ session
 
+// Next to the token in wx storage: the user signed out (logout or closeAccount) and must login() again.
+var SIGNED_OUT_SUFFIX = ':signed_out';
+
+/** What a call that needs a token rejects with after an explicit logout or closeAccount. */
+function signedOutError() {
+  return new ApiError(401, 401, '已退出登录,请重新登录', {});
+}
+
 /**
  * The token and its lifecycle. pending is the one renewal or re-login in flight: every call that needs
  * a new token meanwhile waits for it, so a burst of 401s costs one wx.login, never one per call.
+ * signedOut: the user logged out or closed the account here; no silent re-login until login() (the
+ * marker storageKey + ':signed_out' keeps it for the next createClient).
  */
 function createSession(wx, transport, storageKey) {
-  var state = { token: '', user: null, pending: null };
+  var markerKey = storageKey + SIGNED_OUT_SUFFIX;
+  var state = { token: '', user: null, pending: null, signedOut: false };
   try {
+    state.signedOut = Boolean(wx.getStorageSync(markerKey));
     var stored = wx.getStorageSync(storageKey);
-    state.token = typeof stored === 'string' ? stored : '';
+    state.token = typeof stored === 'string' && !state.signedOut ? stored : '';
   } catch (err) {
     state.token = '';
   }
@@ -234,6 +247,35 @@ function createSession(wx, transport, storageKey) {
   function forget() {
     save('');
     state.user = null;
+  }
+
+  /** An explicit logout or closeAccount: the token forgotten, no silent re-login until signIn. */
+  function signOut() {
+    forget();
+    state.signedOut = true;
+    try {
+      wx.setStorageSync(markerKey, true);
+    } catch (err) {
+      // storage unavailable: signed out for this run still
+    }
+  }
+
+  /** login() succeeded: its token stored, the signed-out marker removed. */
+  function signIn(token) {
+    state.signedOut = false;
+    try {
+      wx.removeStorageSync(markerKey);
+    } catch (err) {
+      // storage unavailable: the marker is read again by the next createClient only
+    }
+    save(token);
+  }
+
+  /** A token a renewal or re-login got: kept, unless the user signed out while it was in flight. */
+  function adopt(token) {
+    if (state.signedOut) throw signedOutError();
+    save(token);
+    return token;
   }
 
   function shared(start) {
@@ -255,9 +297,7 @@ function createSession(wx, transport, storageKey) {
         return transport.request('POST', '/api/system/refresh-token', { users_wx_code: code }, '');
       })
       .then(function (answer) {
-        var body = ok(answer);
-        save(body.token);
-        return body.token;
+        return adopt(ok(answer).token);
       })
       .catch(function (err) {
         save('');
@@ -275,9 +315,7 @@ function createSession(wx, transport, storageKey) {
       var token = state.token;
       return transport.request('POST', '/api/system/refresh-token', {}, token).then(function (answer) {
         if (answer.status === 401) return reloginNow();
-        var body = ok(answer);
-        save(body.token);
-        return body.token;
+        return adopt(ok(answer).token);
       }, function (err) {
         // Network trouble: a token that has not expired yet still serves, unless renewal was asked for.
         if (!force && Date.now() < tokenExpiry(token)) return token;
@@ -288,11 +326,15 @@ function createSession(wx, transport, storageKey) {
 
   /** Whether a token is stored and has not expired. */
   function live() {
-    return Boolean(state.token) && Date.now() < tokenExpiry(state.token);
+    return !state.signedOut && Boolean(state.token) && Date.now() < tokenExpiry(state.token);
   }
 
-  /** A token to send: the stored one, renewed within a day of expiry, or a new one when none is usable. */
+  /**
+   * A token to send: the stored one, renewed within a day of expiry, or a new one when none is usable;
+   * after an explicit sign-out, the 401 of signedOutError (no wx.login) until login().
+   */
   function usable() {
+    if (state.signedOut) return Promise.reject(signedOutError());
     if (state.pending) return state.pending;
     if (!state.token || Date.now() >= tokenExpiry(state.token)) return relogin();
     if (tokenExpiry(state.token) - Date.now() < RENEW_WITHIN_MS) return renew(false);
@@ -301,20 +343,25 @@ function createSession(wx, transport, storageKey) {
 
   /** After a 401 for `rejected`: the token another call already got, else the shared re-login. */
   function replace(rejected) {
+    if (state.signedOut) return Promise.reject(signedOutError());
     if (state.pending) return state.pending;
     if (state.token && state.token !== rejected) return Promise.resolve(state.token);
     return relogin();
   }
 
-  return { state: state, save: save, forget: forget, live: live, usable: usable, replace: replace, renew: renew };
+  return {
+    state: state, save: save, forget: forget, signOut: signOut, signIn: signIn,
+    live: live, usable: usable, replace: replace, renew: renew
+  };
 }
 
 // ------------------------------------------------------------------ client
 
 /**
- * createClient({baseUrl, storageKey?, wx?, timeout?, uploadTimeout?}): baseUrl like https://host/pb; wx
- * defaults to the global wx; the token is kept with wx.setStorageSync(storageKey) and restored by the
- * next createClient; timeouts in ms (10 s for calls, 60 s for uploads).
+ * createClient({baseUrl, storageKey?, wx?, timeout?, uploadTimeout?}): baseUrl like https://host/pb (one
+ * ending in /api is a TypeError); wx defaults to the global wx; the token is kept with
+ * wx.setStorageSync(storageKey) and restored by the next createClient; timeouts in ms (10 s for calls,
+ * 60 s for uploads).
  */
 function createClient(options) {
   var opts = options || {};
@@ -323,6 +370,11 @@ function createClient(options) {
   if (!api || typeof api.request !== 'function') throw new TypeError('createClient: no wx (pass options.wx)');
   if (!opts.baseUrl || typeof opts.baseUrl !== 'string') throw new TypeError('createClient: baseUrl is required');
   var baseUrl = opts.baseUrl.replace(/\/+$/, '');
+  // The curl examples' ".../pb/api/..." copied as the base: every call would go to /api/api/... (a 404).
+  if (/\/api$/i.test(baseUrl)) {
+    throw new TypeError('createClient: baseUrl is the PocketBase prefix without /api, like https://host/pb ' +
+      '(the client adds /api/... itself), not ' + opts.baseUrl);
+  }
   var transport = createTransport(api, baseUrl, opts.timeout || DEFAULT_TIMEOUT_MS,
     opts.uploadTimeout || DEFAULT_UPLOAD_TIMEOUT_MS);
   var session = createSession(api, transport, opts.storageKey || DEFAULT_STORAGE_KEY);
@@ -406,7 +458,7 @@ function createClient(options) {
       return transport.wxCode().then(function (code) {
         return transport.request('POST', '/api/wechat/login', { users_wx_code: code }, '');
       }).then(ok).then(function (body) {
-        session.save(body.token);
+        session.signIn(body.token);
         session.state.user = body.data.user;
         return body.data;
       });
@@ -427,7 +479,7 @@ function createClient(options) {
     },
     /** A new token now (refresh-token with the bearer, else a re-login); resolves it. */
     refresh: function () {
-      return session.state.token ? session.renew(true) : session.usable();
+      return session.state.token && !session.state.signedOut ? session.renew(true) : session.usable();
     },
     /** The number of users (public: never logs in). */
     usersCount: function () {
@@ -435,20 +487,23 @@ function createClient(options) {
         return Number(body.data.total_users);
       });
     },
-    /** Logout everywhere; the stored token is forgotten (on this device even when the call fails). */
+    /**
+     * Logout everywhere; the stored token is forgotten and the client signed out (on this device even
+     * when the call fails): calls that need a token reject with 401 without a wx.login until login().
+     */
     logout: function () {
       return route('/api/wechat/logout', {}, 'required').then(function (body) {
-        session.forget();
+        session.signOut();
         return body.data;
       }, function (err) {
-        session.forget();
+        session.signOut();
         throw err;
       });
     },
-    /** Close the account (the user record is deleted); the stored token is forgotten once it is done. */
+    /** Close the account (the user record is deleted); once it is done, signed out as after logout. */
     closeAccount: function () {
       return route('/api/wechat/close-account', {}, 'required').then(function (body) {
-        session.forget();
+        session.signOut();
         return body.data;
       });
     },

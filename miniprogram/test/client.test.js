@@ -23,6 +23,23 @@ test('createClient uses the global wx when none is passed, and needs a baseUrl',
   assert.throws(() => loadClient().client.createClient({ baseUrl: BASE_URL }), { name: 'TypeError', message: /wx/ });
 });
 
+test('createClient refuses a baseUrl ending in /api (every call would go to /api/api/...), naming the expected form', () => {
+  const wx = createFakeWx({ send: async () => ({ status: 200, headers: {}, body: '{}' }) });
+  const { client: mod } = loadClient();
+  for (const baseUrl of ['http://host/pb/api', 'https://host/pb/api/', 'https://host/pb/api//', 'https://host/api', 'https://host/pb/API']) {
+    assert.throws(() => mod.createClient({ baseUrl, wx }), (err) => {
+      assert.equal(err.name, 'TypeError');
+      assert.match(err.message, /https:\/\/host\/pb/, 'names the expected form');
+      assert.ok(err.message.includes(baseUrl), 'quotes what it got');
+      return true;
+    }, baseUrl);
+  }
+  assert.equal(wx.calls.length, 0);
+  for (const baseUrl of ['https://host/pb', 'https://host/pb/', 'https://host/apiary', 'https://api.host/pb']) {
+    assert.doesNotThrow(() => mod.createClient({ baseUrl, wx }), baseUrl);
+  }
+});
+
 test('login sends the wx.login code and resolves {status, is_info_complete, user}', async () => {
   const { client, backend } = setup({ codes: 'bob' });
   const data = await client.login();

@@ -130,6 +130,10 @@ test('after a logout on another device: a burst of 401s shares one silent re-log
   await a.client.logout();
   assert.equal(a.client.token, '');
   assert.equal(a.wx.getStorageSync('bai_auth_token'), '');
+  const out = await rejection(a.client.profile({}));
+  assert.equal(out.status, 401);
+  assert.equal(out.msg, '已退出登录,请重新登录');
+  assert.equal(a.wx.logins, 1, 'the device that logged out does not log in again by itself');
 
   const users = await Promise.all([1, 2, 3, 4].map((n) => b.client.profile({ users_tag: 'burst' + n })));
   assert.equal(new Set(users.map((u) => u.users_id)).size, 1);
@@ -139,17 +143,25 @@ test('after a logout on another device: a burst of 401s shares one silent re-log
   assert.match(String(relogins[0].body), /"users_wx_code":/);
 });
 
-test('closeAccount deletes the user: a re-login is refused with 404, a login registers anew', async () => {
-  const { wx, client } = device(E2E.name + 'z');
+test('closeAccount deletes the user: no re-login on this device, one on another is refused with 404, a login registers anew', async () => {
+  const { wx, client, again } = device(E2E.name + 'z');
+  const other = device(E2E.name + 'z');
   await client.login();
+  await other.client.login();
   assert.equal((await client.closeAccount()).status, 'close_success');
   assert.equal(client.token, '');
   assert.equal(client.user, null);
-  const gone = await rejection(client.profile({}));
+  for (const signedOut of [client, again()]) {
+    const out = await rejection(signedOut.profile({}));
+    assert.equal(out.status, 401);
+    assert.equal(out.msg, '已退出登录,请重新登录');
+  }
+  assert.equal(wx.logins, 1, 'no wx.login after closeAccount');
+  const gone = await rejection(other.client.profile({}));
   assert.equal(gone.status, 404);
   assert.equal(gone.msg, '当前用户不存在,请先登录');
   assert.equal((await client.login()).status, 'register_success');
-  assert.equal(wx.logins, 3);
+  assert.equal(wx.logins, 2);
 });
 
 test('companies: create, the filter with hostile values, getList, getFirstListItem; view and update need an admin', async () => {

@@ -187,14 +187,99 @@ test('a public call refused with 401 is retried after a re-login only when it ha
   assert.equal(backend.count(LIST), 3);
 });
 
-test('a call that needs a token logs in silently when none is stored', async () => {
-  const { client, wx, backend } = setup();
+test('a call that needs a token logs in silently when none is stored (and no logout was asked for)', async () => {
+  const { client, wx, backend, again } = setup();
   await client.login();
-  await client.logout();
-  assert.equal(client.token, '');
-  await client.profile({});
+  wx.removeStorageSync('bai_auth_token'); // storage cleared, as the devtools or a new install do
+  const fresh = again();
+  assert.equal(fresh.token, '');
+  await fresh.profile({});
   assert.equal(wx.logins, 2);
   assert.equal(backend.count(REFRESH, withCode), 1);
+});
+
+const SIGNED_OUT = 'bai_auth_token:signed_out';
+
+async function assertSignedOut(client, wx, backend, mod) {
+  const logins = wx.logins;
+  const refreshes = backend.count(REFRESH);
+  for (const call of [() => client.profile({}), () => client.bindPhone('phone-13800138000'),
+    () => client.upload('a.jpg'), () => client.refresh()]) {
+    const err = await rejection(call());
+    assert.ok(err instanceof mod.ApiError);
+    assert.equal(err.status, 401);
+    assert.equal(err.code, 401);
+    assert.equal(err.msg, '已退出登录,请重新登录');
+  }
+  assert.equal(wx.logins, logins, 'no wx.login after an explicit sign-out');
+  assert.equal(backend.count(REFRESH), refreshes, 'no refresh-token after an explicit sign-out');
+  assert.equal(backend.count(PROFILE, (h) => h.auth === ''), 0);
+  // the public calls still work, without a bearer
+  assert.equal(typeof await client.usersCount(), 'number');
+  assert.equal((await client.collection('tbl_company').getList()).totalItems, 0);
+  assert.equal(backend.hits.at(-1).auth, '');
+  assert.equal(wx.logins, logins);
+}
+
+test('after logout, calls that need a token reject with 401 and never log in again, until login()', async () => {
+  const { client, wx, backend, mod, again } = setup({ files: { 'a.jpg': Buffer.from('x') } });
+  await client.login();
+  await client.logout();
+  assert.equal(wx.getStorageSync(SIGNED_OUT), true);
+  await assertSignedOut(client, wx, backend, mod);
+  await assertSignedOut(again(), wx, backend, mod); // the signed-out state survives a new createClient
+
+  const data = await client.login();
+  assert.equal(data.status, 'login_success');
+  assert.equal(wx.getStorageSync(SIGNED_OUT), '', 'login() removes the marker');
+  assert.equal((await client.profile({})).openid, 'dev-openid-alice');
+  assert.equal((await again().profile({})).openid, 'dev-openid-alice');
+  // and the ordinary 401 logs in silently again
+  backend.users.get('alice').key += 1;
+  await client.profile({});
+  assert.equal(backend.count(REFRESH, withCode), 1);
+});
+
+test('a logout that fails still signs out on this device', async () => {
+  const { client, wx, backend, mod } = setup({ files: { 'a.jpg': Buffer.from('x') } });
+  await client.login();
+  backend.queue('POST /pb/api/wechat/logout', new Error('net::ERR_CONNECTION_RESET'));
+  assert.equal((await rejection(client.logout())).status, 0);
+  assert.equal(client.token, '');
+  await assertSignedOut(client, wx, backend, mod);
+});
+
+test('after closeAccount, calls that need a token reject with 401 and never log in again, until login()', async () => {
+  const { client, wx, backend, mod, again } = setup({ files: { 'a.jpg': Buffer.from('x') } });
+  await client.login();
+  await client.closeAccount();
+  await assertSignedOut(client, wx, backend, mod);
+  await assertSignedOut(again(), wx, backend, mod);
+  await client.login();
+  assert.equal(wx.getStorageSync(SIGNED_OUT), '');
+  assert.equal((await client.profile({})).openid, 'dev-openid-alice');
+});
+
+test('a re-login already in flight when logout completes does not sign the user in again', async () => {
+  const { client, wx, backend, mod } = setup();
+  await client.login();
+  // logout answers after 50 ms, refresh-token after 100 ms: the profile's 401 starts a re-login before
+  // the logout is done, and its token comes back after it.
+  const request = wx.request;
+  wx.request = (options) => {
+    const delay = /\/logout$/.test(options.url) ? 50 : /\/refresh-token$/.test(options.url) ? 100 : 0;
+    return request.call(wx, Object.assign({}, options, { success: (res) => setTimeout(() => options.success(res), delay) }));
+  };
+  const logout = client.logout();
+  const profile = client.profile({});
+  await logout;
+  const err = await rejection(profile);
+  assert.ok(err instanceof mod.ApiError);
+  assert.equal(err.status, 401);
+  assert.equal(err.msg, '已退出登录,请重新登录');
+  assert.equal(backend.count(REFRESH, withCode), 1, 'the re-login did run');
+  assert.equal(client.token, '', 'its token is not kept');
+  assert.equal(wx.getStorageSync('bai_auth_token'), '');
 });
 
 test('a re-login for an unknown user rejects with its 404 and leaves no token', async () => {
