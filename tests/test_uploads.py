@@ -303,3 +303,65 @@ def test_malformed_or_oversized_multipart_is_an_envelope(client, login, content_
     token, _ = login()
     response = client.post(UPLOAD, data=body, headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
     assert response.status_code == status and response.json["code"] == status
+
+
+# ---------------------------------------------------------------- no picture work for an unverified caller
+
+def forged_token() -> str:
+    """A token whose unverified claims look alive (type auth, exp in an hour) and whose signature is junk."""
+    import base64
+    import json
+    import time
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+    claims = {"id": "forged000000000", "type": "auth", "collectionId": "_pb_users_auth_", "refreshable": True,
+              "exp": int(time.time()) + 3600}
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.{'A' * 43}"
+
+
+def big_picture() -> bytes:
+    """A PNG of a few hundred KB that decodes to 49 megapixels: under UPLOAD_MAX_PIXELS, costly to clean."""
+    out = io.BytesIO()
+    Image.new("RGB", (7000, 7000), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def cleans(monkeypatch) -> list:
+    """The calls of sidecar.uploads.clean (still made) during the test."""
+    import sidecar.uploads
+    calls = []
+    real = sidecar.uploads.clean
+
+    def recording(data):
+        calls.append(len(data))
+        return real(data)
+    monkeypatch.setattr(sidecar.uploads, "clean", recording)
+    return calls
+
+
+def test_a_forged_token_gets_no_picture_work(client, login, pb: PB, cleans):
+    login()  # the stack is up and the route works for a real token (below)
+    response = post_upload(client, forged_token(), big_picture(), filename="big.png", content_type="image/png")
+    assert response.status_code == 401 and response.json["code"] == 401, response.json
+    assert cleans == []
+
+
+def test_a_user_over_the_upload_rate_gets_no_picture_work(client, login, pb: PB, cleans):
+    from ops.settings import BY_NAME
+    token, user = login()
+    for number in range(int(BY_NAME["UPLOAD_RATE"].default)):
+        created = pb.request("POST", "/api/collections/tbl_attachments/records",
+                             json={"attachments_owner": user["openid"], "attachments_remark": f"earlier {number}"})
+        assert created.status_code == 200, created.text
+    response = post_upload(client, token, big_picture(), filename="big.png", content_type="image/png")
+    assert response.status_code == 429 and response.json["code"] == 429, response.json
+    assert cleans == []
+
+
+def test_a_real_token_under_the_rate_gets_its_picture_cleaned(client, login, cleans):
+    token, _ = login()
+    response = post_upload(client, token, PHOTO)
+    assert response.status_code == 200, response.json
+    assert cleans == [len(PHOTO)]
