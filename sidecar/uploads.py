@@ -243,10 +243,12 @@ class UploadService:
     def submit(self, record: dict) -> None:
         """WeChat's media check of the stored file (CONTENT_SECURITY, issue #19): the record was created 审核中 and
         stays so until the verdict arrives by message push. When WeChat does not take the file (timeout, errcode),
-        the record is deleted and the WeChatError raised (errors.py: 503): a picture nobody checks is not kept."""
+        or PocketBase fails to store the trace id (the verdict could then never be applied: 审核中 forever), the
+        record is deleted and the error raised (errors.py: 503, or 502/503 for PocketBase's): a picture nobody
+        checks is not kept."""
         try:
             self.moderation.submit_picture(record["attachments_owner"], record)
-        except WeChatError:
+        except (WeChatError, PocketBaseFault):
             try:
                 self.pb.call("DELETE", f"/api/collections/{ATTACHMENTS}/records/{record['id']}")
             except PocketBaseFault:

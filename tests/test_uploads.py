@@ -254,6 +254,26 @@ def test_a_picture_wechat_does_not_take_is_not_kept(client, login, pb: PB, wecha
     assert pb.total("tbl_attachments", f'attachments_owner="{user["openid"]}"') == 0
 
 
+@pytest.mark.parametrize("fault, status", [("PocketBaseUnavailable", 503), ("PocketBaseFailed", 502)])
+def test_a_picture_whose_trace_id_is_not_stored_is_not_kept(client, login, app, pb: PB, monkeypatch, fault, status):
+    """WeChat took the file but PocketBase failed to store its trace id: the verdict could never be applied,
+    so the record (审核中 forever) is deleted as when WeChat does not take the file."""
+    import sidecar.pocketbase
+    token, user = login()
+    gateway = app.extensions["uploads"].moderation.pb
+    real_call = gateway.call
+
+    def failing_patch(method, path, *args, **kwargs):
+        if method == "PATCH" and "/tbl_attachments/records/" in path:
+            error = getattr(sidecar.pocketbase, fault)
+            raise error("PocketBase failed") if fault == "PocketBaseUnavailable" else error(500)
+        return real_call(method, path, *args, **kwargs)
+    monkeypatch.setattr(gateway, "call", failing_patch)
+    response = post_upload(client, token, PHOTO)
+    assert response.status_code == status and response.json["code"] == status, response.json
+    assert pb.total("tbl_attachments", f'attachments_owner="{user["openid"]}"') == 0
+
+
 @pytest.mark.parametrize("case, status", [
     ("no token", 401), ("expired-looking token", 401), ("not multipart", 415), ("no file part", 400),
     ("two files", 400), ("empty file", 400), ("svg", 400),
