@@ -1,7 +1,8 @@
 """Uploads: what a file is (decided by its bytes), the copy of it that is stored, and the upload use case.
 
-The file work is pure functions of bytes (sniff, clean); UploadService stores the clean copy through one
-PocketBase request (pb_hooks/lib/uploads.js: token check, the per-user UPLOAD_RATE count, the create).
+The file work is pure functions of bytes (sniff, clean); UploadService asks PocketBase whether the caller
+may upload (token, ban, the per-user UPLOAD_RATE count) before any picture work, then stores the clean copy
+through one more PocketBase request (pb_hooks/lib/uploads.js: the same checks again, and the create).
 Issue #17: JPEG, PNG, WebP pictures and PDF documents; nothing else, whatever the name or declared type.
 """
 from __future__ import annotations
@@ -214,14 +215,18 @@ class UploadService:
 
     def upload(self, bearer: str, data: bytes | memoryview, client_filename: str,
                client: ClientInfo | None = None) -> dict:
-        """The spec's Attachment of the new record; 413 over max_bytes, UploadRejected, the token's 401 and
-        the UPLOAD_RATE's 429 (users.REFUSALS)."""
-        if not token_may_be_valid(bearer, self.token_leeway):  # no picture work for a token PocketBase would refuse
+        """The spec's Attachment of the new record; 413 over max_bytes, UploadRejected, the token's 401, the
+        ban's 403 and the UPLOAD_RATE's 429 (users.REFUSALS), these three before any picture work."""
+        if not token_may_be_valid(bearer, self.token_leeway):  # not even a PocketBase request for a dead token
             raise Unauthorized()
         if not data:
             raise UploadRejected("文件为空")
         if len(data) > self.max_bytes:
             raise PayloadTooLarge(f"文件过大(最多 {self.max_bytes} 字节)", {"field": "file"})
+        # No picture work for a token PocketBase would refuse: token_may_be_valid reads only the token's
+        # unverified claims (a forged one passes), so PocketBase checks the token, the ban and the
+        # UPLOAD_RATE before clean() decodes anything (up to UPLOAD_MAX_PIXELS). The create checks again.
+        self.check(bearer, client)
         file = clean(data)
         checked = self.moderation.enabled
         record = self.store(bearer, file, display_name(client_filename, file.extension),
@@ -230,13 +235,20 @@ class UploadService:
             self.submit(record)
         return self.attachment(record)
 
+    def check(self, bearer: str, client: ClientInfo | None = None) -> None:
+        """Whether the bearer's user may upload now (pb_hooks/uploads.pb.js, upload-check: reads only); the
+        token's 401, the ban's 403 and the UPLOAD_RATE's 429 (users.REFUSALS) raised."""
+        call_internal(self.pb, "POST", "upload-check", {"token": bearer}, client)
+
     def submit(self, record: dict) -> None:
         """WeChat's media check of the stored file (CONTENT_SECURITY, issue #19): the record was created 审核中 and
         stays so until the verdict arrives by message push. When WeChat does not take the file (timeout, errcode),
-        the record is deleted and the WeChatError raised (errors.py: 503): a picture nobody checks is not kept."""
+        or PocketBase fails to store the trace id (the verdict could then never be applied: 审核中 forever), the
+        record is deleted and the error raised (errors.py: 503, or 502/503 for PocketBase's): a picture nobody
+        checks is not kept."""
         try:
             self.moderation.submit_picture(record["attachments_owner"], record)
-        except WeChatError:
+        except (WeChatError, PocketBaseFault):
             try:
                 self.pb.call("DELETE", f"/api/collections/{ATTACHMENTS}/records/{record['id']}")
             except PocketBaseFault:

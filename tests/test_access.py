@@ -181,3 +181,29 @@ def test_only_superusers_impersonate(world, actor):
     response = world["apis"][actor].call("POST", f"/api/collections/tbl_auth_users/impersonate/{row}",
                                          json={"duration": 60})
     assert (response.status_code == 200 and "token" in response.json()) is (actor == SUPERUSER), response.text[:200]
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_attachments_moderation_fields_are_superusers_only(world, actor):
+    """attachments_trace_id (WeChat's trace id of the check) and attachments_suggest (its verdict) are hidden
+    fields: a guest's or user's exact-id list and view carry neither, a superuser's both; the owner stays."""
+    su, api = world["su"], world["apis"][actor]
+    attachment_id = "ATT-ACCESS-" + secrets.token_hex(6)
+    created = su.call("POST", "/api/collections/tbl_attachments/records", data={
+        "attachments_id": attachment_id, "attachments_owner": "access-owner", "attachments_status": "审核中",
+        "attachments_trace_id": "trace-" + secrets.token_hex(6), "attachments_suggest": "review"},
+        files={"attachments_link": ("scan.png", b"\x89PNG-access", "image/png")})
+    assert created.status_code == 200, created.text
+    record_id = created.json()["id"]
+    try:
+        listed = api.call("GET", "/api/collections/tbl_attachments/records",
+                          params={"filter": f'attachments_id="{attachment_id}"'})
+        assert listed.status_code == 200 and len(listed.json()["items"]) == 1, listed.text
+        viewed = api.call("GET", f"/api/collections/tbl_attachments/records/{record_id}")
+        assert viewed.status_code == 200, viewed.text
+        for record in (listed.json()["items"][0], viewed.json()):
+            assert record["attachments_owner"] == "access-owner"
+            shown = {name for name in ("attachments_trace_id", "attachments_suggest") if name in record}
+            assert shown == ({"attachments_trace_id", "attachments_suggest"} if actor == SUPERUSER else set())
+    finally:
+        su.call("DELETE", f"/api/collections/tbl_attachments/records/{record_id}")

@@ -254,6 +254,26 @@ def test_a_picture_wechat_does_not_take_is_not_kept(client, login, pb: PB, wecha
     assert pb.total("tbl_attachments", f'attachments_owner="{user["openid"]}"') == 0
 
 
+@pytest.mark.parametrize("fault, status", [("PocketBaseUnavailable", 503), ("PocketBaseFailed", 502)])
+def test_a_picture_whose_trace_id_is_not_stored_is_not_kept(client, login, app, pb: PB, monkeypatch, fault, status):
+    """WeChat took the file but PocketBase failed to store its trace id: the verdict could never be applied,
+    so the record (审核中 forever) is deleted as when WeChat does not take the file."""
+    import sidecar.pocketbase
+    token, user = login()
+    gateway = app.extensions["uploads"].moderation.pb
+    real_call = gateway.call
+
+    def failing_patch(method, path, *args, **kwargs):
+        if method == "PATCH" and "/tbl_attachments/records/" in path:
+            error = getattr(sidecar.pocketbase, fault)
+            raise error("PocketBase failed") if fault == "PocketBaseUnavailable" else error(500)
+        return real_call(method, path, *args, **kwargs)
+    monkeypatch.setattr(gateway, "call", failing_patch)
+    response = post_upload(client, token, PHOTO)
+    assert response.status_code == status and response.json["code"] == status, response.json
+    assert pb.total("tbl_attachments", f'attachments_owner="{user["openid"]}"') == 0
+
+
 @pytest.mark.parametrize("case, status", [
     ("no token", 401), ("expired-looking token", 401), ("not multipart", 415), ("no file part", 400),
     ("two files", 400), ("empty file", 400), ("svg", 400),
@@ -303,3 +323,65 @@ def test_malformed_or_oversized_multipart_is_an_envelope(client, login, content_
     token, _ = login()
     response = client.post(UPLOAD, data=body, headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
     assert response.status_code == status and response.json["code"] == status
+
+
+# ---------------------------------------------------------------- no picture work for an unverified caller
+
+def forged_token() -> str:
+    """A token whose unverified claims look alive (type auth, exp in an hour) and whose signature is junk."""
+    import base64
+    import json
+    import time
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+    claims = {"id": "forged000000000", "type": "auth", "collectionId": "_pb_users_auth_", "refreshable": True,
+              "exp": int(time.time()) + 3600}
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part(claims)}.{'A' * 43}"
+
+
+def big_picture() -> bytes:
+    """A PNG of a few hundred KB that decodes to 49 megapixels: under UPLOAD_MAX_PIXELS, costly to clean."""
+    out = io.BytesIO()
+    Image.new("RGB", (7000, 7000), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def cleans(monkeypatch) -> list:
+    """The calls of sidecar.uploads.clean (still made) during the test."""
+    import sidecar.uploads
+    calls = []
+    real = sidecar.uploads.clean
+
+    def recording(data):
+        calls.append(len(data))
+        return real(data)
+    monkeypatch.setattr(sidecar.uploads, "clean", recording)
+    return calls
+
+
+def test_a_forged_token_gets_no_picture_work(client, login, pb: PB, cleans):
+    login()  # the stack is up and the route works for a real token (below)
+    response = post_upload(client, forged_token(), big_picture(), filename="big.png", content_type="image/png")
+    assert response.status_code == 401 and response.json["code"] == 401, response.json
+    assert cleans == []
+
+
+def test_a_user_over_the_upload_rate_gets_no_picture_work(client, login, pb: PB, cleans):
+    from ops.settings import BY_NAME
+    token, user = login()
+    for number in range(int(BY_NAME["UPLOAD_RATE"].default)):
+        created = pb.request("POST", "/api/collections/tbl_attachments/records",
+                             json={"attachments_owner": user["openid"], "attachments_remark": f"earlier {number}"})
+        assert created.status_code == 200, created.text
+    response = post_upload(client, token, big_picture(), filename="big.png", content_type="image/png")
+    assert response.status_code == 429 and response.json["code"] == 429, response.json
+    assert cleans == []
+
+
+def test_a_real_token_under_the_rate_gets_its_picture_cleaned(client, login, cleans):
+    token, _ = login()
+    response = post_upload(client, token, PHOTO)
+    assert response.status_code == 200, response.json
+    assert cleans == [len(PHOTO)]

@@ -70,3 +70,42 @@ def test_closing_an_account_without_openid_deletes_nobodys_attachments(pb, uniqu
     _, token = user_with_token(pb, "")
     assert pb.request("POST", "/api/internal/close-account", json={"token": token}).status_code == 200
     assert pb.request("GET", f"/api/collections/tbl_attachments/records/{nobodys['id']}").status_code == 200
+
+
+CHECK = "/api/internal/upload-check"
+
+
+def test_the_check_is_for_superusers_and_writes_nothing(pb, unique):
+    _, token = user_with_token(pb, f"checked-{unique}")
+    assert pb.request("POST", CHECK, token="", json={"token": token}).status_code == 401
+    assert pb.request("POST", CHECK, token=token, json={"token": token}).status_code == 403
+    response = pb.request("POST", CHECK, json={"token": token})
+    assert (response.status_code, response.json()) == (200, {"result": "ok"})
+    assert pb.total("tbl_attachments", f'attachments_owner="checked-{unique}"') == 0
+
+
+@pytest.mark.parametrize("case, status, reason", [
+    ("forged token", 401, "token_invalid"),
+    ("user without openid", 401, "no_openid"),
+    ("banned user", 403, "user_banned"),
+    ("over the rate", 429, "upload_rate"),
+])
+def test_the_check_refuses_as_the_upload_does(pb, unique, case, status, reason):
+    openid = "" if case == "user without openid" else f"check-{unique}"
+    user, token = user_with_token(pb, openid)
+    if case == "forged token":
+        token = token[:-4] + "AAAA"
+    elif case == "banned user":
+        assert pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{user['id']}",
+                          json={"users_status": "禁用"}).status_code == 200
+        token = pb.user_token(user["id"])  # the ban renewed the tokenKey: a token minted after it
+    elif case == "over the rate":
+        for _ in range(int(BY_NAME["UPLOAD_RATE"].default)):
+            assert pb.request("POST", "/api/collections/tbl_attachments/records",
+                              json={"attachments_owner": openid}).status_code == 200
+    before = pb.total("tbl_attachments")
+    response = pb.request("POST", CHECK, json={"token": token})
+    assert (response.status_code, response.json()["reason"]) == (status, reason)
+    answer = pb.request("POST", UPLOAD, data=fields(token), files={"file": ("a.png", PNG, "image/png")})
+    assert (answer.status_code, answer.json()["reason"]) == (status, reason)
+    assert pb.total("tbl_attachments") == before

@@ -29,6 +29,29 @@ function recentUploads(app, owner) {
     { owner, since: dbTime(Date.now() - WINDOW_MS) }));
 }
 
+// Whether the token's user may upload now: the user (401 token_invalid / no_openid, 403 user_banned)
+// and the UPLOAD_RATE bound (429 upload_rate). Reads only: {owner} (their openid), or {refusal}.
+function mayUpload(app, token) {
+  const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(app, token, true);
+  if (found.refusal) {
+    return { refusal: found.refusal };
+  }
+  const owner = found.user.getString("openid");
+  const limit = rate();
+  if (limit && recentUploads(app, owner) >= limit) {
+    return { refusal: { status: 429, body: { reason: "upload_rate" } } };
+  }
+  return { owner };
+}
+
+// The sidecar's check before any picture work (sidecar/uploads.py): the same refusals as create's,
+// read without the write lock and writing nothing. create checks again, in its transaction: this
+// answer may be stale by then (a ban, a concurrent upload taking the last slot).
+function check(app, token) {
+  const found = mayUpload(app, token);
+  return found.refusal || { status: 200, body: { result: "ok" } };
+}
+
 // The upload: e's multipart body holds the user's token, the file's metadata and the clean file in the
 // part `file`. In one transaction (PocketBase runs them one at a time, so two uploads of a user cannot
 // both take the last slot): the token's user, the UPLOAD_RATE bound, the create. Answers
@@ -47,17 +70,12 @@ function create(e) {
   let answer = null;
   // Reads (the token's user, the recent uploads) then writes: the write lock first (lib/write_tx.js says why).
   require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
-    const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(txApp, form.token, true);
+    const found = mayUpload(txApp, form.token);
     if (found.refusal) {
       answer = found.refusal;
       return;
     }
-    const owner = found.user.getString("openid");
-    const limit = rate();
-    if (limit && recentUploads(txApp, owner) >= limit) {
-      answer = { status: 429, body: { reason: "upload_rate" } };
-      return;
-    }
+    const owner = found.owner;
     const record = new Record(txApp.findCollectionByNameOrId(ATTACHMENTS));
     record.load({
       attachments_owner: owner,
@@ -103,4 +121,4 @@ function owns(app, owner, attachmentId) {
   }
 }
 
-module.exports = { create, deleteOwned, owns, rate, DEFAULT_RATE, WINDOW_MS };
+module.exports = { check, create, deleteOwned, owns, rate, DEFAULT_RATE, WINDOW_MS };
