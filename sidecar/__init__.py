@@ -9,6 +9,7 @@ from sidecar.accounts import AccountService
 from sidecar.config import Config
 from sidecar.cors import init_cors
 from sidecar.errors import register_error_handlers
+from sidecar.fileurls import AttachmentUrls
 from sidecar.jsonprovider import OrjsonProvider
 from sidecar.limits import profile_max_lengths
 from sidecar.moderation import ModerationService
@@ -48,12 +49,13 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
     push = PushReceiver(config.WECHAT_PUSH_TOKEN, config.WECHAT_PUSH_AES_KEY, config.WECHAT_APPID)
+    attachment_urls = AttachmentUrls(pocketbase, config.PUBLIC_BASE_URL)
     moderation = ModerationService(pocketbase, wechat, Openids(pocketbase), push, config.content_security,
-                                   config.PUBLIC_BASE_URL)
+                                   attachment_urls)
     app.extensions["moderation"] = moderation
-    app.extensions["users"] = users = UserService(pocketbase, wechat, config.PUBLIC_BASE_URL, moderation,
-                                                  token_leeway=config.TOKEN_LEEWAY_SECONDS)
-    app.extensions["uploads"] = UploadService(pocketbase, config.UPLOAD_MAX_BYTES, users.attachment_url, moderation,
+    app.extensions["users"] = UserService(pocketbase, wechat, attachment_urls, moderation,
+                                          token_leeway=config.TOKEN_LEEWAY_SECONDS)
+    app.extensions["uploads"] = UploadService(pocketbase, config.UPLOAD_MAX_BYTES, attachment_urls.url, moderation,
                                               token_leeway=config.TOKEN_LEEWAY_SECONDS)
     app.extensions["accounts"] = AccountService(pocketbase)
 

@@ -10,6 +10,7 @@ import logging
 from typing import Mapping
 
 from sidecar.errors import BadRequest
+from sidecar.fileurls import AttachmentUrls
 from sidecar.openids import Openids
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.wechat import SUGGEST_RISKY, PushReceiver, PushRefused, WeChatClient, suggest_of
@@ -27,13 +28,13 @@ class ModerationService:
     """Content security over WeChat, and the message push that brings picture verdicts."""
 
     def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, openids: Openids, push: PushReceiver,
-                 enabled: bool, public_base_url: str):
+                 enabled: bool, attachment_urls: AttachmentUrls):
         self.pb = pb
         self.wechat = wechat
         self.openids = openids
         self.push = push
         self.enabled = enabled
-        self.public_base_url = public_base_url.rstrip("/")
+        self.attachment_urls = attachment_urls
 
     def check_profile_text(self, token: str, changes: Mapping[str, str]) -> None:
         """Send each non-empty text field of changes to msg_sec_check (scene 1, the openid of the token's user).
@@ -56,8 +57,7 @@ class ModerationService:
         A WeChatError leaves the record as stored: create it 审核中, so an unchecked picture is never 有效."""
         if not self.enabled:
             return ""
-        media_url = (f"{self.public_base_url}/pb/api/files/{self.pb.collection_id(ATTACHMENTS)}/"
-                     f"{attachment['id']}/{attachment['attachments_link']}")
+        media_url = self.attachment_urls.url(attachment["id"], attachment["attachments_link"])
         trace_id = self.wechat.media_check_async(openid, media_url)
         self.pb.call("PATCH", f"/api/collections/{ATTACHMENTS}/records/{attachment['id']}",
                      params={"fields": "id"}, body={"attachments_trace_id": trace_id,

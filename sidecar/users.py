@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sidecar import phones
 from sidecar.errors import ApiError, BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
+from sidecar.fileurls import AttachmentUrls, file_url
 from sidecar.moderation import ModerationService
 from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
 from sidecar.wechat import WeChatClient
@@ -93,15 +94,14 @@ def call_internal(pb: PocketBaseGateway, method: str, name: str, body: dict | No
 class UserService:
     """Every use case of our routes, over PocketBase (one request each) and WeChat."""
 
-    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, public_base_url: str,
+    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, attachment_urls: AttachmentUrls,
                  moderation: ModerationService, token_leeway: float = 0):
         self.pb = pb
         self.wechat = wechat
+        self.attachment_urls = attachment_urls
         self.moderation = moderation
         self.openids = moderation.openids
-        self.public_base_url = public_base_url.rstrip("/")
         self.token_leeway = token_leeway  # seconds: the local expiry check never refuses what PocketBase accepts
-        self._attachment_files_url = ""  # the collection's id never changes (schema.yaml), so it is read once
 
     # ------------------------------------------------------------ use cases
 
@@ -170,18 +170,9 @@ class UserService:
     # ------------------------------------------------------------ the UserInfo view
 
     def user_info(self, row: dict) -> dict:
-        """The UserInfo of a view_user_info row; the attachments' file URL base is resolved once, here."""
+        """The UserInfo of a view_user_info row; the attachments' file URL base is resolved once (AttachmentUrls)."""
         has_files = any(row.get(f"{name}_pb_id") for name in PICTURE_FIELDS)
-        return user_info(row, self._files_url() if has_files else "")
-
-    def attachment_url(self, attachment_pb_id: str, filename: str) -> str:
-        """The URL of an attachment's file (record id, stored file name), as UserInfo's *_url fields give it."""
-        return file_url(self._files_url(), attachment_pb_id, filename)
-
-    def _files_url(self) -> str:
-        if not self._attachment_files_url:
-            self._attachment_files_url = f"{self.public_base_url}/pb/api/files/{self.pb.collection_id(ATTACHMENTS)}"
-        return self._attachment_files_url
+        return user_info(row, self.attachment_urls.base() if has_files else "")
 
 
 def stored_phone(raw: str, verified: bool) -> str:
@@ -210,12 +201,6 @@ def user_info(row: dict, files_url: str) -> dict:
     info["created"], info["updated"] = row.get("created", ""), row.get("updated", "")
     return info
 
-
-def file_url(files_url: str, attachment_id: str | None, filename: str | None) -> str:
-    """The URL of an attachment's file; "" when the row names none."""
-    if not attachment_id or not filename:
-        return ""
-    return f"{files_url}/{attachment_id}/{filename}"
 
 
 def company(row: dict) -> dict | None:

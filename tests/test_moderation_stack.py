@@ -9,6 +9,7 @@ import requests
 
 from ops.stack import DEV_APPID, DEV_SECRET, PUSH_PATH
 from ops.wechat_stub.security import PushTarget, media_check_event
+from sidecar.fileurls import AttachmentUrls
 from sidecar.moderation import ModerationService
 from sidecar.openids import Openids
 from sidecar.pocketbase import PocketBaseGateway
@@ -57,7 +58,7 @@ def moderation(stack) -> ModerationService:
     pb = PocketBaseGateway(stack.pb.url, config.superuser_email, config.superuser_password)
     wechat = WeChatClient(DEV_APPID, DEV_SECRET, stack.stub_url)
     push = PushReceiver(config.wechat_push_token, config.wechat_push_aes_key, DEV_APPID)
-    return ModerationService(pb, wechat, Openids(pb), push, True, config.public_base_url)
+    return ModerationService(pb, wechat, Openids(pb), push, True, AttachmentUrls(pb, config.public_base_url))
 
 
 def stored_attachment(stack_pb, name: str) -> dict:
