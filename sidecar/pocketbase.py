@@ -121,7 +121,7 @@ def _json_or_none(data: bytes) -> Any:
 class PocketBaseGateway:
     """Every call the sidecar makes to PocketBase."""
 
-    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 16,
+    def __init__(self, url: str, email: str, password: str, timeout: float = 10.0, pool_size: int = 8,
                  clock: Callable[[], float] = time.time):
         self.url = url.rstrip("/")
         # Wall-clock seconds, as a token's `exp` claim counts them; tests move it instead of waiting.

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import http.client
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ops.processes import free_port
+from ops.processes import ROOT, free_port
 from sidecar.httppool import ConnectionPool, header_fields
 
 
@@ -135,12 +137,23 @@ def test_request_on_a_connection_closed_unnoticed_is_sent_again_once(server, mon
     assert server.connections == 2
 
 
-def test_concurrent_requests_each_get_a_connection_and_idle_ones_are_capped(server):
+def test_concurrent_requests_share_at_most_size_connections(server):
     pool = ConnectionPool(url_of(server), timeout=5, size=2)
     with cf.ThreadPoolExecutor(8) as executor:
         answers = list(executor.map(lambda i: pool.request("GET", f"/c{i}"), range(64)))
     assert answers == [(200, f"GET /c{i} ".encode()) for i in range(64)]
+    assert server.connections <= 2
     assert len(pool._idle) <= 2
+
+
+def test_a_request_waits_for_a_free_connection_and_gives_up_after_the_timeout(server):
+    pool = ConnectionPool(url_of(server), timeout=0.3, size=1)
+    pool._slots.acquire()  # the one connection is carrying another request
+    with pytest.raises(TimeoutError):
+        pool.request("POST", "/waits", b"x")
+    assert server.connections == 0  # nothing was sent
+    pool._slots.release()
+    assert pool.request("POST", "/waits", b"x") == (200, b"POST /waits x")
 
 
 def test_unreachable_server_raises_oserror():
@@ -173,3 +186,22 @@ def test_header_fields_are_found_by_lower_case_name_the_last_one_winning():
                             b"no colon\r\n", b"\r\n"])
     assert fields == {"content-type": "application/json", "x-a": "2"}
     assert fields.get_all("X-A") == ["2"] and fields.get_all("missing", []) == []
+
+
+def test_under_gevent_the_dropped_check_uses_the_systems_poll_and_still_sees_the_close():
+    """gevent's poll turns the event loop for each check (sidecar/httppool.py _original_poll): the pool
+    keeps the operating system's, which still sees an idle socket the server has closed."""
+    script = """from gevent import monkey; monkey.patch_all()
+import select, socket
+from types import SimpleNamespace
+from gevent.monkey import get_original
+from sidecar import httppool
+ours, theirs = socket.socketpair()
+idle = SimpleNamespace(sock=ours)
+before = httppool._dropped(idle)
+theirs.close()
+print(httppool._poll is get_original("select", "poll"), select.poll is not httppool._poll, before,
+      httppool._dropped(idle))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["True", "True", "False", "True"], out.stderr
