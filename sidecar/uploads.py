@@ -20,6 +20,7 @@ from pypdf import PdfReader
 from sidecar.errors import BadRequest, PayloadTooLarge, Unauthorized
 from sidecar.limits import UPLOAD_MAX_PIXELS
 from sidecar.moderation import STATUS_UNDER_REVIEW, ModerationService
+from sidecar.offload import run_off_loop
 from sidecar.pocketbase import ClientInfo, MultipartBody, PocketBaseFault, PocketBaseGateway
 from sidecar.users import ATTACHMENTS, call_internal, token_may_be_valid
 from sidecar.wechat import WeChatError
@@ -227,7 +228,7 @@ class UploadService:
         # unverified claims (a forged one passes), so PocketBase checks the token, the ban and the
         # UPLOAD_RATE before clean() decodes anything (up to UPLOAD_MAX_PIXELS). The create checks again.
         self.check(bearer, client)
-        file = clean(data)
+        file = run_off_loop(clean, data)
         checked = self.moderation.enabled
         record = self.store(bearer, file, display_name(client_filename, file.extension),
                             STATUS_UNDER_REVIEW if checked else NEW_UPLOAD_STATUS, client)
