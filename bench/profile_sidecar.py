@@ -40,12 +40,13 @@ from bench.sidecar_alone import N_USERS, ROUTES, SidecarAlone, Variant, parse_va
 from bench.stack_setup import bench_config
 from bench.wrk import wrk_installed
 from ops.stack import Stack
+from ops.stack_config import StackConfig
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--workers", type=int, default=int(os.environ.get("SIDECAR_WORKERS") or 3))
-    common.add_argument("--threads", type=int, default=int(os.environ.get("SIDECAR_THREADS") or 8))
+    common.add_argument("--workers", type=int, default=int(os.environ.get("SIDECAR_WORKERS") or 0)
+                        or StackConfig.sidecar_workers, help="gunicorn workers (default: as make run)")
     common.add_argument("--conns", type=int, default=8, help="wrk connections")
     common.add_argument("--seconds", type=int, default=4, help="length of one wrk run")
     parser = argparse.ArgumentParser(prog="python -m bench.profile_sidecar", description=__doc__.split("\n")[0])
@@ -131,7 +132,7 @@ def run_ab(alone: SidecarAlone, args: argparse.Namespace) -> dict:
     summary.update(route=args.route, conns=args.conns, seconds=args.seconds, rows=rows,
                    variants_spec={v.label: {"ref": v.ref, "gunicorn_args": v.gunicorn_args} for v in alone.variants})
     how = (f"in-process, {args.calls} calls" if args.in_process else
-           f"wrk -c{args.conns} {args.seconds} s, {args.workers} workers x {args.threads} threads")
+           f"wrk -c{args.conns} {args.seconds} s, {args.workers} workers")
     summary["how"] = how
     print(f"\nA/B {args.route} ({how}) x {args.rounds} rounds:\n" + ab_table(summary))
     return summary
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="profile-"))
     variants = args.variants if args.command == "ab" else [Variant("current")]
     try:
-        with SidecarAlone(Stack(bench_config(tmp)), variants, tmp, args.workers, args.threads) as alone:
+        with SidecarAlone(Stack(bench_config(tmp)), variants, tmp, args.workers) as alone:
             result = run_ab(alone, args) if args.command == "ab" else run_profile(alone, args)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

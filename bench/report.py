@@ -1,6 +1,7 @@
 """bench/results.md: the tables and sections of a `make bench` run."""
 from __future__ import annotations
 
+import runpy
 import time
 
 from bench.output import BENCH
@@ -9,6 +10,7 @@ from bench.scenarios import BASELINE, SCENARIOS
 from bench.seed_api import BATCH, N_ATTACHMENTS, N_FILE_ATTACHMENTS
 from bench.targets import targets
 from bench.wrk_inputs import N_TOKENS
+from ops.stack import GUNICORN_CONF
 
 CPU_COLUMNS = [("sidecar", "sidecar (gunicorn)"), ("pocketbase", "PocketBase"), ("nginx", "nginx"),
                ("wechat_stub", "WeChat stub")]
@@ -48,6 +50,11 @@ def cpu_table(results: dict, conns: int) -> str:
     return "\n".join(lines)
 
 
+def worker_class() -> str:
+    """The sidecar's gunicorn worker class, as deploy/gunicorn.conf.py sets it."""
+    return runpy.run_path(str(GUNICORN_CONF))["worker_class"]
+
+
 def header(duration: int, facts: dict, config) -> list[str]:
     """The title, how it was run, and the machine and versions."""
     return [
@@ -62,7 +69,7 @@ def header(duration: int, facts: dict, config) -> list[str]:
         f"- nproc {facts['nproc']}, CPU {facts['cpu']}, memory {facts['memory']}, kernel {facts['kernel']}",
         f"- PocketBase: {facts['pocketbase']}; Python {facts['python']}; {facts['gunicorn']}; "
         f"{facts['nginx']}; {facts['wrk']}",
-        f"- gunicorn: gthread, {config.sidecar_workers} workers x {config.sidecar_threads} threads",
+        f"- gunicorn: {worker_class()}, {config.sidecar_workers} workers",
         "- everything (wrk, nginx, gunicorn, PocketBase, stub) shares the same 2 cores",
         "",
     ]

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     config = bench_config(tmp)
     stack = Stack(config)
     try:
-        log(f"starting the stack in {tmp} (workers={config.sidecar_workers}, threads={config.sidecar_threads})")
+        log(f"starting the stack in {tmp} ({config.sidecar_workers} sidecar workers)")
         stack.start()
         results, seed_info = measure(stack, tmp, args, conns_list)
         write_report(stack, results, seed_info, args, conns_list)

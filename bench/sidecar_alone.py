@@ -78,12 +78,11 @@ def source_tree(ref: str, into: Path) -> Path:
 class SidecarAlone:
     """PocketBase + dev stub (from a bench Stack's config) and the variants' gunicorns; a context manager."""
 
-    def __init__(self, stack: Stack, variants: list[Variant], tmp: Path, workers: int, threads: int):
+    def __init__(self, stack: Stack, variants: list[Variant], tmp: Path, workers: int):
         self.stack = stack
         self.variants = variants
         self.tmp = tmp
         self.workers = workers
-        self.threads = threads
         self.files: dict[str, Path] = {}
 
     def __enter__(self) -> "SidecarAlone":
@@ -117,7 +116,7 @@ class SidecarAlone:
         variant.port = free_port()
         argv = [sys.executable, "-m", "gunicorn", "sidecar.wsgi:app",
                 "-c", str(variant.tree / "deploy" / "gunicorn.conf.py"),
-                "--workers", str(self.workers), "--threads", str(self.threads),
+                "--workers", str(self.workers),
                 "--bind", f"127.0.0.1:{variant.port}", "--name", f"sidecar-ab-{variant.label}", *variant.gunicorn_args]
         variant.process = ManagedProcess(f"sidecar-{variant.label}", argv, self.tmp / f"sidecar-{variant.label}.log",
                                          env=self.sidecar_env(variant.tree, variant.env), cwd=variant.tree).start()

@@ -1,15 +1,20 @@
 """gunicorn's settings for the sidecar, in one place: read by `make run` (ops/stack.py) and by
 deploy/systemd/bai-sidecar.service (`-c`). The bind address and the process name stay on each command line:
-one machine may run several sidecars. Workers and threads come from SIDECAR_WORKERS / SIDECAR_THREADS
-(ops/settings.py; tests/test_stack.py checks these fallbacks against StackConfig's defaults).
+one machine may run several sidecars. The number of workers comes from SIDECAR_WORKERS (ops/settings.py;
+tests/test_gunicorn_conf.py checks this fallback against StackConfig's default).
 """
 import os
 
-worker_class = "gthread"
-# The sidecar mostly waits on PocketBase and WeChat, and PocketBase shares the CPUs: a few processes with
-# more threads each for the waiting (the shapes tried measured alike: bench/limits.md, "worker model").
-workers = int(os.environ.get("SIDECAR_WORKERS") or (os.cpu_count() or 1) + 1)
-threads = int(os.environ.get("SIDECAR_THREADS") or 8)
+# The sidecar mostly waits on PocketBase and WeChat: a gevent worker waits for all of its requests on one
+# event loop, where gthread's threads handed each request between a poller and a pool and contended for the
+# GIL. A users-count or refresh-token costs 0.67-0.71x the sidecar CPU of 3 gthread workers x 8 threads, and
+# each route's throughput is higher (bench/limits.md, "worker model"). CPU-bound work leaves the loop
+# (sidecar/offload.py); at most 8 PocketBase requests per worker run at once (sidecar/httppool.py).
+worker_class = "gevent"
+# One worker uses at most one core, and PocketBase needs about as much CPU as the sidecar for the same
+# request (make bench's CPU table): half the cores, at least one. On 2 cores, 1 worker measured 0.72-0.83x
+# the CPU per request of 2 (fewer processes for the 2 cores to switch between).
+workers = int(os.environ.get("SIDECAR_WORKERS") or max(1, (os.cpu_count() or 1) // 2))
 # Longer than nginx's upstream keepalive_timeout (30 s): nginx always closes idle connections first.
 keepalive = 75
 timeout = 30

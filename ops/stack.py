@@ -212,7 +212,7 @@ class Stack:
         return env
 
     def start_sidecar(self, port: int | None = None) -> None:
-        """gunicorn (gthread) serving the sidecar on 127.0.0.1:port (SIDECAR_PORT); (re)startable on its own."""
+        """gunicorn (gevent workers) serving the sidecar on 127.0.0.1:port (SIDECAR_PORT); (re)startable on its own."""
         config = self.config
         port = port or config.sidecar_port
         # The first sidecar keeps its historical name and log; others are named by their port.
@@ -223,7 +223,6 @@ class Stack:
             sys.executable, "-m", "gunicorn", config.sidecar_app,
             "-c", str(GUNICORN_CONF),
             "--workers", str(config.sidecar_workers),
-            "--threads", str(config.sidecar_threads),
             "--bind", f"127.0.0.1:{port}",
             "--name", f"sidecar-{config.http_port}" + ("" if name == "sidecar" else f"-{port}"),
         ]

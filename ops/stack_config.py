@@ -123,8 +123,7 @@ class StackConfig:
     # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
     login_log_days: str = ""
     # As deploy/gunicorn.conf.py's fallbacks (which says why; tests/test_stack.py checks they agree).
-    sidecar_workers: int = (os.cpu_count() or 1) + 1
-    sidecar_threads: int = int(BY_NAME["SIDECAR_THREADS"].default)
+    sidecar_workers: int = max(1, (os.cpu_count() or 1) // 2)
     sidecar_app: str = BY_NAME["SIDECAR_APP"].default
     run_dir: Path = ROOT / ".run" / "8080"
     nginx_listen: str = "0.0.0.0"
@@ -196,7 +195,6 @@ class StackConfig:
             upload_max_bytes=get_int("UPLOAD_MAX_BYTES"),
             upload_rate=get("UPLOAD_RATE"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
-            sidecar_threads=get_int("SIDECAR_THREADS"),
             sidecar_app=get("SIDECAR_APP"),
             run_dir=_resolve(get("RUN_DIR", f".run/{http_port}")),
             # The dev stub logs anyone in as any user by name: dev mode stays on this machine unless asked.

@@ -40,7 +40,6 @@ def stack_settings(base_dir: Path, **settings) -> dict:
         "UPLOAD_RATE": "",
         # Two cores run the tests: a small sidecar leaves room for PocketBase and nginx.
         "SIDECAR_WORKERS": 2,
-        "SIDECAR_THREADS": 4,
     }
     defaults.update(settings)
     return defaults

@@ -18,7 +18,7 @@ from bench.sidecar_alone import Variant, parse_variant
     ("A=HEAD~1", "A", "HEAD~1", []),
     ("B=.", "B", ".", []),
     ("sync=.:--worker-class sync --workers 3", "sync", ".", ["--worker-class", "sync", "--workers", "3"]),
-    ("t4=:--threads 4", "t4", ".", ["--threads", "4"]),
+    ("k=:--worker-class gthread", "k", ".", ["--worker-class", "gthread"]),
 ])
 def test_a_variant_is_a_label_a_ref_and_gunicorn_arguments(spec, label, ref, args):
     variant = parse_variant(spec)
@@ -144,7 +144,7 @@ def test_a_variant_knows_its_url():
 def test_an_in_process_ab_of_the_working_tree_and_head_runs_on_real_processes(capsys, monkeypatch):
     monkeypatch.setattr(profile_sidecar, "wrk_installed", lambda: False)  # not needed in-process
     assert profile_sidecar.main(["ab", "A=HEAD", "B=.", "--in-process", "--rounds", "2", "--calls", "30",
-                                 "--route", "refresh_token", "--workers", "1", "--threads", "2"]) == 0
+                                 "--route", "refresh_token", "--workers", "1"]) == 0
     out = capsys.readouterr().out
     a, b = ([cell.strip() for cell in line.split("|")[1:-1]] for line in out.splitlines()
             if line.startswith(("| A |", "| B |")))

@@ -49,18 +49,18 @@ def get_from(source_ip: str, host: str, port: int, method: str, path: str, body:
 
 def test_config_precedence_overrides_then_env_then_dotenv(tmp_path, monkeypatch):
     dotenv = tmp_path / ".env"
-    dotenv.write_text("HTTP_PORT=9101\nPB_PORT=9102\nSIDECAR_PORT=9103\nSIDECAR_THREADS=3\n"
+    dotenv.write_text("HTTP_PORT=9101\nPB_PORT=9102\nSIDECAR_PORT=9103\nSIDECAR_WORKERS=3\n"
                       f"PB_DATA_DIR={tmp_path / 'data'}\n")
     monkeypatch.setenv("PB_PORT", "9202")
     monkeypatch.delenv("HTTP_PORT", raising=False)
     monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
     monkeypatch.delenv("RUN_DIR", raising=False)
     monkeypatch.delenv("PB_SUPERUSER_PASSWORD", raising=False)
-    monkeypatch.delenv("SIDECAR_THREADS", raising=False)
+    monkeypatch.delenv("SIDECAR_WORKERS", raising=False)
     monkeypatch.delenv("SIDECAR_PORT", raising=False)
     config = StackConfig.from_env({"SIDECAR_PORT": "9303", "WECHAT_TIMEOUT": "2"}, dotenv_path=dotenv)
     assert (config.http_port, config.pb_port, config.sidecar_port) == (9101, 9202, 9303)
-    assert config.sidecar_threads == 3
+    assert config.sidecar_workers == 3
     assert config.public_base_url == "http://localhost:9101"
     assert config.run_dir == ROOT / ".run" / "9101"
     assert config.sidecar_extra_env == {"WECHAT_TIMEOUT": "2"}

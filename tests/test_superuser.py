@@ -47,7 +47,7 @@ def _environment(tmp_path: Path, password: str) -> dict:
     return dict(os.environ, **{k: str(v) for k, v in ports.items()}, PB_DATA_DIR=str(tmp_path / "pb_data"),
                 RUN_DIR=str(tmp_path / "run"), NGINX_LISTEN="127.0.0.1", RATE_LIMITS="off",
                 PB_SUPERUSER_EMAIL="argv@example.com", PB_SUPERUSER_PASSWORD=password, WECHAT_APPID="",
-                SIDECAR_WORKERS="1", SIDECAR_THREADS="2")
+                SIDECAR_WORKERS="1")
 
 
 def test_make_superuser_and_make_run_keep_the_password_off_every_command_line(tmp_path):
