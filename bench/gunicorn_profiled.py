@@ -14,7 +14,9 @@ PROFILE_CONF = Path(__file__).resolve()
 
 _OWN_CONF = os.environ.get("SIDECAR_GUNICORN_CONF")
 if _OWN_CONF:  # gunicorn takes one -c: the variant's settings are read into this one
-    exec(compile(Path(_OWN_CONF).read_text(), _OWN_CONF, "exec"))
+    _settings = {"__file__": _OWN_CONF}  # it finds its neighbours (deploy/gunicorn_worker.py) by __file__
+    exec(compile(Path(_OWN_CONF).read_text(), _OWN_CONF, "exec"), _settings)
+    globals().update({name: value for name, value in _settings.items() if not name.startswith("__")})
 
 _profiles = []
 

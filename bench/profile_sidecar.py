@@ -10,7 +10,9 @@ loaded with wrk straight at gunicorn: the sidecar alone, without nginx.
 `profile`, per route: the sidecar's CPU per request under gunicorn (from /proc, median of --rounds wrk
 runs), the same requests called in-process as WSGI (no gunicorn, no client socket) and cProfile's split
 of the in-process time into the parts of a request; the gunicorn row is the difference of the two.
---in-gunicorn adds cProfile inside gunicorn's workers (bench/gunicorn_profiled.py): gunicorn's own part.
+--in-gunicorn adds cProfile inside gunicorn's workers (bench/gunicorn_profiled.py): gunicorn's own part. Under
+gevent's workers cProfile cannot follow the switches between greenlets (most time lands in "other"): read
+the split from the in-process profile and the gunicorn row (the difference) instead.
 
 `ab`: one gunicorn per variant (LABEL=REF[:GUNICORN ARGS]; REF "." is the working tree, any other a git
 ref, extracted with `git archive`), loaded in turn, A B B A A B ..., for --rounds rounds; with --in-process,

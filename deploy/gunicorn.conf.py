@@ -3,6 +3,7 @@ deploy/systemd/bai-sidecar.service (`-c`). The bind address and the process name
 one machine may run several sidecars. The number of workers comes from SIDECAR_WORKERS (ops/settings.py;
 tests/test_gunicorn_conf.py checks this fallback against StackConfig's default).
 """
+import importlib.util
 import os
 
 # The sidecar mostly waits on PocketBase and WeChat: a gevent worker waits for all of its requests on one
@@ -10,7 +11,19 @@ import os
 # GIL. A users-count or refresh-token costs 0.67-0.71x the sidecar CPU of 3 gthread workers x 8 threads, and
 # each route's throughput is higher (bench/limits.md, "worker model"). CPU-bound work leaves the loop
 # (sidecar/offload.py); at most 8 PocketBase requests per worker run at once (sidecar/httppool.py).
-worker_class = "gevent"
+# gunicorn's gevent worker, but for its stop: deploy/gunicorn_worker.py (read from beside this file, so the
+# master imports no part of the app before gevent has patched the workers).
+
+
+def _worker_class():
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gunicorn_worker.py")
+    spec = importlib.util.spec_from_file_location("bai_gunicorn_worker", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.IdleClosingGeventWorker
+
+
+worker_class = _worker_class()
 # One worker uses at most one core, and PocketBase needs about as much CPU as the sidecar for the same
 # request (make bench's CPU table): half the cores, at least one. On 2 cores, 1 worker measured 0.72-0.83x
 # the CPU per request of 2 (fewer processes for the 2 cores to switch between).

@@ -1,0 +1,75 @@
+"""gunicorn's gevent worker, closing its idle keep-alive connections when it is told to stop.
+
+deploy/gunicorn.conf.py names this class as the worker. gunicorn's GeventWorker, told to stop (SIGTERM: a
+stop, a restart, or the old workers of a reload), waits until every connection's greenlet has ended, for up
+to graceful_timeout. A greenlet waiting for its connection's next request ends only when the client sends
+one or closes, and nginx keeps its idle upstream connections for 30 s (keepalive_timeout in
+deploy/nginx.conf.template): so every stop took the whole graceful_timeout and ended in "Worker graceful
+timeout", the connections still open then killed mid-wait.
+
+This worker, once told to stop, closes the read side of every connection that waits for a next request
+and has none arriving, then of each connection whose request in flight has been answered: its greenlet ends
+as on a client's close, and the worker exits as soon as its requests in flight are answered. The file stays outside
+the sidecar package so the master imports gevent only, never the app (gevent must patch ssl and threads
+before the app's imports see them).
+"""
+from __future__ import annotations
+
+import select
+import socket
+from contextlib import contextmanager
+
+import gevent
+from gevent.monkey import get_original
+from gunicorn.workers.ggevent import GeventWorker
+
+
+class IdleClosingGeventWorker(GeventWorker):
+    """GeventWorker whose stop does not wait out the connections idle between two requests."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sockets: dict[gevent.Greenlet, socket.socket] = {}  # each connection's greenlet -> its socket
+        self._waiting: set[gevent.Greenlet] = set()  # the greenlets waiting for their next request
+
+    def handle(self, listener, client, addr):
+        current = gevent.getcurrent()
+        self._sockets[current] = client
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self._sockets.pop(current, None)
+
+    @contextmanager
+    def timeout_ctx(self):
+        # gunicorn reads each next request (its head) inside this context, idle time included.
+        current = gevent.getcurrent()
+        self._waiting.add(current)
+        if not self.alive:  # a request answered after the stop: its connection waits for no other
+            self.close_idle()
+        try:
+            with super().timeout_ctx():
+                yield
+        finally:
+            self._waiting.discard(current)
+
+    def handle_exit(self, sig, frame):
+        super().handle_exit(sig, frame)
+        gevent.spawn(self.close_idle)  # out of the signal handler, as GeventWorker.handle_quit does
+
+    def close_idle(self) -> None:
+        """Close the read side of each connection waiting for a request with no byte of one arrived."""
+        for greenlet in list(self._waiting):
+            client = self._sockets.get(greenlet)
+            if client is not None and not _readable(client):
+                try:
+                    client.shutdown(socket.SHUT_RD)
+                except OSError:
+                    pass  # closed meanwhile
+
+
+def _readable(client: socket.socket) -> bool:
+    """Bytes (or the client's close) wait on the socket. The system's poll: gevent's would turn the loop."""
+    poller = get_original("select", "poll")()
+    poller.register(client.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
