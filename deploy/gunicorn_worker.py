@@ -62,10 +62,22 @@ class IdleClosingGeventWorker(GeventWorker):
         for greenlet in list(self._waiting):
             client = self._sockets.get(greenlet)
             if client is not None and not _readable(client):
-                try:
-                    client.shutdown(socket.SHUT_RD)
-                except OSError:
-                    pass  # closed meanwhile
+                _shut_read(client)
+
+
+def _shut_read(client: socket.socket) -> None:
+    """Close the socket's read side by the system's socket: the waiting greenlet reads the end of the stream.
+    gevent's shutdown would wake it with an error instead (EBADF, which gunicorn logs as a socket error)."""
+    try:
+        system_socket = get_original("socket", "socket")(fileno=client.fileno())
+    except OSError:
+        return  # closed meanwhile
+    try:
+        system_socket.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass  # the client has gone meanwhile
+    finally:
+        system_socket.detach()  # the fd stays the connection's, closed by its own greenlet
 
 
 def _readable(client: socket.socket) -> bool:
