@@ -51,8 +51,9 @@ def cpu_table(results: dict, conns: int) -> str:
 
 
 def worker_class() -> str:
-    """The sidecar's gunicorn worker class, as deploy/gunicorn.conf.py sets it."""
-    return runpy.run_path(str(GUNICORN_CONF))["worker_class"]
+    """The name of the sidecar's gunicorn worker class, as deploy/gunicorn.conf.py sets it (a name or a class)."""
+    value = runpy.run_path(str(GUNICORN_CONF))["worker_class"]
+    return getattr(value, "__name__", value)
 
 
 def header(duration: int, facts: dict, config) -> list[str]:
