@@ -9,9 +9,9 @@ timeout", the connections still open then killed mid-wait.
 
 This worker, once told to stop, closes the read side of every connection that waits for a next request
 and has none arriving, then of each connection whose request in flight has been answered: its greenlet ends
-as on a client's close, and the worker exits as soon as its requests in flight are answered. The file stays outside
-the sidecar package so the master imports gevent only, never the app (gevent must patch ssl and threads
-before the app's imports see them).
+as on a client's close, and the worker exits as soon as its requests in flight are answered. The file stays
+outside the sidecar package so the master imports gevent only, never the app (gevent must patch ssl and
+threads before the app's imports see them).
 """
 from __future__ import annotations
 
