@@ -7,11 +7,13 @@ one or closes, and nginx keeps its idle upstream connections for 30 s (keepalive
 deploy/nginx.conf.template): so every stop took the whole graceful_timeout and ended in "Worker graceful
 timeout", the connections still open then killed mid-wait.
 
-This worker, once told to stop, closes the read side of every connection that waits for a next request
-and has none arriving, then of each connection whose request in flight has been answered: its greenlet ends
-as on a client's close, and the worker exits as soon as its requests in flight are answered. The file stays
-outside the sidecar package so the master imports gevent only, never the app (gevent must patch ssl and
-threads before the app's imports see them).
+This worker, once told to stop, closes the read side of every connection that has served a request and
+waits for the next with none arriving, then of each connection whose request in flight has been answered
+(that answer says Connection: close, so nginx does not send another on it meanwhile): its greenlet ends as
+on a client's close, and the worker exits as soon as its requests in flight are answered. A connection
+accepted after the stop (the listener stays open for up to a second) is served its first request, as
+gunicorn serves it. The file stays outside the sidecar package so the master imports gevent only, never
+the app (gevent must patch ssl and threads before the app's imports see them).
 """
 from __future__ import annotations
 
@@ -30,7 +32,21 @@ class IdleClosingGeventWorker(GeventWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._sockets: dict[gevent.Greenlet, socket.socket] = {}  # each connection's greenlet -> its socket
-        self._waiting: set[gevent.Greenlet] = set()  # the greenlets waiting for their next request
+        self._served: set[gevent.Greenlet] = set()  # the greenlets whose connection has had an answer
+        self._waiting: set[gevent.Greenlet] = set()  # of those, the ones waiting for their next request
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        app = self.wsgi
+
+        def answer_closing_after_stop(environ, start_response):
+            def start(status, headers, exc_info=None):
+                if not self.alive:  # told to stop while this request ran
+                    start_response.__self__.force_close()  # gunicorn's Response, whose method this is
+                return start_response(status, headers, exc_info)
+            return app(environ, start)
+
+        self.wsgi = answer_closing_after_stop
 
     def handle(self, listener, client, addr):
         current = gevent.getcurrent()
@@ -39,14 +55,22 @@ class IdleClosingGeventWorker(GeventWorker):
             super().handle(listener, client, addr)
         finally:
             self._sockets.pop(current, None)
+            self._served.discard(current)
+
+    def handle_request(self, listener_name, req, sock, addr):
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        finally:
+            self._served.add(gevent.getcurrent())
 
     @contextmanager
     def timeout_ctx(self):
         # gunicorn reads each next request (its head) inside this context, idle time included.
         current = gevent.getcurrent()
-        self._waiting.add(current)
-        if not self.alive:  # a request answered after the stop: its connection waits for no other
-            self.close_idle()
+        if current in self._served:
+            self._waiting.add(current)
+            if not self.alive:  # answered after the stop: its connection waits for no other request
+                self.close_idle()
         try:
             with super().timeout_ctx():
                 yield

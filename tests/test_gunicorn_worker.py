@@ -1,5 +1,5 @@
 """deploy/gunicorn_worker.py: told to stop, the worker closes its idle keep-alive connections at once and
-still answers its requests in flight, instead of waiting out graceful_timeout (a real gunicorn; its master is
+still answers its requests in flight and a connection accepted just after, instead of waiting out graceful_timeout (a real gunicorn; its master is
 sent SIGTERM, as systemd's stop does, and passes it on to the worker as a reload does to its old workers)."""
 from __future__ import annotations
 
@@ -70,8 +70,13 @@ def test_a_stop_closes_idle_connections_at_once_and_answers_the_requests_in_flig
     stopped_at = time.monotonic()
     process.proc.send_signal(signal.SIGTERM)
     assert idle.recv(4096) == b""  # closed, not kept until nginx's 30 s or the graceful timeout
-    answer = read_until_closed(busy)  # answered whole, then closed
-    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"\r\n\r\nok")
+    late = socket.create_connection(("127.0.0.1", port), timeout=15)  # the listener is still open
+    time.sleep(0.02)  # accepted, its first request not sent yet
+    late.sendall(b"GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+    for client in (busy, late):
+        answer = read_until_closed(client)  # answered whole, saying it closes (nginx sends no more on it)
+        assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"\r\n\r\nok"), answer
+        assert b"connection: close" in answer.lower(), answer
     process.proc.wait(timeout=graceful_timeout + 5)
     took = time.monotonic() - stopped_at
     # gunicorn's own GeventWorker waits out graceful_timeout for the idle connection, then kills it.
