@@ -28,6 +28,8 @@ worker_class = _worker_class()
 # request (make bench's CPU table): half the cores, at least one. On 2 cores, 1 worker measured 0.72-0.83x
 # the CPU per request of 2 (fewer processes for the 2 cores to switch between).
 workers = int(os.environ.get("SIDECAR_WORKERS") or max(1, (os.cpu_count() or 1) // 2))
+# preload_app stays off: each worker imports the app after gevent has patched it, so the app's locks and
+# semaphores are gevent's (a real one, taken while its holder waits on the loop, would freeze the worker).
 # Longer than nginx's upstream keepalive_timeout (30 s): nginx always closes idle connections first.
 keepalive = 75
 timeout = 30

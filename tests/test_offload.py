@@ -8,8 +8,10 @@ import threading
 
 import pytest
 
+import sidecar.offload
 from ops.processes import ROOT
-from sidecar.offload import in_gevent, run_off_loop
+from sidecar.errors import ServiceUnavailable
+from sidecar.offload import in_gevent, run_off_loop, upload_slot
 
 
 def test_outside_gevent_the_function_runs_in_the_calling_thread():
@@ -53,10 +55,12 @@ def test_under_gevent_the_loop_keeps_serving_while_the_work_runs_in_another_thre
         gevent.sleep(0)
         worker_ident, ticks_meanwhile = run_off_loop(work)
         greenlet.join()
-        print(in_gevent(), worker_ident != real_ident(), ticks_meanwhile)
+        import sidecar.offload as offload
+        print(in_gevent(), worker_ident != real_ident(), ticks_meanwhile,
+              offload._pool.maxsize == offload.PICTURE_THREADS and offload._pool is not gevent.get_hub().threadpool)
     """)
-    patched, other_thread, ticks_meanwhile = out.split()
-    assert (patched, other_thread) == ("True", "True")
+    patched, other_thread, ticks_meanwhile, own_pool = out.split()
+    assert (patched, other_thread, own_pool) == ("True", "True", "True")
     assert int(ticks_meanwhile) >= 5, out  # blocked in place, the ticker would have ticked once
 
 
@@ -70,3 +74,16 @@ def test_under_gevent_the_works_exception_reaches_the_caller():
             print("refused", exc.msg)
     """)
     assert out.startswith("refused "), out
+
+
+def test_an_upload_slot_is_given_back_whatever_the_block_raises(monkeypatch):
+    monkeypatch.setattr(sidecar.offload, "_uploads", threading.BoundedSemaphore(1))
+    monkeypatch.setattr(sidecar.offload, "UPLOAD_WAIT_SECONDS", 0.05)
+    with pytest.raises(ZeroDivisionError):
+        with upload_slot():
+            divmod(1, 0)
+    with upload_slot():  # the one place is free again
+        with pytest.raises(ServiceUnavailable) as refused:
+            with upload_slot():
+                pass
+    assert refused.value.status == 503

@@ -385,3 +385,21 @@ def test_a_real_token_under_the_rate_gets_its_picture_cleaned(client, login, cle
     response = post_upload(client, token, PHOTO)
     assert response.status_code == 200, response.json
     assert cleans == [len(PHOTO)]
+
+
+def test_an_upload_with_no_place_free_in_the_worker_is_503_and_stores_nothing(client, login, pb: PB, cleans,
+                                                                                monkeypatch):
+    import threading
+
+    import sidecar.offload
+    token, user = login()
+    taken = threading.BoundedSemaphore(1)
+    taken.acquire()  # the worker's one place is held by another upload
+    monkeypatch.setattr(sidecar.offload, "_uploads", taken)
+    monkeypatch.setattr(sidecar.offload, "UPLOAD_WAIT_SECONDS", 0.05)
+    response = post_upload(client, token, PHOTO)
+    assert response.status_code == 503 and response.json["code"] == 503, response.json
+    assert response.json["msg"] == "上传繁忙,请稍后再试"
+    assert cleans == [] and pb.total("tbl_attachments", f'attachments_owner="{user["openid"]}"') == 0
+    taken.release()
+    assert post_upload(client, token, PHOTO).status_code == 200 and len(cleans) == 1

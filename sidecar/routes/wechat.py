@@ -5,6 +5,7 @@ from flask import Blueprint, request
 
 from sidecar.audit import audited
 from sidecar.errors import envelope
+from sidecar.offload import upload_slot
 from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max_lengths, uploads, users
 from sidecar.routes.inputs import (
     bearer_token, client_info, json_object, optional_string, required_string, uploaded_file, visible_string,
@@ -43,8 +44,9 @@ def profile():
 def upload():
     """The bearer's file (wx.uploadFile: multipart, part `file`) stored as an attachment they own."""
     token = bearer_token(required=True)
-    data, filename = uploaded_file(uploads().max_bytes)
-    attachment = uploads().upload(token, data, filename, client_info())
+    with upload_slot():  # before the body is read: it is held in memory
+        data, filename = uploaded_file(uploads().max_bytes)
+        attachment = uploads().upload(token, data, filename, client_info())
     return envelope(200, "上传成功", {"attachment": attachment})
 
 

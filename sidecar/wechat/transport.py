@@ -27,7 +27,9 @@ WECHAT_RID = re.compile(r"rid: ([0-9A-Za-z-]{1,64})")
 
 # Refresh this long before WeChat's expiry so a token never dies mid-request.
 TOKEN_REFRESH_MARGIN = 300.0
-POOL_SIZE = 32
+# Kept-alive connections to WeChat per worker. A gevent worker makes all its WeChat calls at once (no
+# threads bound them): past this many, urllib3 opens a connection more (a TLS handshake) and drops it after.
+POOL_SIZE = 128
 # Connecting should be fast; a slow connect means WeChat (or our egress) is down, not busy.
 CONNECT_TIMEOUT_CAP = 3.05
 
