@@ -85,7 +85,6 @@ class ConnectionPool:
         self._port = parts.port
         self._base_path = parts.path.rstrip("/")
         self._timeout = timeout
-        self._size = size
         self._idle: deque[http.client.HTTPConnection] = deque()
         self._lock = threading.Lock()
         # One slot per connection: a request waits for one (up to the timeout) rather than open a connection
@@ -143,11 +142,8 @@ class ConnectionPool:
             connection.close()
 
     def _checkin(self, connection: http.client.HTTPConnection) -> None:
-        with self._lock:
-            if len(self._idle) < self._size:
-                self._idle.append(connection)
-                return
-        connection.close()
+        with self._lock:  # never more than `size` idle: a connection is only checked in by its slot's holder
+            self._idle.append(connection)
 
     def _new_connection(self) -> http.client.HTTPConnection:
         connection = self._connection_class(self._host, self._port, timeout=self._timeout)
