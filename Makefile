@@ -64,10 +64,10 @@ test: venv-dev nginx chromium node miniprogram/node_modules/.installed schema-ch
 	node --test --test-reporter=spec $(MINIPROGRAM_TESTS)
 	$(PY) -m pytest
 
-schema: venv ## regenerate pb_migrations/ from schema.yaml
+schema: venv ## regenerate pb_migrations/ (schema.yaml), sidecar/domain.py and pb_hooks/lib/domain.js (vocabulary.yaml), pb_hooks/lib/settings.js (ops/settings.py)
 	$(PY) -m ops.schema generate
 
-schema-check: venv ## fail when pb_migrations/ is stale or a spec field is missing from schema.yaml
+schema-check: venv ## fail when a generated file (make schema) is stale or a spec field is missing from schema.yaml
 	$(PY) -m ops.schema check
 
 schema-diff: venv ## compare schema.yaml with the running PocketBase (PB_URL, superuser from .env or pb_data)

@@ -2,8 +2,8 @@
 their API server block (deploy/nginx-api-server.conf.template), and where nginx is installed.
 
     python -m ops.nginx_conf production    # rewrite deploy/nginx-production.conf (make nginx-production)
-    python -m ops.nginx_conf site          # print that site with the environment's CORS_ALLOWED_ORIGINS and
-                                           # UPLOAD_MAX_BYTES
+    python -m ops.nginx_conf site          # print that site with the environment's CORS_ALLOWED_ORIGINS,
+                                           # UPLOAD_MAX_BYTES and MAX_BODY_BYTES
 """
 from __future__ import annotations
 
@@ -105,7 +105,13 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         RATE_LIMIT_LOCATION=rate_limit_location(RateLimit.parse(config.rate_limits)),
         CORS_MAPS=indented(cors_maps(config.cors_allowed_origins), "    "),
         UPLOAD_BODY_MAX=upload_body_limit(config.upload_max_bytes),
+        MAX_BODY_BYTES=nginx_size(config.max_body_bytes),
     )
+
+
+def nginx_size(size: int) -> str:
+    """A size in bytes as nginx reads it: in KiB ("64k") when it is whole KiB, else in bytes."""
+    return f"{size // 1024}k" if size % 1024 == 0 else str(size)
 
 
 def indented(text: str, indent: str) -> str:
@@ -114,14 +120,16 @@ def indented(text: str, indent: str) -> str:
 
 
 def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default,
-                           upload_max_bytes: int = int(BY_NAME["UPLOAD_MAX_BYTES"].default)) -> str:
+                           upload_max_bytes: int = int(BY_NAME["UPLOAD_MAX_BYTES"].default),
+                           max_body_bytes: int = int(BY_NAME["MAX_BODY_BYTES"].default)) -> str:
     """deploy/nginx-production.conf: the production site with the default RATE_LIMITS (and by default the default
-    CORS_ALLOWED_ORIGINS and UPLOAD_MAX_BYTES)."""
+    CORS_ALLOWED_ORIGINS, UPLOAD_MAX_BYTES and MAX_BODY_BYTES)."""
     rate_limit = RateLimit.parse(BY_NAME["RATE_LIMITS"].default)
     return GENERATED_NOTE + substitute(PRODUCTION_TEMPLATE.read_text(),
                                        RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
                                        CORS_MAPS=cors_maps(cors_allowed_origins),
-                                       UPLOAD_BODY_MAX=upload_body_limit(upload_max_bytes))
+                                       UPLOAD_BODY_MAX=upload_body_limit(upload_max_bytes),
+                                       MAX_BODY_BYTES=nginx_size(max_body_bytes))
 
 
 def nginx_binary() -> str:
@@ -138,10 +146,10 @@ if __name__ == "__main__":
         PRODUCTION_CONF.write_text(render_production_conf())
     elif sys.argv[1:] == ["site"]:
         try:
-            print(render_production_conf(os.environ.get("CORS_ALLOWED_ORIGINS")
-                                         or BY_NAME["CORS_ALLOWED_ORIGINS"].default,
-                                         int(os.environ.get("UPLOAD_MAX_BYTES") or BY_NAME["UPLOAD_MAX_BYTES"].default)),
-                  end="")
+            def setting(name: str) -> str:
+                return os.environ.get(name) or BY_NAME[name].default
+            print(render_production_conf(setting("CORS_ALLOWED_ORIGINS"), int(setting("UPLOAD_MAX_BYTES")),
+                                         int(setting("MAX_BODY_BYTES"))), end="")
         except ValueError as exc:
             sys.exit(f"error: {exc}")
     else:

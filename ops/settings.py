@@ -1,11 +1,15 @@
-"""Every setting of the project, once: its default, meaning, who reads it and whether it is secret.
+"""Every setting of the project, once: its default, type, accepted forms, meaning, readers and whether it is secret.
 
-ops/stack_config.py reads the settings `make run` reads (and their defaults) from here; sidecar/config.py
-is checked against it (tests/test_settings.py); deploy/env.example and the settings tables of README.md and
-deploy/README.md are generated from it (`make docs`, checked by `make docs-check` and the tests).
+Everything else is derived from this table: ops/stack_config.py reads the settings `make run` reads (and their
+defaults) from here; the sidecar's Config (sidecar/config.py) is built from the settings it reads; nginx's
+config is rendered from the values (ops/nginx_conf.py); pb_hooks/lib/settings.js (PocketBase's defaults and
+parse()) is generated from it by `make schema`; deploy/env.example and the settings tables of README.md and
+deploy/README.md are generated from it by `make docs`. Both checks (`make schema-check`, `make docs-check`)
+fail on a stale copy.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # Who reads a setting: `make run` (ops.stack, which renders nginx's config), the sidecar (gunicorn),
@@ -13,6 +17,20 @@ from dataclasses import dataclass
 # gunicorn's config file (deploy/gunicorn.conf.py, used by make run and the systemd unit).
 STACK, SIDECAR, POCKETBASE, TOOLS = "make run", "sidecar", "PocketBase", "operator commands"
 GUNICORN = "deploy/gunicorn.conf.py"
+
+
+class SettingError(ValueError):
+    """A setting's value is not one of the forms it accepts; the message names the setting and the forms."""
+
+
+@dataclass(frozen=True)
+class Forms:
+    """The values a setting accepts (besides empty: its default). Python's re and JS's RegExp read pattern
+    alike; it is matched whole against the trimmed, lower-cased value (parse() here, lib/settings.js)."""
+
+    off: tuple[str, ...]
+    pattern: str
+    described: str
 
 
 @dataclass(frozen=True)
@@ -25,6 +43,12 @@ class Setting:
     section: str
     read_by: tuple[str, ...]
     secret: bool = False
+    # The sidecar's type of it (its Config field): str, int, float or bool.
+    kind: str = "str"
+    # The sidecar refuses to start without it (its Config has no default for it).
+    required: bool = False
+    # The values it accepts, when it is not free text (one parser for every reader: parse()).
+    forms: Forms | None = None
     # The default as the documents show it, when it is computed ("" = the literal default, or empty).
     default_doc: str = ""
     # What deploy/env.example writes (None: the default); commented out when server_only.
@@ -44,6 +68,13 @@ S3_ALL = ("one of the five S3 settings: all five set, PocketBase keeps uploaded 
           "S3(-compatible) bucket; all empty, in the local data dir. Applied at every start over PocketBase's "
           "settings API; a wrong endpoint, bucket or key stops the start with one line")
 
+# A positive whole number (leading zeros allowed).
+POSITIVE = "0*([1-9][0-9]*)"
+RATE_LIMIT_FORMS = Forms(off=("off", "none", "0", "false", "no"),
+                         pattern=POSITIVE + r"r/([sm])(?:[ \t]*,[ \t]*burst[ \t]*=[ \t]*([0-9]+))?",
+                         described="off (or none, 0, false, no), or <n>r/s or <n>r/m with an optional ,burst=<n> "
+                                   "(e.g. 20r/s,burst=40)")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("HTTP_PORT", "8080", "nginx's port", PORTS, (STACK,)),
     Setting("PB_PORT", "8090", "PocketBase's port (127.0.0.1)", PORTS, (STACK, TOOLS)),
@@ -58,30 +89,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PB_URL", "http://127.0.0.1:8090", "servers only: where the sidecar (and make backup/restore) "
             "reach PocketBase; `make run` derives it from `PB_PORT`", PB, (SIDECAR, TOOLS), server_only=True),
     Setting("PB_SUPERUSER_EMAIL", "admin@localhost.local", "the superuser the sidecar logs in as", PB,
-            (STACK, SIDECAR, POCKETBASE, TOOLS)),
+            (STACK, SIDECAR, POCKETBASE, TOOLS), required=True),
     Setting("PB_SUPERUSER_PASSWORD", "", "empty: generated on first `make run` / `make superuser` into "
             "`<PB_DATA_DIR>/.superuser_password` (mode 0600) and reused, never printed; PocketBase gets it in "
             "its environment (`pb_hooks/superuser.pb.js`), never on a command line. On a server the sidecar "
             "needs it here (deploy/README.md, step 4)", PB, (STACK, SIDECAR, POCKETBASE, TOOLS), secret=True,
-            default_doc="generated"),
+            default_doc="generated", required=True),
     Setting("SUPERUSER_ALLOWED_IPS", "", "addresses / CIDR networks (comma-separated, IPv4 or IPv6) from which "
             "superusers may log in or use a superuser token; loopback is always allowed. Empty: from anywhere",
             PB, (STACK, POCKETBASE)),
     Setting("SUPERUSER_MFA", "", "`on`: PocketBase's MFA for superusers coming through nginx (password, then a "
             "one-time code by email: set up SMTP in the dashboard first); `off`: no MFA; empty: leave what the "
             "dashboard stored (off)", PB, (STACK, POCKETBASE)),
-    Setting("PB_TIMEOUT", "10.0", "seconds the sidecar waits for PocketBase", PB, (SIDECAR,), example=""),
+    Setting("PB_TIMEOUT", "10.0", "seconds the sidecar waits for PocketBase", PB, (SIDECAR,), example="",
+            kind="float"),
     Setting("TOKEN_LEEWAY_SECONDS", "60.0", "seconds past a token's expiry during which the sidecar still asks "
             "PocketBase rather than refusing it itself: the sidecar host's clock may run ahead of PocketBase's, "
-            "and its check must never refuse a token PocketBase accepts", PB, (SIDECAR,), example=""),
+            "and its check must never refuse a token PocketBase accepts", PB, (SIDECAR,), example="", kind="float"),
     Setting("WECHAT_APPID", "", "the mini-program's app id; empty: `make run` uses the local WeChat dev stub "
-            "(deploy/README.md, \"WeChat dev stub\")", WECHAT, (STACK, SIDECAR), default_doc="empty = dev stub"),
-    Setting("WECHAT_SECRET", "", "the mini-program's app secret", WECHAT, (STACK, SIDECAR), secret=True),
+            "(deploy/README.md, \"WeChat dev stub\")", WECHAT, (STACK, SIDECAR), default_doc="empty = dev stub",
+            required=True),
+    Setting("WECHAT_SECRET", "", "the mini-program's app secret", WECHAT, (STACK, SIDECAR), secret=True,
+            required=True),
     Setting("WECHAT_API_BASE", "https://api.weixin.qq.com", "the WeChat server (live mode)", WECHAT,
             (STACK, SIDECAR), example=""),
-    Setting("WECHAT_TIMEOUT", "5.0", "seconds the sidecar waits for WeChat", WECHAT, (SIDECAR,), example=""),
+    Setting("WECHAT_TIMEOUT", "5.0", "seconds the sidecar waits for WeChat", WECHAT, (SIDECAR,), example="",
+            kind="float"),
     Setting("WECHAT_DEV_STUB", "false", "set by `make run` in dev mode (the health route says so); never on a "
-            "server", WECHAT, (SIDECAR,), example=""),
+            "server", WECHAT, (SIDECAR,), example="", kind="bool"),
     Setting("WECHAT_PUSH_TOKEN", "", "the Token of WeChat's message push (消息推送, 服务器配置: URL "
             "`<PUBLIC_BASE_URL>/pb/api/wechat/push`, data format JSON): pushes whose signature it does not make "
             "are refused (401); empty: every push is refused. Dev mode: generated for the dev stub when empty",
@@ -93,27 +128,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONTENT_SECURITY", "on", "WeChat content security (运营规范 5.18): `on` sends profile names and tags "
             "to msg_sec_check before they are stored and uploaded pictures to media_check_async; `off` for "
             "benchmarks and teams without user content", WECHAT, (SIDECAR,)),
-    Setting("PUBLIC_BASE_URL", "", "the URL clients use (no trailing slash): file URLs in UserInfo start with "
+    Setting("PUBLIC_BASE_URL", "http://localhost:8080", "the URL clients use (no trailing slash): file URLs in UserInfo start with "
             "it, PocketBase's appURL is it + `/pb`. On a server: https://CHANGE_ME.example.com", PUBLIC,
-            (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>"),
+            (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>", example=""),
     # Per client IP. A mini-program makes a handful of calls at launch; many phones can share one carrier NAT
     # address, so the steady rate is generous and the burst absorbs launch storms.
     Setting("RATE_LIMITS", "20r/s,burst=40", "nginx's per-client-IP limit on the sidecar routes, and PocketBase's "
-            "bound on phone probing: `off` (benchmarks) lifts both, or e.g. `20r/s,burst=40`", PUBLIC, (STACK, POCKETBASE)),
+            "own limiter and its bound on phone probing: `off` (benchmarks; also `none`, `0`, `false`, `no`) lifts all "
+            "three, or e.g. `20r/s,burst=40`; a value not of these forms stops the start", PUBLIC, (STACK, POCKETBASE),
+            forms=RATE_LIMIT_FORMS),
     Setting("CORS_ALLOWED_ORIGINS", "*", "origins whose browser (H5) pages may call our routes: `*` (any, as "
             "PocketBase's own API) or a comma-separated list such as `https://h5.example.com`. The sidecar "
             "answers CORS on its routes; nginx's config is rendered from it for the envelopes nginx answers "
             "itself (413, 429, 400 for oversized headers, 502-504)", PUBLIC, (STACK, SIDECAR)),
-    Setting("MAX_BODY_BYTES", "65536", "largest request body the sidecar reads (nginx allows 64 KiB too)",
-            PUBLIC, (SIDECAR,), example=""),
+    Setting("MAX_BODY_BYTES", "65536", "largest request body of our routes but the upload, in bytes (64 KiB): "
+            "the sidecar's limit, and nginx's `client_max_body_size` there is rendered from it", PUBLIC,
+            (STACK, SIDECAR), example="", kind="int"),
     Setting("UPLOAD_MAX_BYTES", "10485760", "the largest file `POST /pb/api/wechat/upload` takes, in bytes (10 MiB); "
-            "nginx's body limit for that one route is rendered from it, every other route keeps 64 KiB", PUBLIC,
-            (STACK, SIDECAR), example=""),
+            "nginx's body limit for that one route is rendered from it, every other route keeps `MAX_BODY_BYTES`",
+            PUBLIC, (STACK, SIDECAR), example="", kind="int"),
     Setting("UPLOAD_RATE", "30", "uploads one user may make per hour (counted in PocketBase, so every sidecar "
             "worker and host sees the same figure); `off` (benchmarks) lifts it", PUBLIC, (STACK, POCKETBASE),
-            example=""),
-    Setting("LOGIN_LOG_DAYS", "", "days the login audit (`tbl_login_log`) keeps its rows", PUBLIC,
-            (STACK, POCKETBASE), default_doc="90", example="90"),
+            example="", forms=Forms(off=("off",), pattern=POSITIVE, described="off or a positive whole number")),
+    Setting("LOGIN_LOG_DAYS", "90", "days the login audit (`tbl_login_log`) keeps its rows", PUBLIC,
+            (STACK, POCKETBASE), forms=Forms(off=(), pattern=POSITIVE, described="a positive whole number of days")),
     Setting("S3_ENDPOINT", "", S3_ALL, FILES, (STACK, TOOLS)),
     Setting("S3_BUCKET", "", "the S3 bucket of uploaded files (and of backups, unless `S3_BACKUPS_BUCKET`)",
             FILES, (STACK, TOOLS)),
@@ -156,3 +194,18 @@ def read_by(reader: str) -> tuple[str, ...]:
 def secret_names() -> tuple[str, ...]:
     """The settings whose values must never be printed."""
     return tuple(setting.name for setting in SETTINGS if setting.secret)
+
+
+def parse(name: str, value: str | None) -> tuple[str, ...] | None:
+    """value as the setting `name` accepts it (its Forms; empty is its default): None when it says off, else the
+    pattern's groups ("" for one that did not take part). SettingError naming the setting and its forms otherwise.
+    pb_hooks/lib/settings.js's parse() is generated from the same Forms."""
+    setting = BY_NAME[name]
+    text = (value or "").strip() or setting.default
+    lowered = text.lower()
+    if lowered in setting.forms.off:
+        return None
+    match = re.fullmatch(setting.forms.pattern, lowered)
+    if not match:
+        raise SettingError(f"setting {name} must be {setting.forms.described}, not {text!r}")
+    return tuple(group or "" for group in match.groups())

@@ -116,9 +116,7 @@ class Stack:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
         env = dict(without_storage_keys(os.environ), PUBLIC_BASE_URL=self.config.public_base_url,
                    RATE_LIMITS=self.config.rate_limits, UPLOAD_RATE=self.config.upload_rate,
-                   **self.config.superuser_switches)
-        if self.config.login_log_days:
-            env["LOGIN_LOG_DAYS"] = self.config.login_log_days
+                   LOGIN_LOG_DAYS=self.config.login_log_days, **self.config.superuser_switches)
         self.pb = PocketBaseServer(
             data_dir=self.config.pb_data_dir, superuser_email=self.config.superuser_email,
             superuser_password=self.config.superuser_password, port=self.config.pb_port,
@@ -196,6 +194,7 @@ class Stack:
             WECHAT_PUSH_TOKEN=config.wechat_push_token,
             WECHAT_PUSH_AES_KEY=config.wechat_push_aes_key,
             UPLOAD_MAX_BYTES=str(config.upload_max_bytes),
+            MAX_BODY_BYTES=str(config.max_body_bytes),
             REPLICA_URL=config.replica.url,
             REPLICA_SOCKET=str(config.replica_socket),
         )

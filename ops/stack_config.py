@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ops.processes import ROOT
 from ops.replica import SOCKET_NAME, ReplicaError, ReplicaSettings
-from ops.settings import BY_NAME, STACK, read_by
+from ops.settings import BY_NAME, STACK, SettingError, parse, read_by
 from ops.storage import StorageError, StorageSettings
 from sidecar.cors import parse_origins
 from sidecar.wechat.push import aes_key_bytes
@@ -72,16 +72,21 @@ class RateLimit:
 
     @classmethod
     def parse(cls, value: str) -> "RateLimit | None":
-        """None for "off"; raise StackError for anything that is not `<n>r/s|r/m[,burst=<n>]`."""
-        value = (value or "").strip().lower()
-        if value in ("off", "none", "0", "false", "no"):
+        """None when it says off; StackError naming RATE_LIMITS and its accepted forms (ops/settings.py's parse,
+        the one parser: PocketBase's hooks read it from the same table) for anything else it does not accept."""
+        groups = parse_setting("RATE_LIMITS", value)
+        if groups is None:
             return None
-        match = re.fullmatch(r"(\d+)r/([sm])(?:\s*,\s*burst\s*=\s*(\d+))?", value)
-        if not match or int(match.group(1)) <= 0:
-            raise StackError(f"RATE_LIMITS must be 'off' or like '20r/s,burst=40', not {value!r}")
-        rate = f"{match.group(1)}r/{match.group(2)}"
-        burst = int(match.group(3)) if match.group(3) is not None else 2 * int(match.group(1))
-        return cls(rate, burst)
+        count, unit, burst = groups
+        return cls(f"{count}r/{unit}", int(burst) if burst else 2 * int(count))
+
+
+def parse_setting(name: str, value: str) -> tuple[str, ...] | None:
+    """ops/settings.py's parse(), its SettingError as StackError (the message names the setting and its forms)."""
+    try:
+        return parse(name, value)
+    except SettingError as exc:
+        raise StackError(str(exc)) from None
 
 
 def check_superuser_switches(switches: dict) -> None:
@@ -119,9 +124,11 @@ class StackConfig:
     cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default
     # The largest upload (sidecar and nginx) and the uploads per user and hour (PocketBase; "off" lifts it).
     upload_max_bytes: int = int(BY_NAME["UPLOAD_MAX_BYTES"].default)
+    # The largest body of every other route (sidecar and nginx).
+    max_body_bytes: int = int(BY_NAME["MAX_BODY_BYTES"].default)
     upload_rate: str = BY_NAME["UPLOAD_RATE"].default
-    # Days tbl_login_log keeps its rows (PocketBase's cron reads it; "" = its default, 90).
-    login_log_days: str = ""
+    # Days the login audit keeps its rows (PocketBase's cron reads it).
+    login_log_days: str = BY_NAME["LOGIN_LOG_DAYS"].default
     # As deploy/gunicorn.conf.py's fallbacks (which says why; tests/test_stack.py checks they agree).
     sidecar_workers: int = max(1, (os.cpu_count() or 1) // 2)
     sidecar_app: str = BY_NAME["SIDECAR_APP"].default
@@ -193,6 +200,7 @@ class StackConfig:
             cors_allowed_origins=get("CORS_ALLOWED_ORIGINS"),
             login_log_days=get("LOGIN_LOG_DAYS"),
             upload_max_bytes=get_int("UPLOAD_MAX_BYTES"),
+            max_body_bytes=get_int("MAX_BODY_BYTES"),
             upload_rate=get("UPLOAD_RATE"),
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
             sidecar_app=get("SIDECAR_APP"),
@@ -220,17 +228,15 @@ class StackConfig:
             except ValueError as exc:
                 raise StackError(f"WECHAT_PUSH_AES_KEY is not an EncodingAESKey: {exc}") from None
         RateLimit.parse(self.rate_limits)
+        parse_setting("UPLOAD_RATE", self.upload_rate)
+        parse_setting("LOGIN_LOG_DAYS", self.login_log_days)
         try:
             parse_origins(self.cors_allowed_origins)
         except ValueError as exc:
             raise StackError(str(exc)) from None
-        if self.login_log_days and not (self.login_log_days.isdigit() and int(self.login_log_days) > 0):
-            raise StackError(f"LOGIN_LOG_DAYS must be a positive whole number of days, not {self.login_log_days!r}")
-        if self.upload_max_bytes <= 0:
-            raise StackError(f"UPLOAD_MAX_BYTES must be a positive number of bytes, not {self.upload_max_bytes}")
-        if self.upload_rate.lower() != "off" and not (self.upload_rate.isdigit() and int(self.upload_rate) > 0):
-            raise StackError(f"UPLOAD_RATE must be a positive whole number of uploads per hour or 'off', "
-                             f"not {self.upload_rate!r}")
+        for name, value in (("UPLOAD_MAX_BYTES", self.upload_max_bytes), ("MAX_BODY_BYTES", self.max_body_bytes)):
+            if value <= 0:
+                raise StackError(f"{name} must be a positive number of bytes, not {value}")
         check_superuser_switches(self.superuser_switches)
         ports = [self.http_port, self.pb_port, *self.local_sidecar_ports]
         if len(set(ports)) != len(ports):

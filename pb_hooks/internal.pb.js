@@ -11,7 +11,8 @@ routerAdd("POST", "/api/internal/wechat-login", (e) => {
   const body = e.requestInfo().body;
   const openid = String(body.openid || "");
   if (!openid) {
-    return e.json(400, { reason: "openid_missing" });
+    const refused = require(`${__hooks}/lib/domain.js`).refusal("openid_missing");
+    return e.json(refused.status, refused.body);
   }
   const result = require(`${__hooks}/lib/wechat_users.js`)
     .login(e.app, openid, String(body.unionid || ""), body.create === true,

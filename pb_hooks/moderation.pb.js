@@ -14,16 +14,20 @@ routerAdd("POST", "/api/internal/media-verdict", (e) => {
   const body = e.requestInfo().body;
   const traceId = String(body.trace_id || "");
   const suggest = String(body.suggest || "");
-  const statuses = { pass: "有效", risky: "违规", review: "审核中" };
+  const domain = require(`${__hooks}/lib/domain.js`);
+  const statuses = {
+    pass: domain.ATTACHMENT_VALID, risky: domain.ATTACHMENT_RISKY, review: domain.ATTACHMENT_UNDER_REVIEW,
+  };
   if (!traceId || !(suggest in statuses)) {
-    return e.json(400, { reason: "verdict_invalid" });
+    const refused = domain.refusal("verdict_invalid");
+    return e.json(refused.status, refused.body);
   }
   let result = "unknown";
   // Reads then writes: the write lock first (lib/write_tx.js says why).
   require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
     let attachment;
     try {
-      attachment = txApp.findFirstRecordByData("tbl_attachments", "attachments_trace_id", traceId);
+      attachment = txApp.findFirstRecordByData(domain.ATTACHMENTS, "attachments_trace_id", traceId);
     } catch (_) {
       return;
     }

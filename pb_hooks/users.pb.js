@@ -1,23 +1,21 @@
 /// <reference path="../pb_data/types.d.ts" />
 
-// A visitor (游客) with both a name and a phone is a registered user (注册用户), and a registered
-// user who no longer has both (a WeChat-verified claim took their typed phone: lib/wechat_users.js)
-// is a visitor again. Decided here, on the merged record inside the write, because two concurrent
-// profile updates (one setting the name, the other the phone) would each see the other field empty
-// and neither would promote. Other types (set by operators) are left alone.
-// A name counts when something of it shows: not only spaces, format characters (zero width, BOM...),
-// combining marks or blank letters (Hangul fillers, Braille blank) — the sidecar's rule for what it
-// stores (sidecar/routes/inputs.py); here for names set elsewhere (the dashboard, older data).
+// A visitor (游客) whose info is complete (a name that shows and a phone) is a registered user (注册用户),
+// and a registered user whose info is no longer complete (a WeChat-verified claim took their typed phone:
+// lib/wechat_users.js) is a visitor again. Decided here, on the merged record inside the write, because two
+// concurrent profile updates (one setting the name, the other the phone) would each see the other field empty
+// and neither would promote; and here on every save, the dashboard's and the native API's included. "Shows"
+// is vocabulary.yaml's invisible set, the one the sidecar trims names with (lib/wechat_users.js infoComplete).
+// Other types (set by operators) are left alone.
 function promoteRegisteredUser(e) {
+  const { USER_VISITOR, USER_REGISTERED } = require(`${__hooks}/lib/domain.js`);
   const record = e.record;
   const type = record.getString("users_type");
-  const shown = record.getString("users_name")
-    .replace(/[\s\p{Z}\p{Cc}\p{Cf}\p{Cs}\p{Mn}\p{Me}\u115f\u1160\u3164\uffa0\u2800]/gu, "");
-  const complete = !!(shown && record.getString("users_phone"));
-  if ((type === "" || type === "游客") && complete) {
-    record.set("users_type", "注册用户");
-  } else if (type === "注册用户" && !complete) {
-    record.set("users_type", "游客");
+  const complete = require(`${__hooks}/lib/wechat_users.js`).infoComplete(record);
+  if ((type === "" || type === USER_VISITOR) && complete) {
+    record.set("users_type", USER_REGISTERED);
+  } else if (type === USER_REGISTERED && !complete) {
+    record.set("users_type", USER_VISITOR);
   }
   e.next();
 }

@@ -17,7 +17,8 @@ from sidecar.openids import Openids
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
 from sidecar.uploads import UploadService
-from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, USERS, UserService
+from sidecar.domain import USERS
+from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, UserService
 from sidecar.wechat import PushReceiver, WeChatClient
 
 

@@ -1,11 +1,20 @@
-"""Configuration, read from the environment (and an optional .env file) in one place."""
+"""Configuration, read from the environment (and an optional .env file) in one place.
+
+Config's fields are the settings ops/settings.py says the sidecar reads, with that table's types and defaults
+(a required setting has none: the sidecar refuses to start without it); nothing about a setting is written here.
+"""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import field, fields, make_dataclass
 
+from ops.settings import SETTINGS, SIDECAR
 from sidecar.cors import parse_origins
 from sidecar.wechat.push import aes_key_bytes
+
+TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+TRUE_WORDS = ("1", "true", "yes", "on")
+READ = tuple(setting for setting in SETTINGS if SIDECAR in setting.read_by)
 
 
 class ConfigError(Exception):
@@ -17,38 +26,18 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
-@dataclass(frozen=True)
-class Config:
-    """Every setting of the sidecar. Secrets are kept out of repr()."""
+def _typed(kind: str, raw: str):
+    """raw as the Config field of that kind holds it; ValueError when it is not one."""
+    if kind == "bool":
+        return raw.strip().lower() in TRUE_WORDS
+    return TYPES[kind](raw) if kind != "str" else raw.strip()
 
-    PB_URL: str = "http://127.0.0.1:8090"
-    PB_SUPERUSER_EMAIL: str = ""
-    PB_SUPERUSER_PASSWORD: str = ""
-    WECHAT_APPID: str = ""
-    WECHAT_SECRET: str = ""
-    WECHAT_API_BASE: str = "https://api.weixin.qq.com"
-    WECHAT_DEV_STUB: bool = False
-    WECHAT_TIMEOUT: float = 5.0
-    PUBLIC_BASE_URL: str = "http://localhost:8080"
-    PB_TIMEOUT: float = 10.0
-    MAX_BODY_BYTES: int = 64 * 1024
-    # Seconds a token past its exp is still sent on to PocketBase, which decides (the sidecar's clock may run ahead).
-    TOKEN_LEEWAY_SECONDS: float = 60.0
-    # The largest file POST /pb/api/wechat/upload takes (its body may be larger by limits.UPLOAD_FRAMING_BYTES).
-    UPLOAD_MAX_BYTES: int = 10 * 1024 * 1024
-    # "*" (any origin, as PocketBase's own API) or origins separated by commas: https://h5.example.com
-    CORS_ALLOWED_ORIGINS: str = "*"
-    # Message push (消息推送) as configured in WeChat's admin console: Token and EncodingAESKey (safe mode).
-    WECHAT_PUSH_TOKEN: str = ""
-    WECHAT_PUSH_AES_KEY: str = ""
-    # WeChat content security on profile text and pictures: "on" or "off" (benchmarks, teams without UGC).
-    CONTENT_SECURITY: str = "on"
-    # Litestream's replica of data.db (empty: off) and its control socket, read by the health route.
-    REPLICA_URL: str = ""
-    REPLICA_SOCKET: str = "/run/bai-litestream/litestream.sock"
 
-    REQUIRED = ("PB_URL", "PB_SUPERUSER_EMAIL", "PB_SUPERUSER_PASSWORD", "WECHAT_APPID", "WECHAT_SECRET")
-    SECRETS = ("PB_SUPERUSER_PASSWORD", "WECHAT_SECRET", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY")
+class _ConfigBehaviour:
+    """What Config does; its fields come from the settings table (below)."""
+
+    REQUIRED = tuple(setting.name for setting in READ if setting.required)
+    SECRETS = tuple(setting.name for setting in READ if setting.secret)
 
     def __repr__(self) -> str:
         shown = {f.name: ("***" if f.name in self.SECRETS else getattr(self, f.name)) for f in fields(self)}
@@ -61,21 +50,14 @@ class Config:
             from dotenv import load_dotenv
             load_dotenv(override=False)
         values = {}
-        for field in fields(cls):
-            raw = _env(field.name)
+        for setting in READ:
+            raw = _env(setting.name)
             if raw is None:
                 continue
             try:
-                if field.type in ("bool", bool):
-                    values[field.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-                elif field.type in ("int", int):
-                    values[field.name] = int(raw)
-                elif field.type in ("float", float):
-                    values[field.name] = float(raw)
-                else:
-                    values[field.name] = raw.strip()
+                values[setting.name] = _typed(setting.kind, raw)
             except ValueError:
-                raise ConfigError(f"setting {field.name} is not a valid {field.type}") from None
+                raise ConfigError(f"setting {setting.name} is not a valid {setting.kind}") from None
         return cls(**values).validated()
 
     def validated(self) -> "Config":
@@ -100,3 +82,12 @@ class Config:
     @property
     def content_security(self) -> bool:
         return self.CONTENT_SECURITY.lower() == "on"
+
+
+# Every setting of the sidecar, frozen; secrets are kept out of repr().
+Config = make_dataclass(
+    "Config",
+    [(s.name, TYPES[s.kind], field(default="" if s.required else _typed(s.kind, s.default))) for s in READ],
+    bases=(_ConfigBehaviour,), frozen=True, repr=False,
+)
+Config.__module__ = __name__

@@ -5,9 +5,8 @@ media_url WeChat's content check fetches all name a file by it.
 """
 from __future__ import annotations
 
+from sidecar.domain import ATTACHMENTS
 from sidecar.pocketbase import PocketBaseGateway
-
-ATTACHMENTS = "tbl_attachments"
 
 
 class AttachmentUrls:

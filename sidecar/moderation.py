@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
+from sidecar.domain import ATTACHMENT_UNDER_REVIEW, ATTACHMENTS, TEXT_FIELDS
 from sidecar.errors import BadRequest
 from sidecar.fileurls import AttachmentUrls
 from sidecar.openids import Openids
@@ -17,10 +18,6 @@ from sidecar.wechat import SUGGEST_RISKY, PushReceiver, PushRefused, WeChatClien
 
 log = logging.getLogger(__name__)
 
-ATTACHMENTS = "tbl_attachments"
-# The profile fields that are user text, in the order they are checked (spec: UserInfo).
-TEXT_FIELDS = ("users_name", "users_tag")
-STATUS_UNDER_REVIEW = "审核中"
 MEDIA_CHECK_EVENT = "wxa_media_check"
 
 
@@ -61,7 +58,7 @@ class ModerationService:
         trace_id = self.wechat.media_check_async(openid, media_url)
         self.pb.call("PATCH", f"/api/collections/{ATTACHMENTS}/records/{attachment['id']}",
                      params={"fields": "id"}, body={"attachments_trace_id": trace_id,
-                                                    "attachments_status": STATUS_UNDER_REVIEW,
+                                                    "attachments_status": ATTACHMENT_UNDER_REVIEW,
                                                     "attachments_suggest": ""})
         return trace_id
 

@@ -12,10 +12,10 @@ import re
 import threading
 from collections import OrderedDict
 
+from sidecar.domain import USERS
 from sidecar.errors import Unauthorized
 from sidecar.pocketbase import PocketBaseError, PocketBaseGateway, token_claims
 
-USERS = "tbl_auth_users"
 # PocketBase's record ids (ops/schema/pocketbase_json.py, the id field's pattern and length).
 RECORD_ID = re.compile(r"[a-z0-9]{15}")
 # ~200 bytes an entry: about 20 MB per worker at most.

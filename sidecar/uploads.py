@@ -19,19 +19,17 @@ from pypdf import PdfReader
 
 from sidecar.errors import BadRequest, PayloadTooLarge, Unauthorized
 from sidecar.limits import UPLOAD_MAX_PIXELS
-from sidecar.moderation import STATUS_UNDER_REVIEW, ModerationService
+from sidecar.domain import ATTACHMENT_UNDER_REVIEW, ATTACHMENT_VALID, ATTACHMENTS
+from sidecar.moderation import ModerationService
 from sidecar.offload import run_off_loop
 from sidecar.pocketbase import ClientInfo, MultipartBody, PocketBaseFault, PocketBaseGateway
-from sidecar.users import ATTACHMENTS, call_internal, token_may_be_valid
+from sidecar.users import call_internal, token_may_be_valid
 from sidecar.wechat import WeChatError
 
 log = logging.getLogger(__name__)
 # pypdf logs each repair it makes while reading a damaged PDF: a user's file must not fill our logs.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
-# The status a new upload gets (tbl_attachments.attachments_status) with CONTENT_SECURITY off; with it on,
-# STATUS_UNDER_REVIEW (审核中) until WeChat's verdict arrives (UploadService.upload, sidecar/moderation.py).
-NEW_UPLOAD_STATUS = "有效"
 # The attachment fields the route answers (the spec's Attachment), besides `url`.
 ATTACHMENT_FIELDS = ("attachments_id", "attachments_filename", "attachments_filetype", "attachments_size",
                      "attachments_md5", "attachments_owner", "attachments_status")
@@ -231,7 +229,7 @@ class UploadService:
         file = run_off_loop(clean, data)
         checked = self.moderation.enabled
         record = self.store(bearer, file, display_name(client_filename, file.extension),
-                            STATUS_UNDER_REVIEW if checked else NEW_UPLOAD_STATUS, client)
+                            ATTACHMENT_UNDER_REVIEW if checked else ATTACHMENT_VALID, client)
         if checked:
             self.submit(record)
         return self.attachment(record)
@@ -256,7 +254,7 @@ class UploadService:
                 log.warning("upload %s: unchecked attachment not deleted; it stays 审核中", record["id"])
             raise
 
-    def store(self, bearer: str, file: CleanFile, filename: str, status: str = NEW_UPLOAD_STATUS,
+    def store(self, bearer: str, file: CleanFile, filename: str, status: str = ATTACHMENT_VALID,
               client: ClientInfo | None = None) -> dict:
         """Create the attachment of the bearer's user, with status, in one PocketBase request; answer its record."""
         body = MultipartBody(

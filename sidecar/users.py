@@ -4,25 +4,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sidecar import phones
+from sidecar import domain, phones
+from sidecar.domain import PICTURE_FIELDS, USERS
 from sidecar.errors import ApiError, BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
 from sidecar.fileurls import AttachmentUrls, file_url
 from sidecar.moderation import ModerationService
 from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
 from sidecar.wechat import WeChatClient
 
-USERS, ATTACHMENTS = "tbl_auth_users", "tbl_attachments"
-# A user with its company and picture files in one row (schema.yaml): the columns of tbl_auth_users,
-# company_pb_id / company_created / company_updated and the company's own company_* fields,
-# and <picture field>_pb_id / <picture field>_link for each of PICTURE_FIELDS.
-USER_INFO_VIEW = "view_user_info"
-
 # UserInfo fields stored as they are, in the spec's order; numbers stay numbers.
 USERINFO_STORED_FIELDS = (
     "users_convers_id", "users_id", "users_idtype", "users_id_number", "users_type", "users_name",
     "users_status", "users_rank_level", "users_auth_type", "users_phone", "users_level", "users_tag",
 )
-PICTURE_FIELDS = ("users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture")
 USERINFO_TAIL_FIELDS = ("openid", "company_id", "users_parent_id", "users_promo_code", "usergroups_id")
 COMPANY_FIELDS = (
     "company_id", "company_name", "company_type", "company_entity", "company_usci", "company_nationality",
@@ -31,24 +25,22 @@ COMPANY_FIELDS = (
     "company_level", "company_owner_openid", "company_remark",
 )
 PHONE_CODE_FIELD = "users_phone_code"
-# The fields a user may change through the profile route, in the order they are checked: all stored
-# as they are but the WeChat phone code, which is exchanged for users_phone. Their limits: sidecar/limits.py.
-PROFILE_FIELDS = ("users_name", PHONE_CODE_FIELD, "users_phone", "users_tag", *PICTURE_FIELDS)
-# The profile fields people see: a value with no visible character is not given (sidecar/routes/inputs.py).
-DISPLAYED_FIELDS = ("users_name", "users_tag")
+# The fields a user may change through the profile route, in the order they are checked: the stored ones
+# (vocabulary.yaml's PROFILE_FIELDS) with the WeChat phone code, exchanged for users_phone, just before it.
+# Their limits: sidecar/limits.py.
+PROFILE_FIELDS = tuple(name for stored in domain.PROFILE_FIELDS
+                       for name in ((PHONE_CODE_FIELD, stored) if stored == "users_phone" else (stored,)))
 
 
 @dataclass(frozen=True)
 class LoginResult:
-    """What a login answers: whether the user is new, the UserInfo and a token."""
+    """What a login answers: whether the user is new, the UserInfo, a token, and whether the user's info is
+    complete (decided by PocketBase, the one place: pb_hooks/lib/wechat_users.js infoComplete)."""
 
     registered: bool
     user: dict
     token: str
-
-    @property
-    def is_info_complete(self) -> bool:
-        return bool(self.user["users_name"] and self.user["users_phone"])
+    is_info_complete: bool
 
 
 def token_may_be_valid(token: str, leeway: float = 0) -> bool:
@@ -59,17 +51,13 @@ def token_may_be_valid(token: str, leeway: float = 0) -> bool:
     return claims.get("type") == "auth" and isinstance(exp, (int, float)) and exp + leeway > time.time()
 
 
-# An internal route's refusal reason -> the error our route answers (pb_hooks/lib/wechat_users.js).
+# Our route's error of each status a refusal is answered with.
+ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
+    error.status: error for error in (BadRequest, Unauthorized, Forbidden, NotFound, TooManyRequests)}
+# An internal route's refusal reason -> the error our route answers and its msg (vocabulary.yaml's refusals).
 REFUSALS: dict[str, tuple[type[ApiError], str]] = {
-    "token_invalid": (Unauthorized, Unauthorized.msg),
-    "no_openid": (Unauthorized, "当前用户缺少 openid"),
-    "user_banned": (Forbidden, "账号已被禁用"),
-    "user_not_found": (NotFound, "当前用户不存在,请先登录"),
-    "user_conflict": (BadRequest, "保存用户失败,请重试"),
-    "phone_taken": (BadRequest, "手机号已被其他账号使用"),
-    "phone_attempts": (TooManyRequests, "手机号提交过于频繁,请稍后再试"),
-    "attachment_missing": (BadRequest, "附件不存在: {field}"),
-    "upload_rate": (TooManyRequests, "上传过于频繁,请稍后再试"),
+    reason: (ERRORS_BY_STATUS[status], msg or ERRORS_BY_STATUS[status].msg)
+    for reason, (_, status, msg) in domain.REFUSALS.items()
 }
 
 
@@ -111,7 +99,8 @@ class UserService:
         answer = call_internal(self.pb, "POST", "wechat-login", {
             "openid": session.openid, "unionid": session.unionid, "create": True, "route": "login"}, client)
         self.openids.remember(answer["user"]["id"], session.openid)
-        return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"])
+        return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"],
+                           bool(answer["info_complete"]))
 
     def refresh_token(self, bearer: str | None, js_code: str | None, client: ClientInfo | None = None) -> str:
         """A new token: PocketBase's auth-refresh of a valid bearer, else a token for the user of the WeChat code."""

@@ -1,12 +1,9 @@
 """pb_hooks/uploads.pb.js and lib/uploads.js, called directly: who may call the upload route, its refusals,
-its default bound, and what close-account deletes (nothing that is nobody's)."""
+its default bound (ops/settings.py's, through the generated lib/settings.js), and what close-account deletes (nothing that is nobody's)."""
 from __future__ import annotations
-
-import re
 
 import pytest
 
-from ops.processes import ROOT
 from ops.settings import BY_NAME
 from tests.helpers import PB
 
@@ -22,11 +19,6 @@ def fields(token: str) -> dict:
 def user_with_token(pb: PB, openid: str) -> tuple[dict, str]:
     user = pb.create_user(openid=openid)
     return user, pb.user_token(user["id"])
-
-
-def test_the_hooks_default_bound_is_the_settings_table(pb):
-    source = (ROOT / "pb_hooks" / "lib" / "uploads.js").read_text()
-    assert re.search(r"const DEFAULT_RATE = (\d+);", source).group(1) == BY_NAME["UPLOAD_RATE"].default
 
 
 def test_only_superusers_may_call_it(pb, unique):

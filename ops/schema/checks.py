@@ -1,12 +1,15 @@
-"""make schema-check: pb_migrations/ current with schema.yaml, and every stored field the spec names declared."""
+"""make schema-check: the generated files current (pb_migrations/ with schema.yaml; sidecar/domain.py and
+pb_hooks/lib/domain.js with vocabulary.yaml; pb_hooks/lib/settings.js with ops/settings.py), and every stored field
+the spec names declared."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
 
+from ops.schema.domain import render_generated, stale_generated
 from ops.schema.migrations import MIGRATIONS_DIR, generated_files, render_migrations
-from ops.schema.pocketbase_json import ROOT, SCHEMA_PATH, load_schema
+from ops.schema.pocketbase_json import ROOT, SCHEMA_PATH, SchemaError, load_schema
 
 SPEC_PATH = ROOT / "spec" / "openapi-wx.yaml"
 
@@ -45,6 +48,12 @@ def check(schema_path: Path = SCHEMA_PATH, migrations_dir: Path = MIGRATIONS_DIR
     if wanted != present:
         problems.append("pb_migrations/ is stale against schema.yaml: run `make schema` "
                         f"(expected {sorted(wanted)}, found {sorted(present)})")
+    try:
+        stale = stale_generated(render_generated(schema_path=schema_path))
+    except SchemaError as exc:
+        problems.append(str(exc))
+    else:
+        problems += [f"{name} is stale against vocabulary.yaml / ops/settings.py: run `make schema`" for name in stale]
     declared = {c["name"]: {f["name"] for f in c.get("fields", [])} for c in schema["collections"]}
     for collection, names in spec_field_names(spec_path).items():
         missing = sorted(names - declared.get(collection, set()))

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from ops.schema.checks import SPEC_PATH, check
+from ops.schema.domain import render_generated, write_generated
 from ops.schema.live import diff, pull
 from ops.schema.migrations import generate
 from ops.schema.pocketbase_json import SCHEMA_PATH
@@ -24,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "generate":
-        for line in generate() or ["pb_migrations/ is up to date"]:
+        for line in (generate() + write_generated(render_generated())) or ["generated files are up to date"]:
             print(line)
         return 0
     if args.command == "check":
@@ -34,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in dict.fromkeys(problems):
             print(f"schema-check: {problem}", file=sys.stderr)
         if not problems:
-            print("schema-check: pb_migrations/ matches schema.yaml; every spec field is declared")
+            print("schema-check: pb_migrations/, sidecar/domain.py and pb_hooks/lib/{domain,settings}.js are current; "
+                  "every spec field is declared")
         return 1 if problems else 0
 
     # The same superuser and URL as make backup/restore: environment, .env, or pb_data's password file.

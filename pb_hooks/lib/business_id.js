@@ -2,11 +2,13 @@
 // Loaded with require() from the handlers: PocketBase runs each handler in an isolated
 // context, so shared code must be a module rather than a top-level function.
 
+const { USERS, COMPANY, ATTACHMENTS, DOCUMENT } = require(`${__hooks}/lib/domain.js`);
+
 const PREFIXES = {
-  tbl_auth_users: { field: "users_id", prefix: "USR" },
-  tbl_company: { field: "company_id", prefix: "CMP" },
-  tbl_attachments: { field: "attachments_id", prefix: "ATT" },
-  tbl_document: { field: "document_id", prefix: "DOC" },
+  [USERS]: { field: "users_id", prefix: "USR" },
+  [COMPANY]: { field: "company_id", prefix: "CMP" },
+  [ATTACHMENTS]: { field: "attachments_id", prefix: "ATT" },
+  [DOCUMENT]: { field: "document_id", prefix: "DOC" },
 };
 
 function newId(prefix) {

@@ -3,10 +3,9 @@
 // successful login stays one PocketBase request; the sidecar writes failures through
 // /api/internal/login-log (sidecar/audit.py). Also the retention cron's code.
 
-const COLLECTION = "tbl_login_log";
+const COLLECTION = require(`${__hooks}/lib/domain.js`).LOGIN_LOG;
 const USER_AGENT_MAX = 256;
 const REASON_MAX = 200;
-const DEFAULT_DAYS = 90;
 
 function clip(value, max) {
   const text = value === undefined || value === null ? "" : String(value);
@@ -45,10 +44,9 @@ function writeSuccess(app, event, route, user) {
   }
 }
 
-// How many days rows are kept: LOGIN_LOG_DAYS, a positive whole number, else 90.
+// How many days rows are kept: LOGIN_LOG_DAYS (its default and forms: ops/settings.py, via lib/settings.js).
 function retentionDays() {
-  const days = parseInt(($os.getenv("LOGIN_LOG_DAYS") || "").trim(), 10);
-  return days > 0 ? days : DEFAULT_DAYS;
+  return require(`${__hooks}/lib/settings.js`).loginLogDays();
 }
 
 // Deletes the rows older than retentionDays() in one statement (the cron; rows have no hooks to run).

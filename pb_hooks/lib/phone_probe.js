@@ -1,13 +1,14 @@
 // Bounds phone probing through the profile route's users_phone: a user may try at most LIMIT
 // distinct numbers (taken or accepted) per WINDOW_MS. The attempts live in sys_phone_attempts so
-// every sidecar worker and host sees the same figure. RATE_LIMITS=off (benchmarks) lifts it.
+// every sidecar worker and host sees the same figure. RATE_LIMITS off (benchmarks; every form of off the
+// settings table accepts, lib/settings.js) lifts it.
 
-const ATTEMPTS = "sys_phone_attempts";
+const ATTEMPTS = require(`${__hooks}/lib/domain.js`).PHONE_ATTEMPTS;
 const LIMIT = 5;
 const WINDOW_MS = 10 * 60 * 1000;
 
 function enabled() {
-  return ($os.getenv("RATE_LIMITS") || "").trim().toLowerCase() !== "off";
+  return require(`${__hooks}/lib/settings.js`).rateLimitsOn();
 }
 
 // Records that userId tried phone; false (nothing written) when that would exceed the limit.

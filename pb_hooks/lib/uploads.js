@@ -2,20 +2,13 @@
 // (pb_hooks/uploads.pb.js), and what closing an account deletes. The sidecar has already sniffed the
 // file and stripped its metadata (sidecar/uploads.py): only that clean copy ever reaches PocketBase.
 
-const ATTACHMENTS = "tbl_attachments";
+const { ATTACHMENTS, refusal } = require(`${__hooks}/lib/domain.js`);
 const WINDOW_MS = 60 * 60 * 1000;
-// ops/settings.py's UPLOAD_RATE default, for a PocketBase started without the setting (make run and the
-// deploy env always give it; tests/test_uploads_hook.py checks the two agree).
-const DEFAULT_RATE = 30;
 
-// Uploads per user and hour; 0 when UPLOAD_RATE=off (benchmarks) lifts the bound.
+// Uploads per user and hour; 0 when UPLOAD_RATE=off (benchmarks) lifts the bound. Its default and forms:
+// ops/settings.py, via lib/settings.js.
 function rate() {
-  const raw = ($os.getenv("UPLOAD_RATE") || "").trim().toLowerCase();
-  if (raw === "off") {
-    return 0;
-  }
-  const value = parseInt(raw, 10);
-  return value > 0 ? value : DEFAULT_RATE;
+  return require(`${__hooks}/lib/settings.js`).uploadRate();
 }
 
 // PocketBase's datetime text ("2026-01-02 03:04:05.678Z") of ms milliseconds since the epoch.
@@ -39,7 +32,7 @@ function mayUpload(app, token) {
   const owner = found.user.getString("openid");
   const limit = rate();
   if (limit && recentUploads(app, owner) >= limit) {
-    return { refusal: { status: 429, body: { reason: "upload_rate" } } };
+    return { refusal: refusal("upload_rate") };
   }
   return { owner };
 }
@@ -65,7 +58,7 @@ function create(e) {
     files = [];
   }
   if (files.length !== 1) {
-    return { status: 400, body: { reason: "file_missing", field: "file" } };
+    return refusal("file_missing", "file");
   }
   let answer = null;
   // Reads (the token's user, the recent uploads) then writes: the write lock first (lib/write_tx.js says why).
@@ -121,4 +114,4 @@ function owns(app, owner, attachmentId) {
   }
 }
 
-module.exports = { check, create, deleteOwned, owns, rate, DEFAULT_RATE, WINDOW_MS };
+module.exports = { check, create, deleteOwned, owns, rate, WINDOW_MS };

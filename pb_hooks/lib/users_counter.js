@@ -4,8 +4,7 @@
 // whatever the number of users. reconcile() (at every start) recreates the triggers and sets the
 // figure to COUNT(*), for data that arrived while PocketBase was stopped (restores, seeding).
 
-const COUNTERS = "sys_counters";
-const USERS = "tbl_auth_users";
+const { COUNTERS, USERS } = require(`${__hooks}/lib/domain.js`);
 
 function reconcile(app) {
   // Reads then writes: the write lock first (lib/write_tx.js says why).

@@ -2,18 +2,21 @@
 // (pb_hooks/internal.pb.js). Answers are plain objects: {status, body}. A refusal's body is
 // {reason, field?}; the sidecar maps each reason to its envelope (sidecar/users.py).
 
-const USERS = "tbl_auth_users";
-const USER_INFO = "view_user_info";
-const PICTURE_FIELDS = ["users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture"];
-const PROFILE_FIELDS = ["users_name", "users_phone", "users_tag", ...PICTURE_FIELDS];
-// users_status: what a new user gets, and the ban an operator sets in the dashboard (schema.yaml).
-const STATUS_ACTIVE = "正常";
-const STATUS_BANNED = "禁用";
-const BANNED = { status: 403, body: { reason: "user_banned" } };
+const {
+  USERS, USER_INFO_VIEW, PICTURE_FIELDS, PROFILE_FIELDS, INFO_COMPLETE_FIELDS, USER_ACTIVE, USER_BANNED,
+  USER_VISITOR, refusal, trimInvisible,
+} = require(`${__hooks}/lib/domain.js`);
 
 // Whether the user is banned: the one test every place that mints or accepts a token asks.
 function isBanned(user) {
-  return user.getString("users_status") === STATUS_BANNED;
+  return user.getString("users_status") === USER_BANNED;
+}
+
+// Whether the user's info is complete: something of each of INFO_COMPLETE_FIELDS shows (vocabulary.yaml's
+// invisible characters, trimmed alike by the sidecar). Decided here only: users.pb.js promotes a 游客 by it on
+// every save, and the login answers it (the sidecar's is_info_complete).
+function infoComplete(user) {
+  return INFO_COMPLETE_FIELDS.every((field) => trimInvisible(user.getString(field)) !== "");
 }
 
 function findByOpenid(app, openid) {
@@ -35,13 +38,16 @@ function userInfo(app, user) {
   if (!user.getString("company_id") && !PICTURE_FIELDS.some((field) => user.getString(field))) {
     return user;
   }
-  return app.findRecordById(USER_INFO, user.id);
+  return app.findRecordById(USER_INFO_VIEW, user.id);
 }
 
 // A signed-in answer: the UserInfo row and a standard (refreshable) auth token, whose lifetime is
 // the collection's auth token duration (schema.yaml token_duration).
 function answer(app, user, registered) {
-  return { status: 200, body: { registered, token: user.newAuthToken(), user: userInfo(app, user) } };
+  return {
+    status: 200,
+    body: { registered, token: user.newAuthToken(), user: userInfo(app, user), info_complete: infoComplete(user) },
+  };
 }
 
 // Finds the user of openid, or creates it (when create) as a WeChat visitor. The openid unique
@@ -53,11 +59,11 @@ function login(app, openid, unionid, create, route, event) {
   let registered = false;
   if (user === null) {
     if (!create) {
-      return { status: 404, body: { reason: "user_not_found" } };
+      return refusal("user_not_found");
     }
     try {
       user = new Record(app.findCollectionByNameOrId(USERS));
-      user.load({ openid, unionid, users_idtype: "WeChat", users_type: "游客", users_status: STATUS_ACTIVE });
+      user.load({ openid, unionid, users_idtype: "WeChat", users_type: USER_VISITOR, users_status: USER_ACTIVE });
       // Nobody logs in with it (password auth is off): a long random secret nobody knows.
       user.setPassword($security.randomString(40));
       app.save(user);
@@ -68,12 +74,12 @@ function login(app, openid, unionid, create, route, event) {
       }
       user = findByOpenid(app, openid);
       if (user === null) {  // the winner was deleted in between
-        return { status: 409, body: { reason: "user_conflict" } };
+        return refusal("user_conflict");
       }
     }
   }
   if (isBanned(user)) {
-    return BANNED;  // no token, the record untouched; the sidecar writes the audit's refusal row
+    return refusal("user_banned");  // no token, the record untouched; the sidecar writes the audit's refusal row
   }
   if (!registered && unionid && !user.getString("unionid")) {
     user.set("unionid", unionid);
@@ -90,17 +96,17 @@ function tokenUser(app, token, needOpenid) {
   try {
     user = app.findAuthRecordByToken(String(token || ""), "auth");
   } catch (_) {
-    return { refusal: { status: 401, body: { reason: "token_invalid" } } };
+    return { refusal: refusal("token_invalid") };
   }
   if (user.collection().name !== USERS) {
-    return { refusal: { status: 401, body: { reason: "token_invalid" } } };
+    return { refusal: refusal("token_invalid") };
   }
   if (needOpenid && !user.getString("openid")) {
-    return { refusal: { status: 401, body: { reason: "no_openid" } } };
+    return { refusal: refusal("no_openid") };
   }
   // A ban renews the tokenKey (ban.pb.js), so this only meets tokens minted after it (impersonation).
   if (isBanned(user)) {
-    return { refusal: BANNED };
+    return { refusal: refusal("user_banned") };
   }
   return { user };
 }
@@ -123,10 +129,10 @@ function updateProfile(app, token, changes, typedPhone, event) {
   const phone = changes.users_phone || "";
   if (typedPhone && phone && phone !== found.user.getString("users_phone")) {
     if (!require(`${__hooks}/lib/phone_probe.js`).admit(app, userId, phone)) {
-      return { status: 429, body: { reason: "phone_attempts", field: "users_phone" } };
+      return refusal("phone_attempts", "users_phone");
     }
   }
-  let refusal = null;
+  let refused = null;
   let saved = null;
   try {
     // Reads then writes: the write lock first (lib/write_tx.js says why).
@@ -139,12 +145,12 @@ function updateProfile(app, token, changes, typedPhone, event) {
         // A picture is linked only when its attachment is the user's own; any other id is "missing".
         if (PICTURE_FIELDS.includes(field)
           && !require(`${__hooks}/lib/uploads.js`).owns(txApp, user.getString("openid"), changes[field])) {
-          refusal = { status: 400, body: { reason: "attachment_missing", field } };
+          refused = refusal("attachment_missing", field);
           throw new Error("refused");
         }
         if (field === "users_phone") {
           if (!typedPhone && !takeOver(txApp, user, phone, event)) {
-            refusal = { status: 400, body: { reason: "phone_taken", field } };
+            refused = refusal("phone_taken", field);
             throw new Error("refused");
           }
           // Typing the number one holds keeps its proof; any other change of number is what it says.
@@ -158,11 +164,11 @@ function updateProfile(app, token, changes, typedPhone, event) {
       saved = user;
     });
   } catch (err) {
-    if (refusal) {
-      return refusal;
+    if (refused) {
+      return refused;
     }
     if (isUniqueViolation(err, "users_phone")) {
-      return { status: 400, body: { reason: "phone_taken", field: "users_phone" } };
+      return refusal("phone_taken", "users_phone");
     }
     throw err;
   }
@@ -208,4 +214,4 @@ function renewToken(app, token, event) {
   return { status: 200, body: { token: found.user.newAuthToken() } };
 }
 
-module.exports = { login, updateProfile, renewToken, tokenUser, isBanned, PROFILE_FIELDS };
+module.exports = { login, updateProfile, renewToken, tokenUser, isBanned, infoComplete };

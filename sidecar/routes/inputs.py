@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 
 from flask import request
 
+from sidecar.domain import trim_invisible
 from sidecar.errors import BadRequest, Unauthorized, UnsupportedMediaType
 from sidecar.limits import MAX_TOKEN_LENGTH, upload_body_limit
 from sidecar.pocketbase import ClientInfo
@@ -21,18 +21,6 @@ JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 # become U+DC80..U+DCFF below): a string holding one is not text.
 SURROGATE = re.compile("[\ud800-\udfff]")
 NOT_UTF8 = "请求体必须是 UTF-8 编码的 JSON"
-
-# What shows nothing (Unicode's Default_Ignorable_Code_Point and White_Space, plus blank-looking letters):
-# separators, controls, format characters (U+200B zero width space, U+2060 word joiner, U+FEFF BOM...),
-# lone combining marks and variation selectors, the Hangul fillers, the Braille blank, the Khitan filler.
-INVISIBLE_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Mn", "Me"})
-BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\U00016fe4\U0001d159")
-# Default-ignorable code points not assigned yet (category Cn): reserved to show nothing.
-IGNORABLE_UNASSIGNED = ((0x2065, 0x2065), (0xFFF0, 0xFFF8), (0xE0000, 0xE0FFF))
-# Trimmed at the start of a value, but not at its end: they complete the character before them
-# (U+FE0F makes ❤ an emoji, tag characters make 🏴 a flag, U+0301 accents a letter).
-EXTENDING_CATEGORIES = frozenset({"Mn", "Me"})
-TAG_CHARACTERS = range(0xE0020, 0xE0080)
 
 
 def json_object() -> dict:
@@ -97,29 +85,9 @@ def required_string(body: dict, name: str, max_length: int) -> str:
 
 def visible_string(body: dict, name: str, max_length: int) -> str:
     """Like optional_string for a text shown to people (a name, a tag): invisible characters at its edges
-    are trimmed like spaces, and a value with no visible character is "" (not given)."""
+    are trimmed like spaces, and a value with no visible character is "" (not given). What is invisible:
+    vocabulary.yaml (sidecar/domain.py), the set PocketBase's hooks use too."""
     return within(name, trim_invisible(valid_text(body, name)), max_length)
-
-
-def invisible(char: str) -> bool:
-    """True for a character that shows nothing by itself."""
-    code = ord(char)
-    return (char.isspace() or unicodedata.category(char) in INVISIBLE_CATEGORIES or char in BLANK_LETTERS
-            or any(low <= code <= high for low, high in IGNORABLE_UNASSIGNED))
-
-
-def trim_invisible(value: str) -> str:
-    """value without the invisible characters at its edges; "" when it has no visible character."""
-    start = next((i for i, char in enumerate(value) if not invisible(char)), len(value))
-    end = len(value)
-    while end > start and invisible(value[end - 1]) and not extends(value[end - 1]):
-        end -= 1
-    return value[start:end]
-
-
-def extends(char: str) -> bool:
-    """True for an invisible character that completes the one before it (kept at a value's end)."""
-    return unicodedata.category(char) in EXTENDING_CATEGORIES or ord(char) in TAG_CHARACTERS
 
 
 def header_value(name: str, max_length: int) -> str:

@@ -10,7 +10,7 @@ from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max
 from sidecar.routes.inputs import (
     bearer_token, client_info, json_object, optional_string, required_string, uploaded_file, visible_string,
 )
-from sidecar.users import DISPLAYED_FIELDS
+from sidecar.domain import DISPLAYED_FIELDS
 
 bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
 
