@@ -128,9 +128,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONTENT_SECURITY", "on", "WeChat content security (运营规范 5.18): `on` sends profile names and tags "
             "to msg_sec_check before they are stored and uploaded pictures to media_check_async; `off` for "
             "benchmarks and teams without user content", WECHAT, (SIDECAR,)),
-    Setting("PUBLIC_BASE_URL", "http://localhost:8080", "the URL clients use (no trailing slash): file URLs in UserInfo start with "
-            "it, PocketBase's appURL is it + `/pb`. On a server: https://CHANGE_ME.example.com", PUBLIC,
-            (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>", example=""),
+    # The default is the sidecar's (make run computes it from HTTP_PORT).
+    Setting("PUBLIC_BASE_URL", "http://localhost:8080", "the URL clients use (no trailing slash): file URLs in "
+            "UserInfo start with it, PocketBase's appURL is it + `/pb`. On a server: https://CHANGE_ME.example.com",
+            PUBLIC, (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>", example=""),
     # Per client IP. A mini-program makes a handful of calls at launch; many phones can share one carrier NAT
     # address, so the steady rate is generous and the burst absorbs launch storms.
     Setting("RATE_LIMITS", "20r/s,burst=40", "nginx's per-client-IP limit on the sidecar routes, and PocketBase's "

@@ -33,7 +33,8 @@ USER_BANNED = "禁用"
 USER_VISITOR = "游客"
 USER_REGISTERED = "注册用户"
 
-# An internal route's refusal reason the sidecar maps -> (PocketBase's status, our route's status, our route's msg: "" = the error's own).
+# An internal route's refusal reason the sidecar maps -> (PocketBase's status, our route's status,
+# our route's msg: "" = the error's own).
 REFUSALS = {
     "token_invalid": (401, 401, ""),
     "no_openid": (401, 401, "当前用户缺少 openid"),
@@ -46,8 +47,8 @@ REFUSALS = {
     "upload_rate": (429, 429, "上传过于频繁,请稍后再试"),
 }
 
-# Code points (inclusive ranges, regex 2026.11.19) that show nothing, and those of them
-# kept at a value's end (they complete the character before them).
+# Code points (inclusive ranges, from the regex package 2026.11.19) that show nothing, and
+# those of them kept at a value's end (they complete the character before them).
 INVISIBLE_RANGES = (
     (0x0000, 0x0020), (0x007F, 0x00A0), (0x00AD, 0x00AD), (0x0300, 0x036F), (0x0483, 0x0489), (0x0591, 0x05BD),
     (0x05BF, 0x05BF), (0x05C1, 0x05C2), (0x05C4, 0x05C5), (0x05C7, 0x05C9), (0x0600, 0x0605), (0x0610, 0x061A),

@@ -29,6 +29,17 @@ def test_first_login_registers_then_logs_in(client, conforms, spec, unique):
     assert second.json["data"]["user"]["pb_id"] == user["pb_id"]
 
 
+# Info complete is decided by PocketBase alone (lib/wechat_users.js infoComplete): a name set elsewhere (the
+# dashboard) that shows nothing makes no complete info here either, as it makes no 注册用户 there.
+@pytest.mark.parametrize("name, complete", [("张三", True), ("\u3164\u200b", False), ("\u2800", False), ("", False)])
+def test_login_answers_info_complete_as_pocketbase_decides_it(client, pb, unique, name, complete):
+    phone = f"158{int(unique, 16) % 10**8:08d}"
+    user = pb.create_user(openid=f"oid-complete-{unique}", users_name=name, users_phone=phone)
+    response = client.post(LOGIN, json={"users_wx_code": f"complete-{unique}"})
+    assert response.json["data"]["is_info_complete"] is complete
+    assert (pb.user(user["id"])["users_type"] == "注册用户") is complete
+
+
 def test_login_keeps_unionid_and_never_answers_secrets(client, pb, wechat, unique):
     response = client.post(LOGIN, json={"users_wx_code": f"secret-{unique}"})
     assert pb.user(response.json["data"]["user"]["pb_id"])["unionid"] == f"uid-secret-{unique}"

@@ -319,6 +319,30 @@ def test_body_over_64k_to_a_sidecar_route_is_an_envelope_413(stack):
     assert small.status_code != 413
 
 
+def test_nginx_body_limit_of_the_sidecar_routes_follows_max_body_bytes(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "RUN_DIR": str(tmp_path / "run")}
+    conf = render_nginx_conf(StackConfig.from_env({**base, "MAX_BODY_BYTES": str(128 * 1024)}, dotenv_path=None))
+    assert conf.count("client_max_body_size 128k;") == 1 and "client_max_body_size 64k;" not in conf
+    odd = render_nginx_conf(StackConfig.from_env({**base, "MAX_BODY_BYTES": "100000"}, dotenv_path=None))
+    assert odd.count("client_max_body_size 100000;") == 1
+    with pytest.raises(StackError, match="MAX_BODY_BYTES"):
+        StackConfig.from_env({**base, "MAX_BODY_BYTES": "0"}, dotenv_path=None)
+
+
+@pytest.mark.slow
+def test_max_body_bytes_raised_lets_a_larger_body_through_nginx_and_refuses_a_larger_one(make_stack):
+    stack = make_stack(MAX_BODY_BYTES=str(128 * 1024))
+    url = stack.base_url + "/pb/api/wechat/login"
+    # 100 KiB reaches the sidecar: it answers for itself (no code in the body), not nginx's 413.
+    through = requests.post(url, data=b"{" + b" " * (100 * 1024) + b"}", timeout=10,
+                            headers={"Content-Type": "application/json"})
+    assert_envelope(through, 400)
+    assert "users_wx_code" in through.json()["msg"] or through.json()["data"].get("field") == "users_wx_code"
+    refused = requests.post(url, data=b"{" + b" " * (200 * 1024) + b"}", timeout=10,
+                            headers={"Content-Type": "application/json"})
+    assert_envelope(refused, 413)
+
+
 @pytest.mark.slow
 def test_long_headers_reach_the_sidecar_and_too_long_ones_are_an_envelope_400(stack):
     # 10 kB: over nginx's and gunicorn's default 8 kB, so only the raised limits let the sidecar judge it.

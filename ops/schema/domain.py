@@ -110,8 +110,8 @@ def render_domain_py(vocabulary: dict, schema: dict) -> str:
                     line = f"{name} = (\n" + _wrapped([f"{_py_value(v)}," for v in value], "    ") + "\n)"
                 out.append(line)
             out.append("")
-    out.append("# An internal route's refusal reason the sidecar maps -> (PocketBase's status, our route's status,"
-               ' our route\'s msg: "" = the error\'s own).')
+    out.append("# An internal route's refusal reason the sidecar maps -> (PocketBase's status, our route's status,")
+    out.append('# our route\'s msg: "" = the error\'s own).')
     out.append("REFUSALS = {")
     for reason, spec in vocabulary["refusals"].items():
         if "msg" not in spec:
@@ -120,8 +120,8 @@ def render_domain_py(vocabulary: dict, schema: dict) -> str:
         out.append(f"    {json.dumps(reason)}: ({spec['status']}, {answer}, "
                    f"{json.dumps(spec.get('msg', ''), ensure_ascii=False)}),")
     out += ["}", ""]
-    out.append(f"# Code points (inclusive ranges, {regex.__name__} {regex.__version__}) that show nothing, and those of them")
-    out.append("# kept at a value's end (they complete the character before them).")
+    out.append(f"# Code points (inclusive ranges, from the regex package {regex.__version__}) that show nothing, and")
+    out.append("# those of them kept at a value's end (they complete the character before them).")
     out += ["INVISIBLE_RANGES = (", _hex_ranges(invisible, "(", ")"), ")",
             "EXTENDING_RANGES = (", _hex_ranges(extending, "(", ")"), ")", ""]
     out.append('''_INVISIBLE_STARTS = [low for low, _ in INVISIBLE_RANGES]
@@ -170,7 +170,10 @@ def render_domain_js(vocabulary: dict, schema: dict) -> str:
         if vocabulary.get(section):
             out.append(f"// {section}")
             for name, value in vocabulary[section].items():
-                out.append(f"const {name} = {_js(value)};")
+                line = f"const {name} = {_js(value)};"
+                if len(line) > 112 and isinstance(value, list):
+                    line = f"const {name} = [\n" + _wrapped([f"{_js(v)}," for v in value], "  ") + "\n];"
+                out.append(line)
                 names.append(name)
             out.append("")
     out.append("// An internal route's refusal reason -> the HTTP status it is answered with.")
@@ -247,8 +250,8 @@ def render_settings_js() -> str:
             "const FORMS = {"]
     for s in SETTINGS:
         if s.forms is not None:
-            out.append(f"  {s.name}: {{ off: {_js(list(s.forms.off))}, pattern: {_js(s.forms.pattern)}, "
-                       f"forms: {_js(s.forms.described)} }},")
+            out += [f"  {s.name}: {{", f"    off: {_js(list(s.forms.off))},", f"    pattern: {_js(s.forms.pattern)},",
+                    f"    forms: {_js(s.forms.described)},", "  },"]
     out += ["};", ""]
     out.append('''// The setting's value: the environment's, trimmed, else its default.
 function value(name) {

@@ -13,7 +13,10 @@ const PHONE_ATTEMPTS = "sys_phone_attempts";
 
 // field_groups
 const PICTURE_FIELDS = ["users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture"];
-const PROFILE_FIELDS = ["users_name", "users_phone", "users_tag", "users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture"];
+const PROFILE_FIELDS = [
+  "users_name", "users_phone", "users_tag", "users_picture", "users_id_pic_a", "users_id_pic_b",
+  "users_title_picture",
+];
 const TEXT_FIELDS = ["users_name", "users_tag"];
 const DISPLAYED_FIELDS = ["users_name", "users_tag"];
 const INFO_COMPLETE_FIELDS = ["users_name", "users_phone"];

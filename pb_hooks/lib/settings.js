@@ -14,9 +14,21 @@ const DEFAULTS = {
 
 // name -> {off: the words meaning off, pattern: the rest (matched whole, lower-cased), forms}.
 const FORMS = {
-  RATE_LIMITS: { off: ["off", "none", "0", "false", "no"], pattern: "0*([1-9][0-9]*)r/([sm])(?:[ \\t]*,[ \\t]*burst[ \\t]*=[ \\t]*([0-9]+))?", forms: "off (or none, 0, false, no), or <n>r/s or <n>r/m with an optional ,burst=<n> (e.g. 20r/s,burst=40)" },
-  UPLOAD_RATE: { off: ["off"], pattern: "0*([1-9][0-9]*)", forms: "off or a positive whole number" },
-  LOGIN_LOG_DAYS: { off: [], pattern: "0*([1-9][0-9]*)", forms: "a positive whole number of days" },
+  RATE_LIMITS: {
+    off: ["off", "none", "0", "false", "no"],
+    pattern: "0*([1-9][0-9]*)r/([sm])(?:[ \\t]*,[ \\t]*burst[ \\t]*=[ \\t]*([0-9]+))?",
+    forms: "off (or none, 0, false, no), or <n>r/s or <n>r/m with an optional ,burst=<n> (e.g. 20r/s,burst=40)",
+  },
+  UPLOAD_RATE: {
+    off: ["off"],
+    pattern: "0*([1-9][0-9]*)",
+    forms: "off or a positive whole number",
+  },
+  LOGIN_LOG_DAYS: {
+    off: [],
+    pattern: "0*([1-9][0-9]*)",
+    forms: "a positive whole number of days",
+  },
 };
 
 // The setting's value: the environment's, trimmed, else its default.
