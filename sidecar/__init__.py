@@ -8,6 +8,7 @@ from flask import Flask, Request
 from sidecar.accounts import AccountService
 from sidecar.config import Config
 from sidecar.cors import init_cors
+from sidecar.domain import USERS
 from sidecar.errors import register_error_handlers
 from sidecar.fileurls import AttachmentUrls
 from sidecar.jsonprovider import OrjsonProvider
@@ -17,7 +18,6 @@ from sidecar.openids import Openids
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
 from sidecar.uploads import UploadService
-from sidecar.domain import USERS
 from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, UserService
 from sidecar.wechat import PushReceiver, WeChatClient
 

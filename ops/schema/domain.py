@@ -92,24 +92,34 @@ def _wrapped(items: list[str], indent: str, width: int = 112) -> str:
     return "\n".join(lines)
 
 
+def _constants(vocabulary: dict, comment: str, statement, literal, brackets: str, indent: str) -> list[str]:
+    """The scalar sections' constants, one statement(name, literal(value)) each under its section's comment; a
+    list too long for a line is wrapped inside its brackets."""
+    out = []
+    for section in SCALAR_SECTIONS:
+        if not vocabulary.get(section):
+            continue
+        out.append(f"{comment} {section}")
+        for name, value in vocabulary[section].items():
+            line = statement(name, literal(value))
+            if len(line) > 112 and isinstance(value, list):
+                items = _wrapped([f"{literal(item)}," for item in value], indent)
+                line = statement(name, f"{brackets[0]}\n{items}\n{brackets[1]}")
+            out.append(line)
+        out.append("")
+    return out
+
+
 def _hex_ranges(ranges, open_, close) -> str:
     return _wrapped([f"{open_}0x{low:04X}, 0x{high:04X}{close}," for low, high in ranges], "    ")
 
 
-def render_domain_py(vocabulary: dict, schema: dict) -> str:
+def render_domain_py(vocabulary: dict) -> str:
     invisible, extending = invisible_ranges(vocabulary)
     out = [f"# {NOTE.format(source='vocabulary.yaml')}",
            '"""The domain\'s vocabulary, as pb_hooks/lib/domain.js has it (vocabulary.yaml says what each is)."""',
            "from __future__ import annotations", "", "from bisect import bisect_right", ""]
-    for section in SCALAR_SECTIONS:
-        if vocabulary.get(section):
-            out.append(f"# {section}")
-            for name, value in vocabulary[section].items():
-                line = f"{name} = {_py_value(value)}"
-                if len(line) > 112 and isinstance(value, list):
-                    line = f"{name} = (\n" + _wrapped([f"{_py_value(v)}," for v in value], "    ") + "\n)"
-                out.append(line)
-            out.append("")
+    out += _constants(vocabulary, "#", lambda name, literal: f"{name} = {literal}", _py_value, "()", "    ")
     out.append("# An internal route's refusal reason the sidecar maps -> (PocketBase's status, our route's status,")
     out.append('# our route\'s msg: "" = the error\'s own).')
     out.append("REFUSALS = {")
@@ -161,21 +171,12 @@ def _js(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def render_domain_js(vocabulary: dict, schema: dict) -> str:
+def render_domain_js(vocabulary: dict) -> str:
     invisible, extending = invisible_ranges(vocabulary)
     out = [f"// {NOTE.format(source='vocabulary.yaml')}",
            "// The domain's vocabulary, as sidecar/domain.py has it (vocabulary.yaml says what each is).", ""]
-    names = []
-    for section in SCALAR_SECTIONS:
-        if vocabulary.get(section):
-            out.append(f"// {section}")
-            for name, value in vocabulary[section].items():
-                line = f"const {name} = {_js(value)};"
-                if len(line) > 112 and isinstance(value, list):
-                    line = f"const {name} = [\n" + _wrapped([f"{_js(v)}," for v in value], "  ") + "\n];"
-                out.append(line)
-                names.append(name)
-            out.append("")
+    out += _constants(vocabulary, "//", lambda name, literal: f"const {name} = {literal};", _js, "[]", "  ")
+    names = [name for section in SCALAR_SECTIONS for name in vocabulary.get(section) or {}]
     out.append("// An internal route's refusal reason -> the HTTP status it is answered with.")
     out.append("const REFUSAL_STATUS = {")
     out += [f"  {reason}: {spec['status']}," for reason, spec in vocabulary["refusals"].items()]
@@ -314,7 +315,7 @@ def render_generated(vocabulary_path: Path = VOCABULARY_PATH, schema_path: Path 
     problems = check_vocabulary(vocabulary, schema)
     if problems:
         raise SchemaError("; ".join(problems))
-    return {DOMAIN_PY: render_domain_py(vocabulary, schema), DOMAIN_JS: render_domain_js(vocabulary, schema),
+    return {DOMAIN_PY: render_domain_py(vocabulary), DOMAIN_JS: render_domain_js(vocabulary),
             SETTINGS_JS: render_settings_js()}
 
 
