@@ -1,13 +1,30 @@
 /// <reference path="../pb_data/types.d.ts" />
 
-// tbl_attachments holds ID-card scans. Its list is public only for the one form the contract
-// fixes, an exact business id: attachments_id="ATT-...". Anything else (no filter, !=, ~,
-// or extra conditions) would let a caller enumerate the collection.
+// tbl_attachments holds ID-card scans and must not be enumerable. The list rule (schema.yaml) admits
+// a WeChat user's own attachments (attachments_owner = their openid) to any filter, and anyone's
+// attachment to a filter whose text names attachments_id (a rule cannot compare a filter with a
+// record's id exactly). This guard, which runs before the answer leaves, keeps that second door to
+// the one form the contract fixes, an exact business id: attachments_id="ATT-...".
+//   - that exact form: anyone (the rule's second door; the filter itself picks one record);
+//   - any other filter, none included: a WeChat user only (their own records, by the rule's first
+//     door), and only when it does not name attachments_id (which would open the second door);
+//   - everyone else (guests, an auth record without an openid): refused, as before.
+// The rule's `~ "%attachments_id%"` is SQL LIKE: case-insensitive, `_` any one character; the
+// pattern below reads a filter the same way.
 onRecordsListRequest((e) => {
   if (!e.hasSuperuserAuth()) {
-    const filter = (e.requestInfo().query["filter"] || "").trim();
-    if (!/^attachments_id\s*=\s*(?:"[A-Za-z0-9_-]{1,64}"|'[A-Za-z0-9_-]{1,64}')$/.test(filter)) {
-      throw new BadRequestError('Only the filter attachments_id="<id>" is allowed for this collection.');
+    const filter = e.requestInfo().query["filter"] || "";
+    const exact = /^\s*attachments_id\s*=\s*(?:"[A-Za-z0-9_-]{1,64}"|'[A-Za-z0-9_-]{1,64}')\s*$/.test(filter);
+    if (!exact) {
+      const auth = e.auth;
+      const wechatUser = !!auth && auth.collection().name === "tbl_auth_users" && auth.getString("openid") !== "";
+      if (!wechatUser) {
+        throw new BadRequestError('Only the filter attachments_id="<id>" is allowed for this collection.');
+      }
+      if (/attachments[\s\S]id/i.test(filter)) {
+        throw new BadRequestError(
+          'A filter on attachments_id must be exactly attachments_id="<id>"; your own attachments are listed without it.');
+      }
     }
   }
   e.next();

@@ -20,6 +20,9 @@ from tests.helpers import login_through
 
 GUEST, WECHAT, WECHAT2, MANAGER, SUPERUSER = "guest", "wechat", "wechat2", "manager", "superuser"
 ACTORS = (GUEST, WECHAT, WECHAT2, MANAGER, SUPERUSER)
+# The request context of a list whose filter is the exact-id form attachments_id="<id>" (see LIST_GUARD).
+NAMES_ID = "names attachments_id"
+WECHAT_OPENID = "dev-openid-access-one"  # WECHAT's openid (login code access-one): the owner of its rows
 VIEW_ONLY = None  # a view collection: nothing is ever written through the API
 
 
@@ -48,6 +51,11 @@ SAMPLE_BODIES = {
 
 
 
+def _owns(actor: str, owner: str | None) -> bool:
+    """The actor is a user (every one here has an openid) and the row is theirs."""
+    return actor == owner and actor in (WECHAT, WECHAT2, MANAGER)
+
+
 def sample_body(name: str) -> dict:
     """A fresh body that creates a record of the collection (a row may be a dict or a function)."""
     row = SAMPLE_BODIES[name]
@@ -63,10 +71,18 @@ RULE_MEANINGS = {
     'id = @request.auth.id && @request.auth.collectionName = "tbl_auth_users"':
         lambda actor, owner, context: actor == owner and actor in (WECHAT, WECHAT2, MANAGER),
     '@request.context != "realtime"': lambda actor, owner, context: context != "realtime",
+    # A WeChat user's own attachment (attachments_owner = their openid: every WECHAT-like actor has one) on every
+    # surface; anyone's to a list whose filter names attachments_id (NAMES_ID), which the guard below keeps exact.
+    '({own_attachment}) || (@request.context != "realtime" && @request.query.filter ~ "%attachments_id%")':
+        lambda actor, owner, context: _owns(actor, owner) or context == NAMES_ID,
+    '({own_attachment}) || @request.context != "realtime"':
+        lambda actor, owner, context: _owns(actor, owner) or context != "realtime",
 }
 
-# The attachment guard: a non-superuser list must be filtered by exactly this field = "<value>".
+# The attachment guard (pb_hooks/attachments.pb.js): a list not filtered by exactly this field = "<value>" is
+# refused to GUARDED actors (no openid: not a WeChat user); a WeChat user's is answered by the rule (their own).
 LIST_GUARD = {"tbl_attachments": "attachments_id"}
+GUARDED = (GUEST,)
 SUPERUSERS_COLLECTION = {"name": "_superusers", "type": "auth",
                          "rules": {action: None for action in ("list", "view", "create", "update", "delete")}}
 
@@ -116,7 +132,7 @@ def world(stack, stack_pb):
     wechat_token, wechat_user = login_through(stack, "access-one")
     wechat2_token, _ = login_through(stack, "access-two")
     manager = stack_pb.create_user(openid="access-manager-" + secrets.token_hex(4), users_idtype="ManagePlatform")
-    wechat_id = stack_pb.users(f'openid="dev-openid-access-one"')[0]["id"]
+    wechat_id = stack_pb.users(f'openid="{WECHAT_OPENID}"')[0]["id"]
     tokens = {GUEST: "", WECHAT: wechat_token, WECHAT2: wechat2_token,
               MANAGER: stack_pb.user_token(manager["id"]), SUPERUSER: stack_pb.superuser_token}
     apis = {actor: Api(base, token) for actor, token in tokens.items()}
@@ -126,13 +142,14 @@ def world(stack, stack_pb):
         if name in ("tbl_auth_users", "view_user_info"):
             rows[name], owners[name] = wechat_id, WECHAT
             continue
-        if name == "tbl_attachments":
-            response = su.call("POST", f"/api/collections/{name}/records", data=sample_body(name),
+        if name == "tbl_attachments":  # WECHAT's own upload
+            response = su.call("POST", f"/api/collections/{name}/records",
+                               data=dict(sample_body(name), attachments_owner=WECHAT_OPENID),
                                files={"attachments_link": ("scan.png", b"\x89PNG-access", "image/png")})
         else:
             response = su.call("POST", f"/api/collections/{name}/records", json=sample_body(name))
         assert response.status_code == 200, (name, response.text)
-        rows[name], owners[name] = response.json()["id"], None
+        rows[name], owners[name] = response.json()["id"], (WECHAT if name == "tbl_attachments" else None)
         created.append((name, response.json()["id"]))
     yield {"apis": apis, "rows": rows, "owners": owners, "su": su, "wechat_user": wechat_user,
            "created": created,

@@ -10,8 +10,8 @@ import secrets
 import pytest
 
 from ops.schema import load_schema
-from tests.access_model import (ACTORS, CASES, COLLECTIONS, GUEST, LIST_GUARD, MANAGER, RULE_MEANINGS,
-                                SAMPLE_BODIES, SUPERUSER, WECHAT, WECHAT2, allowed, sample_body,
+from tests.access_model import (ACTORS, CASES, COLLECTIONS, GUARDED, GUEST, LIST_GUARD, MANAGER, NAMES_ID,
+                                RULE_MEANINGS, SAMPLE_BODIES, SUPERUSER, WECHAT, WECHAT2, allowed, sample_body,
                                 world, writable)  # noqa: F401 (world is a fixture)
 
 
@@ -36,13 +36,37 @@ def test_no_relation_fields_so_expand_reaches_nothing():
 def test_list_and_view(world, name, actor):
     api, row, owner = world["apis"][actor], world["rows"][name], world["owners"][name]
     listed = api.call("GET", f"/api/collections/{name}/records", params={"filter": f'id="{row}"'})
-    if name in LIST_GUARD and actor != SUPERUSER:
+    if name in LIST_GUARD and actor in GUARDED:
         assert listed.status_code == 400, listed.text
     else:
         sees = listed.status_code == 200 and [i["id"] for i in listed.json()["items"]] == [row]
         assert sees is allowed(name, "list", actor, owner), (listed.status_code, listed.text[:200])
     viewed = api.call("GET", f"/api/collections/{name}/records/{row}")
     assert (viewed.status_code == 200) is allowed(name, "view", actor, owner), (viewed.status_code, viewed.text[:200])
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_attachments_exact_id_and_own_lists(world, actor):
+    """Anyone finds an attachment by its exact business id; a list without it holds the caller's own rows only
+    (WECHAT owns the row), refused to those without an openid; naming attachments_id otherwise is refused to all."""
+    api, su, row, owner = world["apis"][actor], world["su"], world["rows"]["tbl_attachments"], WECHAT
+    business_id = su.call("GET", f"/api/collections/tbl_attachments/records/{row}").json()["attachments_id"]
+    path = "/api/collections/tbl_attachments/records"
+    exact = api.call("GET", path, params={"filter": f'attachments_id="{business_id}"'})
+    assert exact.status_code == 200 and [i["id"] for i in exact.json()["items"]] == [row], exact.text[:200]
+    assert allowed("tbl_attachments", "list", actor, owner, NAMES_ID)
+    unfiltered = api.call("GET", path, params={"perPage": 500})
+    if actor in GUARDED:
+        assert unfiltered.status_code == 400, unfiltered.text[:200]
+    else:
+        assert unfiltered.status_code == 200, unfiltered.text[:200]
+        assert (row in [i["id"] for i in unfiltered.json()["items"]]) is allowed("tbl_attachments", "list", actor,
+                                                                                 owner)
+        if actor in (WECHAT, WECHAT2):
+            openid = "dev-openid-access-" + ("one" if actor == WECHAT else "two")
+            assert {i["attachments_owner"] for i in unfiltered.json()["items"]} <= {openid}
+    loose = api.call("GET", path, params={"filter": f'attachments_id ~ "{business_id[:8]}"'})
+    assert (loose.status_code == 200) is (actor == SUPERUSER), loose.text[:200]
 
 
 @pytest.mark.parametrize("name, actor", CASES)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from urllib.parse import quote
 
 import requests
 
-from tests.access_model import (ACTORS, SAMPLE_BODIES, SUPERUSER, allowed, sample_body,
+from tests.access_model import (ACTORS, SAMPLE_BODIES, SUPERUSER, WECHAT, allowed, sample_body,
                                 world, writable)  # noqa: F401 (world is a fixture)
 
 
@@ -43,6 +44,11 @@ def _realtime_reader(base: str, token: str, topics: list[str], events: list, rea
 def test_realtime_delivers_exactly_what_the_rules_allow(world, stack):
     su, rows, owners = world["su"], world["rows"], world["owners"]
     topics = [t for name in SAMPLE_BODIES for t in (f"{name}/*", f"{name}/{rows[name]}")]
+    # A subscription whose options carry the exact-id filter: the list's door for it is closed on realtime.
+    business_id = su.call("GET", f"/api/collections/tbl_attachments/records/{rows['tbl_attachments']}").json()[
+        "attachments_id"]
+    by_id = "tbl_attachments/*?options=" + quote(json.dumps({"query": {"filter": f'attachments_id="{business_id}"'}}))
+    topics.append(by_id)
     tokens = {actor: world["apis"][actor].session.headers.get("Authorization", "") for actor in ACTORS}
     events = {actor: [] for actor in ACTORS}
     stop, threads, readies = threading.Event(), [], []
@@ -76,7 +82,11 @@ def test_realtime_delivers_exactly_what_the_rules_allow(world, stack):
                 expected.add((f"{name}/*", "update", rows[name]))
             if allowed(name, "view", actor, owners[name], "realtime"):
                 expected.add((f"{name}/{rows[name]}", "update", rows[name]))
+            if name == "tbl_attachments" and allowed(name, "list", actor, owners[name], "realtime"):
+                expected.add((by_id, "update", rows[name]))
         mine = set(rows.values()) | set(new_rows.values())
         got = {event for event in events[actor] if event[2] in mine}
         assert got == expected, f"{actor}: unexpected {sorted(got - expected)}, missing {sorted(expected - got)}"
-    assert not any(e[0].startswith("tbl_attachments") for a in ACTORS if a != SUPERUSER for e in events[a])
+    # Attachments reach their owner (WECHAT owns the shared row) and superusers only.
+    assert not any(e[0].startswith("tbl_attachments") for a in ACTORS if a not in (SUPERUSER, WECHAT) for e in events[a])
+    assert {e[2] for e in events[WECHAT] if e[0].startswith("tbl_attachments")} == {rows["tbl_attachments"]}

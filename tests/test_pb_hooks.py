@@ -95,6 +95,90 @@ def test_superuser_may_list_attachments(pb, attachment):
     assert _list_attachments(pb, None, None).status_code == 200
 
 
+# -- A WeChat user's own attachments ("my uploads"): the list rule's first door, the guard around its second --
+
+@pytest.fixture(scope="module")
+def uploads(pb):
+    """Two WeChat users, three attachments of the first (created in this order), one of the second, one of nobody."""
+    tag = secrets.token_hex(4)
+    mine, theirs = f"mine-{tag}", f"theirs-{tag}"
+    users = {name: pb.create_user(openid=name) for name in (mine, theirs)}
+    tokens = {name: pb.user_token(user["id"]) for name, user in users.items()}
+
+    def attachment(owner: str, status: str) -> dict:
+        created = pb.create("tbl_attachments", {"attachments_owner": owner, "attachments_status": status,
+                                                "attachments_remark": f"remark-{tag}"})
+        assert created.status_code == 200, created.text
+        return created.json()
+
+    own = [attachment(mine, "有效"), attachment(mine, "审核中"), attachment(mine, "有效")]
+    return {"tag": tag, "tokens": tokens, "mine": mine, "theirs": theirs, "own": own,
+            "other": attachment(theirs, "有效"), "orphan": attachment("", "有效")}
+
+
+def _list_as(pb, token, **params):
+    return pb.request("GET", "/api/collections/tbl_attachments/records", token, params=params)
+
+
+def test_a_user_lists_their_own_attachments_with_paging_and_sorting(pb, uploads):
+    token, own = uploads["tokens"][uploads["mine"]], uploads["own"]
+    first = _list_as(pb, token, sort="-created,-id", perPage=2, page=1)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["totalItems"] == 3 and body["totalPages"] == 2
+    second = _list_as(pb, token, sort="-created,-id", perPage=2, page=2).json()
+    listed = [item["id"] for item in body["items"] + second["items"]]
+    assert sorted(listed) == sorted(item["id"] for item in own)
+    assert all(item["attachments_owner"] == uploads["mine"] for item in body["items"] + second["items"])
+    assert not any("attachments_trace_id" in item or "attachments_suggest" in item for item in body["items"])
+
+
+def test_a_users_filter_reaches_only_their_own_attachments(pb, uploads):
+    """The same filter that matches everyone's records (the shared remark) answers the caller's own only."""
+    token, tag = uploads["tokens"][uploads["mine"]], uploads["tag"]
+    valid = _list_as(pb, token, filter=f'attachments_remark = "remark-{tag}" && attachments_status = "有效"')
+    assert valid.status_code == 200, valid.text
+    assert sorted(i["id"] for i in valid.json()["items"]) == sorted(
+        a["id"] for a in uploads["own"] if a["attachments_status"] == "有效")
+    other = _list_as(pb, uploads["tokens"][uploads["theirs"]], filter=f'attachments_remark = "remark-{tag}"')
+    assert [i["id"] for i in other.json()["items"]] == [uploads["other"]["id"]]
+    # Naming another's record by its PocketBase id, owner or file finds nothing (their record, not the caller's).
+    for probe in (f'id = "{uploads["other"]["id"]}"', f'attachments_owner = "{uploads["theirs"]}"',
+                  f'id = "{uploads["orphan"]["id"]}"', 'attachments_owner = ""'):
+        response = _list_as(pb, token, filter=probe)
+        assert response.status_code == 200 and response.json()["totalItems"] == 0, (probe, response.text[:200])
+    everything = _list_as(pb, token, filter='id != ""', perPage=500).json()
+    assert sorted(i["id"] for i in everything["items"]) == sorted(a["id"] for a in uploads["own"])
+
+
+@pytest.mark.parametrize("filter_", [
+    'attachments_id != ""', 'attachments_id ~ "ATT"', 'id != "" || attachments_id != ""', 'attachments_remark != "ATTACHMENTS-ID"',
+    'attachments_remark != "attachments_id"', 'attachments_id = "a" && id != ""', 'attachments_id="x"||1=1',
+])
+def test_a_user_naming_attachments_id_other_than_exactly_is_refused(pb, uploads, filter_):
+    """A filter naming attachments_id opens the rule's door to anyone's records: only the exact form may."""
+    response = _list_as(pb, uploads["tokens"][uploads["mine"]], filter=filter_)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith("A filter on attachments_id must be exactly")
+
+
+@pytest.mark.parametrize("form", ['attachments_id="{id}"', "attachments_id = '{id}'", ' attachments_id =  "{id}" '])
+def test_a_user_still_finds_anyones_attachment_by_its_exact_id(pb, uploads, form):
+    other = uploads["other"]
+    response = _list_as(pb, uploads["tokens"][uploads["mine"]], filter=form.format(id=other["attachments_id"]))
+    assert response.status_code == 200, response.text
+    assert [item["id"] for item in response.json()["items"]] == [other["id"]]
+
+
+def test_an_auth_record_without_openid_keeps_the_guard(pb, uploads):
+    """Records owned by nobody ("") never become "theirs" for a user whose openid is empty."""
+    token = pb.user_token(pb.create_user(openid="")["id"])
+    for filter_ in (None, 'attachments_owner = ""'):
+        response = _list_as(pb, token, **({} if filter_ is None else {"filter": filter_}))
+        assert response.status_code == 400, response.text
+        assert response.json()["message"].startswith('Only the filter attachments_id="<id>"')
+
+
 def test_upload_fills_attachment_metadata(pb):
     content = bytes(range(256)) * 40 + b"\x89PNG\xff\xfe"
     response = pb.request("POST", "/api/collections/tbl_attachments/records",
