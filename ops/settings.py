@@ -3,8 +3,8 @@
 Everything else is derived from this table: ops/stack_config.py reads the settings `make run` reads (and their
 defaults) from here; the sidecar's Config (sidecar/config.py) is built from the settings it reads; nginx's
 config is rendered from the values (ops/nginx_conf.py); pb_hooks/lib/settings.js (PocketBase's defaults and
-parse()) is generated from it by `make schema`; deploy/env.example and the settings tables of README.md and
-deploy/README.md are generated from it by `make docs`. Both checks (`make schema-check`, `make docs-check`)
+parse()) is generated from it by `make schema`; deploy/env.example and the settings table of
+docs/operations.md are generated from it by `make docs`. Both checks (`make schema-check`, `make docs-check`)
 fail on a stale copy.
 """
 from __future__ import annotations
@@ -84,8 +84,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RUN_DIR", "", "nginx.conf, pid and temp files, and the log of every process of `make run`",
             PORTS, (STACK,), default_doc=".run/<HTTP_PORT>"),
     Setting("NGINX_LISTEN", "", "nginx's listen address. In dev mode (no `WECHAT_APPID`) the WeChat dev stub "
-            "lets anyone log in as any user by name, so the default keeps it on this machine; set it to open "
-            "dev mode to the network", PORTS, (STACK,), default_doc="0.0.0.0; 127.0.0.1 in dev mode"),
+            "lets anyone log in as any user by name, so the default keeps it on this machine; `LAN` opens it",
+            PORTS, (STACK,), default_doc="0.0.0.0; 127.0.0.1 in dev mode"),
+    Setting("LAN", "0", "dev mode on the LAN, for a phone or WeChat's developer tools on another machine "
+            "(`make run LAN=1`): `1` makes nginx listen on 0.0.0.0 and prints the addresses to use, with a "
+            "warning: the dev stub lets anyone who reaches the machine log in as any user. No effect with "
+            "`WECHAT_APPID` (live mode listens on 0.0.0.0)", PORTS, (STACK,),
+            forms=Forms(off=("0", "off", "false", "no"), pattern="1|on|true|yes", described="1 (on) or 0 (off)")),
     Setting("PB_URL", "http://127.0.0.1:8090", "servers only: where the sidecar (and make backup/restore) "
             "reach PocketBase; `make run` derives it from `PB_PORT`", PB, (SIDECAR, TOOLS), server_only=True),
     Setting("PB_SUPERUSER_EMAIL", "admin@localhost.local", "the superuser the sidecar logs in as", PB,
@@ -107,7 +112,7 @@ SETTINGS: tuple[Setting, ...] = (
             "PocketBase rather than refusing it itself: the sidecar host's clock may run ahead of PocketBase's, "
             "and its check must never refuse a token PocketBase accepts", PB, (SIDECAR,), example="", kind="float"),
     Setting("WECHAT_APPID", "", "the mini-program's app id; empty: `make run` uses the local WeChat dev stub "
-            "(deploy/README.md, \"WeChat dev stub\")", WECHAT, (STACK, SIDECAR), default_doc="empty = dev stub",
+            "(docs/operations.md, \"WeChat dev stub\")", WECHAT, (STACK, SIDECAR), default_doc="empty = dev stub",
             required=True),
     Setting("WECHAT_SECRET", "", "the mini-program's app secret", WECHAT, (STACK, SIDECAR), secret=True,
             required=True),
@@ -130,8 +135,15 @@ SETTINGS: tuple[Setting, ...] = (
             "benchmarks and teams without user content", WECHAT, (SIDECAR,)),
     # The default is the sidecar's (make run computes it from HTTP_PORT).
     Setting("PUBLIC_BASE_URL", "http://localhost:8080", "the URL clients use (no trailing slash): file URLs in "
-            "UserInfo start with it, PocketBase's appURL is it + `/pb`. On a server: https://CHANGE_ME.example.com",
-            PUBLIC, (STACK, SIDECAR, POCKETBASE), default_doc="http://localhost:<HTTP_PORT>", example=""),
+            "UserInfo start with it, PocketBase's appURL is it + `/pb`. Unset in dev mode, file URLs use the host "
+            "each request came by instead of `localhost` (`FILE_URLS_FROM_HOST`). On a server: "
+            "https://CHANGE_ME.example.com", PUBLIC, (STACK, SIDECAR, POCKETBASE),
+            default_doc="http://localhost:<HTTP_PORT>", example=""),
+    Setting("FILE_URLS_FROM_HOST", "false", "set by `make run` in dev mode when `PUBLIC_BASE_URL` is not: file "
+            "URLs take the host name of the request's Host header (an IP address or DNS name, else "
+            "`PUBLIC_BASE_URL`'s) with `PUBLIC_BASE_URL`'s scheme and port. The sidecar refuses it without "
+            "`WECHAT_DEV_STUB`: the Host header is client input; never on a server", PUBLIC, (SIDECAR,),
+            example="", kind="bool"),
     # Per client IP. A mini-program makes a handful of calls at launch; many phones can share one carrier NAT
     # address, so the steady rate is generous and the burst absorbs launch storms.
     Setting("RATE_LIMITS", "20r/s,burst=40", "nginx's per-client-IP limit on the sidecar routes, and PocketBase's "

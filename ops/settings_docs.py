@@ -1,4 +1,4 @@
-"""deploy/env.example and the settings tables of README.md and deploy/README.md, generated from ops/settings.py.
+"""deploy/env.example and the settings table of docs/operations.md, generated from ops/settings.py.
 
     python -m ops.settings_docs write    # rewrite them (make docs)
     python -m ops.settings_docs check    # exit 1 naming each stale one (make docs-check, tests/test_settings.py)
@@ -13,7 +13,7 @@ from ops.processes import ROOT
 from ops.settings import SETTINGS
 
 ENV_EXAMPLE = ROOT / "deploy" / "env.example"
-TABLE_DOCUMENTS = (ROOT / "README.md", ROOT / "deploy" / "README.md")
+TABLE_DOCUMENTS = (ROOT / "docs" / "operations.md",)
 TABLE_BEGIN = "<!-- settings table: generated from ops/settings.py by `make docs`; edit it there -->"
 TABLE_END = "<!-- end of the settings table -->"
 ENV_HEADER = """\

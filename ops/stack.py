@@ -190,6 +190,7 @@ class Stack:
             PB_SUPERUSER_EMAIL=config.superuser_email,
             PB_SUPERUSER_PASSWORD=config.superuser_password,
             PUBLIC_BASE_URL=config.public_base_url,
+            FILE_URLS_FROM_HOST="1" if config.file_urls_from_host else "0",
             CORS_ALLOWED_ORIGINS=config.cors_allowed_origins,
             WECHAT_PUSH_TOKEN=config.wechat_push_token,
             WECHAT_PUSH_AES_KEY=config.wechat_push_aes_key,

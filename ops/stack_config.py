@@ -134,6 +134,10 @@ class StackConfig:
     sidecar_app: str = BY_NAME["SIDECAR_APP"].default
     run_dir: Path = ROOT / ".run" / "8080"
     nginx_listen: str = "0.0.0.0"
+    # LAN=1 in dev mode: nginx on 0.0.0.0 for a phone or WeChat's developer tools (the banner warns).
+    lan: bool = False
+    # Dev mode without PUBLIC_BASE_URL: file URLs take the request's host (sidecar/fileurls.py).
+    file_urls_from_host: bool = False
     # SUPERUSER_MFA / SUPERUSER_ALLOWED_IPS as given ("" = unset).
     superuser_switches: dict = field(default_factory=dict)
     # Overrides that are not stack settings (e.g. WECHAT_TIMEOUT): passed to the sidecar as they are.
@@ -176,6 +180,8 @@ class StackConfig:
 
         http_port = get_int("HTTP_PORT")
         data_dir = _resolve(get("PB_DATA_DIR"))
+        dev_mode = not get("WECHAT_APPID")
+        lan = parse_setting("LAN", get("LAN")) is not None and dev_mode
         password = get("PB_SUPERUSER_PASSWORD")
         password_file = None
         if not password:
@@ -205,8 +211,10 @@ class StackConfig:
             sidecar_workers=get_int("SIDECAR_WORKERS", cls.sidecar_workers),
             sidecar_app=get("SIDECAR_APP"),
             run_dir=_resolve(get("RUN_DIR", f".run/{http_port}")),
-            # The dev stub logs anyone in as any user by name: dev mode stays on this machine unless asked.
-            nginx_listen=get("NGINX_LISTEN", "0.0.0.0" if get("WECHAT_APPID") else "127.0.0.1"),
+            # The dev stub logs anyone in as any user by name: dev mode stays on this machine unless asked (LAN).
+            nginx_listen=get("NGINX_LISTEN", "127.0.0.1" if dev_mode and not lan else "0.0.0.0"),
+            lan=lan,
+            file_urls_from_host=dev_mode and not get("PUBLIC_BASE_URL", ""),
             superuser_switches={name: get(name) for name in SUPERUSER_SWITCHES},
             sidecar_extra_env={k: v for k, v in overrides.items() if k not in SETTINGS},
             sidecar_upstreams=parse_upstreams(get("SIDECAR_UPSTREAMS"), get_int("SIDECAR_PORT")),

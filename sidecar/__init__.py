@@ -50,7 +50,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
     push = PushReceiver(config.WECHAT_PUSH_TOKEN, config.WECHAT_PUSH_AES_KEY, config.WECHAT_APPID)
-    attachment_urls = AttachmentUrls(pocketbase, config.PUBLIC_BASE_URL)
+    attachment_urls = AttachmentUrls(pocketbase, config.PUBLIC_BASE_URL, config.FILE_URLS_FROM_HOST)
     moderation = ModerationService(pocketbase, wechat, Openids(pocketbase), push, config.content_security,
                                    attachment_urls)
     app.extensions["moderation"] = moderation

@@ -69,6 +69,9 @@ class _ConfigBehaviour:
             parse_origins(self.CORS_ALLOWED_ORIGINS)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        if self.FILE_URLS_FROM_HOST and not self.WECHAT_DEV_STUB:
+            # The Host header is client input: in production file URLs come from PUBLIC_BASE_URL only.
+            raise ConfigError("setting FILE_URLS_FROM_HOST is for dev mode only (WECHAT_DEV_STUB)")
         if self.CONTENT_SECURITY.lower() not in ("on", "off"):
             raise ConfigError("setting CONTENT_SECURITY must be on or off")
         if self.WECHAT_PUSH_AES_KEY:

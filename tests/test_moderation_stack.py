@@ -109,7 +109,8 @@ def test_an_uploaded_picture_gets_its_verdict_by_push_through_nginx(stack, stack
         assert url == "" and after["attachments_link"] == ""
     else:
         assert requests.get(file_url(stack, att), timeout=10).status_code == 200
-        assert url == answer["url"] == file_url(stack, att).replace(stack.base_url, stack.config.public_base_url)
+        # Dev mode without PUBLIC_BASE_URL: the URLs name the host the test came by (stack.base_url's).
+        assert url == answer["url"] == file_url(stack, att)
 
 
 def signed_push(stack, event: dict, **target) -> requests.Response:

@@ -228,7 +228,8 @@ def test_dev_note_names_every_code_rule_of_the_stub():
     assert prefixes == ["fail", "slow", "phone", "http500", "garbage"]
     for prefix in prefixes:
         assert f"`{prefix}" in docs.DEV_NOTE, prefix
-    assert "dev-openid-NAME" in docs.DEV_NOTE and "deploy/README.md" in docs.DEV_NOTE
+    assert "dev-openid-NAME" in docs.DEV_NOTE and "dev-openid-devtools" in docs.DEV_NOTE
+    assert "docs/operations.md" in docs.DEV_NOTE
 
 
 @pytest.mark.slow

@@ -119,6 +119,39 @@ def test_dev_mode_listens_on_loopback_unless_told_and_the_banner_says_which(tmp_
     assert listen in exposure and (("WARNING" in exposure) is (listen != "127.0.0.1"))
 
 
+@pytest.mark.parametrize("settings, listen, lan, from_host", [
+    ({"LAN": "1"}, "0.0.0.0", True, True),
+    ({"LAN": "1", "NGINX_LISTEN": "192.168.1.20"}, "192.168.1.20", True, True),
+    ({"LAN": "1", "PUBLIC_BASE_URL": "http://dev.example:8080"}, "0.0.0.0", True, False),
+    ({"LAN": "0"}, "127.0.0.1", False, True),
+    ({"LAN": "1", "WECHAT_APPID": "wx1", "WECHAT_SECRET": "s"}, "0.0.0.0", False, False),  # live: no effect
+])
+def test_lan_opens_dev_mode_to_the_network_and_file_urls_follow_the_host(tmp_path, settings, listen, lan, from_host):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "WECHAT_APPID": "",
+            "WECHAT_SECRET": "", "NGINX_LISTEN": "", "PUBLIC_BASE_URL": ""}
+    config = StackConfig.from_env({**base, **settings}, dotenv_path=None)
+    assert (config.nginx_listen, config.lan, config.file_urls_from_host) == (listen, lan, from_host)
+    if config.dev_mode and lan:
+        exposure = dev_exposure(config, address="192.168.1.20")
+        assert exposure.startswith(f"WARNING: dev mode listens on {listen} (LAN=1)")
+        assert f"baseUrl: 'http://192.168.1.20:{config.http_port}/pb'" in exposure
+
+
+def test_lan_is_on_or_off(tmp_path):
+    with pytest.raises(StackError, match="setting LAN must be 1 \\(on\\) or 0 \\(off\\)"):
+        StackConfig.from_env({"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "LAN": "maybe"},
+                             dotenv_path=None)
+
+
+def test_the_sidecar_hears_from_the_stack_whether_file_urls_follow_the_host(tmp_path):
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "WECHAT_APPID": "", "WECHAT_SECRET": ""}
+    for settings, expected in (({"PUBLIC_BASE_URL": ""}, "1"), ({"PUBLIC_BASE_URL": "http://x.example"}, "0"),
+                               ({"WECHAT_APPID": "wx1", "WECHAT_SECRET": "s", "PUBLIC_BASE_URL": ""}, "0")):
+        stack = Stack(StackConfig.from_env({**base, **settings}, dotenv_path=None))
+        stack.stub_url = "http://127.0.0.1:1"
+        assert stack.build_sidecar_env()["FILE_URLS_FROM_HOST"] == expected, settings
+
+
 def test_nginx_conf_rate_limit_lines_follow_rate_limits(tmp_path):
     base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "RUN_DIR": str(tmp_path / "run")}
     off = render_nginx_conf(StackConfig.from_env({**base, "RATE_LIMITS": "off"}, dotenv_path=None))
@@ -508,7 +541,7 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
     assert re.search(r"Dashboard\s+http://localhost:\d+/pb/_/", printed)
     assert re.search(r"API docs\s+http://localhost:\d+/pb/api/docs", printed)
     assert "admin@localhost.local" in printed and str(tmp_path / "pb_data" / PASSWORD_FILE_NAME) in printed
-    assert "DEV STUB" in printed and "deploy/README.md" in printed
+    assert "DEV STUB" in printed and "docs/operations.md" in printed
     assert "Dev mode listens on 127.0.0.1 only" in printed
     # A new data dir in dev mode: make run added the demo records (ops/demo.py).
     assert "Demo records" in printed and f"tbl_attachments {DEMO_ATTACHMENT_ID}: added" in printed

@@ -208,3 +208,21 @@ def test_nothing_new_reaches_guests_over_realtime(stack, unique):
         assert listener.next_data() is None
     finally:
         listener.close()
+
+
+def test_dev_mode_file_urls_follow_the_host_the_request_came_by(stack, unique):
+    """A phone on the LAN reaches nginx as 192.168.1.20: the upload's URL and UserInfo's name that host, on
+    nginx's port; a Host that is no host name falls back to PUBLIC_BASE_URL (the test stack sets none)."""
+    assert stack.config.file_urls_from_host
+    token, _ = login_through(stack, f"lan-{unique}")
+    port = stack.config.http_port
+    response = route(stack, "wechat/upload", token, files={"file": ("a.png", GOOD["png with text and exif"][0])},
+                     headers={"Host": f"192.168.1.20:{port}"})
+    attachment = assert_envelope(response, 200)["data"]["attachment"]
+    assert attachment["url"].startswith(f"http://192.168.1.20:{port}/pb/api/files/"), attachment["url"]
+    assert served(stack, attachment["url"]).status_code == 200
+    for host, origin in (("10.1.2.3", f"http://10.1.2.3:{port}"), ("a_b.example", stack.config.public_base_url)):
+        info = route(stack, "wechat/profile", token, json={"users_picture": attachment["attachments_id"]},
+                     headers={"Host": host})
+        picture_url = assert_envelope(info, 200)["data"]["user"]["users_picture_url"]
+        assert picture_url.startswith(origin + "/pb/api/files/"), (host, picture_url)

@@ -49,6 +49,21 @@ def test_login_code_name_gives_stable_openid_and_unionid(stub):
     assert login(stub, "bob").json()["openid"] == "dev-openid-bob"
 
 
+@pytest.mark.parametrize("code", [
+    "0c3Xk8000ZnVnR1ZxJ200rB2Ko2Xk80N",  # the form of a real wx.login code: 32 letters and digits
+    "0c3Xk8000ZnVnR1ZxJ200rB2Ko2Xk80N.2", "张三", "a b", "x" * 32, "a+b/c=",
+])
+def test_a_code_the_stub_does_not_know_is_the_one_devtools_user(stub, code):
+    """WeChat's developer tools send real, single-use codes: each logs in as the same dev user, not a new one."""
+    body = login(stub, code).json()
+    assert (body["openid"], body["unionid"]) == ("dev-openid-devtools", "dev-unionid-devtools")
+
+
+@pytest.mark.parametrize("code, name", [("alice", "alice"), ("x" * 31, "x" * 31), ("A_b-9.7", "A_b-9")])
+def test_a_name_of_31_letters_digits_underscores_or_hyphens_is_its_own_user(stub, code, name):
+    assert login(stub, code).json()["openid"] == f"dev-openid-{name}"
+
+
 def test_session_key_is_per_user_and_deterministic_without_override():
     with WeChatStub() as stub:
         alice, bob = login(stub, "alice", "dev-appid", "dev-secret").json(), login(stub, "bob", "dev-appid", "dev-secret").json()

@@ -9,7 +9,7 @@ shapes, so the sidecar talks to it exactly as it talks to https://api.weixin.qq.
 - ``POST /wxa/msg_sec_check`` and ``POST /wxa/media_check_async`` (content security, version 2), whose
   picture verdict it pushes to the stack's push route: markers and pushes in security.py
 
-Code conventions (the same table is in deploy/README.md, section "WeChat dev stub"). The rules apply to
+Code conventions (the same table is in docs/operations.md, section "WeChat dev stub"). The rules apply to
 the login code (``js_code``) and to the phone code (``code``); the first matching rule wins:
 
 ============================  ===================================================================
@@ -22,7 +22,10 @@ code                          answer
 ``http500[.x]``               HTTP 500 with an HTML body
 ``garbage[.x]``               HTTP 200 with a body that is not JSON
 login ``NAME[.x]``            openid ``dev-openid-NAME``, unionid ``dev-unionid-NAME`` (NAME is the
-                              part before the first ``.``, so ``alice.1`` and ``alice.2`` are one user)
+                              part before the first ``.``, so ``alice.1`` and ``alice.2`` are one user;
+                              up to 31 letters, digits, ``_`` and ``-``)
+any other login code          openid ``dev-openid-devtools``: a real ``wx.login`` code (WeChat's
+                              developer tools, a phone: 32 letters and digits) is one stable dev user
 phone ``phone-<digits>[.x]``  purePhoneNumber ``<digits>``, phoneNumber ``+86 <digits>``, countryCode ``86``
 phone ``phone-<cc>-<digits>`` purePhoneNumber ``<digits>`` in country ``<cc>`` (``phone-852-51234567``)
 any other phone code          errcode 40029 (invalid code)

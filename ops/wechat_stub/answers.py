@@ -45,6 +45,11 @@ SLOW_CODE = re.compile(r"^slow-(\d+(?:\.\d+)?)(?:\.(.+))?$", re.S)
 PHONE_CODE = re.compile(r"^phone-(?:([1-9]\d{0,2})-)?(\d{1,20})(?:\..*)?$", re.S)
 HTTP500_CODE = re.compile(r"^http500(?:\..*)?$", re.S)
 GARBAGE_CODE = re.compile(r"^garbage(?:\..*)?$", re.S)
+# A login NAME the stub knows: up to 31 letters, digits, "_" and "-". Any other code (a real one from wx.login in
+# WeChat's developer tools or on a phone is 32 letters and digits) logs in as the one dev user DEVTOOLS_NAME, so
+# the developer tools stay one user across logins instead of a new one per single-use code.
+LOGIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,31}")
+DEVTOOLS_NAME = "devtools"
 
 HTML_500 = b"<html><head><title>500 Internal Server Error</title></head><body><h1>500</h1></body></html>"
 GARBAGE_BODY = b"<html>this is not JSON {\"errcode\":"
@@ -82,8 +87,9 @@ def apply_common_rules(code: str, default_after_slow: str) -> str | dict:
 
 
 def login_name(code: str) -> str:
-    """The user name a login code stands for: the part before the first '.'."""
-    return code.split(".", 1)[0]
+    """The user name a login code stands for: the part before the first '.' when it is a NAME, else "devtools"."""
+    name = code.split(".", 1)[0]
+    return name if LOGIN_NAME.fullmatch(name) else DEVTOOLS_NAME
 
 
 class WeChatAnswers:

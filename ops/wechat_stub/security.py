@@ -1,6 +1,6 @@
 """The dev stub's content security: msg_sec_check, media_check_async, and the verdict pushed a moment later.
 
-Markers (the same table is in deploy/README.md, "WeChat dev stub"), found anywhere in the text, or for a picture in
+Markers (the same table is in docs/operations.md, "WeChat dev stub"), found anywhere in the text, or for a picture in
 its media URL or the uploader's openid (the upload route stores files as upload_<random>.<ext>, so a dev user whose
 login code holds the marker, e.g. `pics-risky`, gets that verdict on every picture), case-insensitive; the first
 matching rule wins:

@@ -14,6 +14,11 @@ const DEFAULTS = {
 
 // name -> {off: the words meaning off, pattern: the rest (matched whole, lower-cased), forms}.
 const FORMS = {
+  LAN: {
+    off: ["0", "off", "false", "no"],
+    pattern: "1|on|true|yes",
+    forms: "1 (on) or 0 (off)",
+  },
   RATE_LIMITS: {
     off: ["off", "none", "0", "false", "no"],
     pattern: "0*([1-9][0-9]*)r/([sm])(?:[ \\t]*,[ \\t]*burst[ \\t]*=[ \\t]*([0-9]+))?",
