@@ -63,7 +63,8 @@ def test_the_readme_walk_runs_as_written_on_a_fresh_dev_stack(make_stack, tmp_pa
     # Each step showed a real answer, not an empty list.
     for shown in ('"status":"register_success"', '"status":"login_success"', "注册用户", "138****8000",
                   '"total_users":', '"company_name":"微信侧测试企业"', "演示文档", '"attachments_id":"ATT-',
-                  '"msg":"上传成功"', "users_picture_url is the upload's url", "HTTP 401", "logout_success",
+                  '"msg":"上传成功"', "users_picture_url is the upload's url", "alice's uploads: 1, the newest ATT-",
+                  "HTTP 401", "logout_success",
                   "close_success"):
         assert shown in out, (shown, out[-3000:])
     assert '"items":[]' not in out and '"totalItems":0' not in out
