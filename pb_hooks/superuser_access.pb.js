@@ -1,6 +1,6 @@
 /// <reference path="../pb_data/types.d.ts" />
 
-// Operator switches for superusers, both off by default (deploy/env.example, README "Settings").
+// Operator switches for superusers, both off by default (deploy/env.example, docs/operations.md "Settings").
 //
 // SUPERUSER_ALLOWED_IPS: PocketBase has no IP allow-list of its own, so this middleware is one.
 // A request from elsewhere may neither authenticate as a superuser (/api/collections/_superusers/...)

@@ -59,7 +59,7 @@ def test_login_success_and_wechat_failure_are_logged_without_secrets(stack, stac
     assert failure_row["route"] == "login" and failure_row["result"] == "failed"
     assert failure_row["status"] == 400 and failure_row["reason"] == failure["msg"]
     assert failure_row["openid"] == "" and failure_row["user_id"] == ""
-    # A refreshable bearer is renewed by PocketBase's native auth-refresh, audited as such (README).
+    # A refreshable bearer is renewed by PocketBase's native auth-refresh, audited as such (docs/api.md, "Login audit").
     assert refresh_row["route"] == "auth-refresh" and refresh_row["result"] == "ok"
     assert refresh_row["user_id"] == user["pb_id"]
     for row in (success_row, failure_row, refresh_row):

@@ -24,7 +24,7 @@ TEXT_FIELDS = ("users_name", "users_tag")
 PNG_BYTES = picture("PNG")
 
 
-# ------------------------------------------------------------ profile text (stub markers: deploy/README.md)
+# ------------------------------------------------------------ profile text (stub markers: docs/operations.md)
 
 
 @pytest.mark.parametrize("field", TEXT_FIELDS)
