@@ -16,8 +16,9 @@ onRecordsListRequest((e) => {
     const filter = e.requestInfo().query["filter"] || "";
     const exact = /^\s*attachments_id\s*=\s*(?:"[A-Za-z0-9_-]{1,64}"|'[A-Za-z0-9_-]{1,64}')\s*$/.test(filter);
     if (!exact) {
+      const { USERS } = require(`${__hooks}/lib/domain.js`);
       const auth = e.auth;
-      const wechatUser = !!auth && auth.collection().name === "tbl_auth_users" && auth.getString("openid") !== "";
+      const wechatUser = !!auth && auth.collection().name === USERS && auth.getString("openid") !== "";
       if (!wechatUser) {
         throw new BadRequestError('Only the filter attachments_id="<id>" is allowed for this collection.');
       }
