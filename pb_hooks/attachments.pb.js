@@ -23,8 +23,8 @@ onRecordsListRequest((e) => {
         throw new BadRequestError('Only the filter attachments_id="<id>" is allowed for this collection.');
       }
       if (/attachments[\s\S]id/i.test(filter)) {
-        throw new BadRequestError(
-          'A filter on attachments_id must be exactly attachments_id="<id>"; your own attachments are listed without it.');
+        throw new BadRequestError('A filter on attachments_id must be exactly attachments_id="<id>"; '
+          + "your own attachments are listed without it.");
       }
     }
   }

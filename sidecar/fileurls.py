@@ -18,8 +18,8 @@ from sidecar.domain import ATTACHMENTS
 from sidecar.pocketbase import PocketBaseGateway
 
 # A DNS name as RFC 1123 spells one: dot-separated labels of letters, digits and inner hyphens, 253 at most.
-DNS_NAME = re.compile(r"(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*",
-                      re.I)
+DNS_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+DNS_NAME = re.compile(rf"(?=.{{1,253}}$){DNS_LABEL}(?:\.{DNS_LABEL})*", re.I)
 
 
 class AttachmentUrls:

@@ -152,7 +152,8 @@ def test_a_users_filter_reaches_only_their_own_attachments(pb, uploads):
 
 
 @pytest.mark.parametrize("filter_", [
-    'attachments_id != ""', 'attachments_id ~ "ATT"', 'id != "" || attachments_id != ""', 'attachments_remark != "ATTACHMENTS-ID"',
+    'attachments_id != ""', 'attachments_id ~ "ATT"', 'id != "" || attachments_id != ""',
+    'attachments_remark != "ATTACHMENTS-ID"',
     'attachments_remark != "attachments_id"', 'attachments_id = "a" && id != ""', 'attachments_id="x"||1=1',
 ])
 def test_a_user_naming_attachments_id_other_than_exactly_is_refused(pb, uploads, filter_):
