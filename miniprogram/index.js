@@ -23,6 +23,9 @@ var RENEW_WITHIN_MS = 24 * 3600 * 1000;
 // wx.request knows no PATCH (its documented methods: OPTIONS GET HEAD POST PUT DELETE TRACE CONNECT),
 // so a record update goes through PocketBase's batch API, which runs the same PATCH with the same rules.
 var BATCH_PATH = '/api/batch';
+// The collections the client reads (schema.yaml): the contract's three, and the user's own record and
+// row (tbl_auth_users' and view_user_info's rules admit their owner). Any other name is a mistake.
+var COLLECTIONS = ['tbl_company', 'tbl_attachments', 'tbl_document', 'tbl_auth_users', 'view_user_info'];
 
 /**
  * The one error every call rejects with.
@@ -46,23 +49,61 @@ function isObject(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** An ApiError from an HTTP answer: our envelope {code, msg, data} or PocketBase's {status, message, data}. */
-function answerError(status, body) {
+// PocketBase's own errors in words a user can read; its English message and data stay in ApiError.data.
+var STATUS_MESSAGES = {
+  401: '登录已失效,请重新登录',
+  403: '无权访问',
+  404: '记录不存在',
+  413: '文件过大',
+  429: '请求过于频繁,请稍后再试'
+};
+
+/**
+ * The msg of an answer that is not our envelope, by status and the kind of call: a 400 to a read is its
+ * filter (or sort) that PocketBase could not use, to a write the fields it refused. null: none fits.
+ */
+function statusMessage(status, kind) {
+  if (status === 400) return kind === 'read' ? '筛选条件有误' : '提交的内容有误';
+  if (STATUS_MESSAGES[status]) return STATUS_MESSAGES[status];
+  if (status >= 500 && status < 600) return '服务暂不可用,请稍后再试';
+  return null;
+}
+
+/**
+ * An ApiError from an HTTP answer: our envelope {code, msg, data} as it is; PocketBase's {status,
+ * message, data} with a Chinese msg and its whole body in data (data.message, data.data: the fields it
+ * refused); anything else (nginx's HTML pages) by its status. kind: 'read' or 'write'.
+ */
+function answerError(status, body, kind) {
   if (isObject(body) && typeof body.msg === 'string') {
     return new ApiError(status, body.code !== undefined ? body.code : status, body.msg, body.data);
   }
   if (isObject(body) && typeof body.message === 'string') {
     var code = body.status !== undefined ? body.status : (body.code !== undefined ? body.code : status);
-    return new ApiError(status, code, body.message, body.data);
+    var original = { status: code, message: body.message, data: isObject(body.data) ? body.data : {} };
+    return new ApiError(status, code, statusMessage(status, kind) || '请求失败(HTTP ' + status + ')', original);
   }
-  return new ApiError(status, status, '服务响应异常(HTTP ' + status + ')', {});
+  return new ApiError(status, status, statusMessage(status, kind) || '服务响应异常(HTTP ' + status + ')', {});
 }
 
-/** An ApiError for a wx API whose fail callback ran: status 0, the errMsg kept in data. */
+/**
+ * An ApiError for a wx API whose fail callback ran: status 0, the errMsg kept in data. A temp file that
+ * is gone (wx.uploadFile's "file not found", "no such file") is said so, not blamed on the network.
+ */
 function networkError(errMsg) {
   var text = String(errMsg || '');
-  var msg = /timeout|timed out|超时/i.test(text) ? '请求超时,请稍后再试' : '网络请求失败,请检查网络';
+  var msg = /file not (found|exist)|no such file/i.test(text) ? '文件不存在,请重新选择'
+    : /timeout|timed out|超时/i.test(text) ? '请求超时,请稍后再试' : '网络请求失败,请检查网络';
   return new ApiError(0, 0, msg, { errMsg: text });
+}
+
+/** name, or a TypeError at once naming the collections the client knows (COLLECTIONS). */
+function knownCollection(name) {
+  if (COLLECTIONS.indexOf(name) < 0) {
+    throw new TypeError('collection: unknown collection ' + JSON.stringify(name) + '; the client knows ' +
+      COLLECTIONS.join(', '));
+  }
+  return name;
 }
 
 function queryString(params) {
@@ -199,12 +240,20 @@ function createTransport(wx, baseUrl, timeout, uploadTimeout) {
   return { request: request, upload: upload, wxCode: wxCode };
 }
 
-/** The body of a 2xx answer, or the ApiError of any other. */
-function ok(answer) {
+/** The body of a 2xx answer, or the ApiError of any other (kind: 'read' or 'write', see answerError). */
+function ok(answer, kind) {
   if (answer.status >= 200 && answer.status < 300 && (isObject(answer.body) || Array.isArray(answer.body))) {
     return answer.body;
   }
-  throw answerError(answer.status, answer.body);
+  throw answerError(answer.status, answer.body, kind);
+}
+
+function okRead(answer) {
+  return ok(answer, 'read');
+}
+
+function okWrite(answer) {
+  return ok(answer, 'write');
 }
 
 // ------------------------------------------------------------------ session
@@ -355,6 +404,397 @@ function createSession(wx, transport, storageKey) {
   };
 }
 
+// ------------------------------------------------------------------ realtime
+
+// PocketBase's realtime API (pocketbase.io/docs/api-realtime): server-sent events on GET /api/realtime,
+// whose first event PB_CONNECT carries the client id; the topics go to POST /api/realtime with the
+// user's token, and PocketBase's rules decide what each event reaches (<collection>/* the list rule,
+// <collection>/<id> the view rule). A mini-program has no EventSource: the stream is read with
+// wx.request({enableChunked}) (base library 2.20.2+), whose onChunkReceived hands ArrayBuffers cut anywhere.
+var REALTIME_PATH = '/api/realtime';
+// As PocketBase's JS SDK (RealtimeService): PB_CONNECT within 15 s, then reconnects after these pauses.
+var REALTIME_CONNECT_TIMEOUT_MS = 15000;
+var RECONNECT_INTERVALS_MS = [200, 300, 500, 1000, 1200, 1500, 2000];
+// PocketBase ends a connection idle for 5 minutes (and nginx after an hour); the request outlives the
+// first, and whichever ends it, the client connects again and sends its topics anew.
+var REALTIME_REQUEST_TIMEOUT_MS = 10 * 60 * 1000;
+
+/**
+ * An incremental UTF-8 decoder (no TextDecoder is guaranteed in the base library): push(bytes) returns the
+ * text of the characters completed so far, a character cut between chunks waits for its last byte;
+ * invalid bytes become U+FFFD as in the WHATWG decoder that EventSource uses (encoding.spec.whatwg.org).
+ */
+function createUtf8Decoder() {
+  var codePoint = 0;
+  var needed = 0;
+  var seen = 0;
+  var lower = 0x80;
+  var upper = 0xbf;
+
+  function push(bytes) {
+    var out = '';
+    for (var i = 0; i < bytes.length; i++) {
+      var byte = bytes[i];
+      if (needed === 0) {
+        if (byte <= 0x7f) {
+          out += String.fromCharCode(byte);
+        } else if (byte >= 0xc2 && byte <= 0xdf) {
+          needed = 1;
+          codePoint = byte & 0x1f;
+        } else if (byte >= 0xe0 && byte <= 0xef) {
+          if (byte === 0xe0) lower = 0xa0;
+          if (byte === 0xed) upper = 0x9f;
+          needed = 2;
+          codePoint = byte & 0x0f;
+        } else if (byte >= 0xf0 && byte <= 0xf4) {
+          if (byte === 0xf0) lower = 0x90;
+          if (byte === 0xf4) upper = 0x8f;
+          needed = 3;
+          codePoint = byte & 0x07;
+        } else {
+          out += '\ufffd';
+        }
+        continue;
+      }
+      if (byte < lower || byte > upper) {
+        // The sequence broke off: one U+FFFD for it, and this byte starts afresh.
+        codePoint = needed = seen = 0;
+        lower = 0x80;
+        upper = 0xbf;
+        out += '\ufffd';
+        i -= 1;
+        continue;
+      }
+      lower = 0x80;
+      upper = 0xbf;
+      codePoint = (codePoint << 6) | (byte & 0x3f);
+      seen += 1;
+      if (seen === needed) {
+        out += String.fromCodePoint(codePoint);
+        codePoint = needed = seen = 0;
+      }
+    }
+    return out;
+  }
+
+  /** The end of the stream: a character left unfinished is one U+FFFD. */
+  function end() {
+    var out = needed ? '\ufffd' : '';
+    codePoint = needed = seen = 0;
+    return out;
+  }
+
+  return { push: push, end: end };
+}
+
+/**
+ * The event-stream parser of the HTML standard (html.spec.whatwg.org, "Parsing an event stream"), fed
+ * chunks as they come: push(chunk: ArrayBuffer | Uint8Array | string) returns the events completed by
+ * it, each {type, data, lastEventId} as an EventSource's MessageEvent has them; how the stream was cut
+ * never changes the events. end() drops an unfinished event, as an EventSource does.
+ */
+function createEventStreamParser() {
+  var decoder = createUtf8Decoder();
+  var line = '';
+  var started = false;
+  var afterCR = false;
+  var type = '';
+  var data = '';
+  var lastEventId = '';
+
+  function field(text) {
+    if (text === '') {
+      // A blank line dispatches the event; one without data is dropped.
+      var event = data ? { type: type || 'message', data: data.slice(0, -1), lastEventId: lastEventId } : null;
+      type = '';
+      data = '';
+      return event;
+    }
+    if (text.charAt(0) === ':') return null;
+    var colon = text.indexOf(':');
+    var name = colon < 0 ? text : text.slice(0, colon);
+    var value = colon < 0 ? '' : text.slice(colon + 1);
+    if (value.charAt(0) === ' ') value = value.slice(1);
+    if (name === 'event') type = value;
+    else if (name === 'data') data += value + '\n';
+    else if (name === 'id' && value.indexOf('\u0000') < 0) lastEventId = value;
+    return null;
+  }
+
+  function feed(text) {
+    var events = [];
+    if (!text) return events;
+    if (!started) {
+      started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    // A CR that ended the last chunk and an LF that starts this one are one line break.
+    if (afterCR && text.charAt(0) === '\n') text = text.slice(1);
+    afterCR = false;
+    var breaks = /\r\n|\r|\n/g;
+    var start = 0;
+    var found;
+    while ((found = breaks.exec(text))) {
+      var event = field(line + text.slice(start, found.index));
+      line = '';
+      start = breaks.lastIndex;
+      if (found[0] === '\r' && start === text.length) afterCR = true;
+      if (event) events.push(event);
+    }
+    line += text.slice(start);
+    return events;
+  }
+
+  return {
+    push: function (chunk) {
+      var text = typeof chunk === 'string' ? chunk
+        : decoder.push(chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk));
+      return feed(text);
+    },
+    end: function () {
+      feed(decoder.end());
+      line = '';
+      type = '';
+      data = '';
+      return [];
+    }
+  };
+}
+
+/**
+ * The subscription key PocketBase knows a topic by: "<collection>/<topic>", with the options (expand,
+ * filter, fields, query, headers) serialized as PocketBase's JS SDK does ("?options=" + JSON); events come
+ * named by it.
+ */
+function subscriptionKey(collectionName, topic, options) {
+  var key = collectionName + '/' + topic;
+  if (!options) return key;
+  var query = Object.assign({}, options.query);
+  Object.keys(options).forEach(function (name) {
+    if (name !== 'query' && name !== 'headers' && options[name] !== undefined) query[name] = options[name];
+  });
+  var serialized = JSON.stringify({ query: query, headers: options.headers });
+  return key + (key.indexOf('?') < 0 ? '?' : '&') + 'options=' + encodeURIComponent(serialized);
+}
+
+/**
+ * The realtime connection of one client, with PocketBase's JS SDK's behaviour (RealtimeService): one
+ * stream for all topics, opened by the first subscription, closed with the last; after it is lost (the
+ * network, PocketBase's idle close, a refused topic submission) it reconnects with backoff and sends every
+ * topic again. submit(body) -> Promise posts {clientId, subscriptions} with the user's token.
+ */
+function createRealtime(wx, url, submit) {
+  var listeners = {}; // subscription key -> [listener]
+  var task = null; // the RequestTask of the stream
+  var clientId = '';
+  var attempts = 0; // reconnections since the last established connection
+  var waiting = []; // {resolve, reject} of subscriptions waiting for a connection
+  var connectTimer = null;
+  var reconnectTimer = null;
+  var submissions = Promise.resolve(); // one submission at a time, each of the topics at its start
+
+  function keys() {
+    return Object.keys(listeners).filter(function (key) {
+      return listeners[key].length > 0;
+    });
+  }
+
+  function connected() {
+    return Boolean(task && clientId && !waiting.length);
+  }
+
+  function sendTopics() {
+    var run = submissions.then(function () {
+      if (!clientId) return undefined;
+      return submit({ clientId: clientId, subscriptions: keys() });
+    });
+    submissions = run.catch(function () {});
+    return run;
+  }
+
+  function close(reconnecting) {
+    clearTimeout(connectTimer);
+    clearTimeout(reconnectTimer);
+    var open = task;
+    task = null;
+    clientId = '';
+    if (open) open.abort();
+    if (!reconnecting) {
+      attempts = 0;
+      var settled = waiting;
+      waiting = [];
+      settled.forEach(function (p) { p.resolve(); });
+    }
+  }
+
+  /** The connection failed or ended: the first attempt rejects its subscribers, a lost one reconnects. */
+  function lost(err) {
+    clearTimeout(connectTimer);
+    clearTimeout(reconnectTimer);
+    if ((!clientId && !attempts) || !keys().length) {
+      var rejected = waiting;
+      waiting = [];
+      close(false);
+      rejected.forEach(function (p) { p.reject(err); });
+      return;
+    }
+    close(true);
+    var pause = RECONNECT_INTERVALS_MS[Math.min(attempts, RECONNECT_INTERVALS_MS.length - 1)];
+    attempts += 1;
+    reconnectTimer = setTimeout(open, pause);
+  }
+
+  function established() {
+    clearTimeout(connectTimer);
+    attempts = 0;
+    var resolved = waiting;
+    waiting = [];
+    resolved.forEach(function (p) { p.resolve(); });
+  }
+
+  function deliver(event) {
+    if (event.type === 'PB_CONNECT') {
+      var payload = parsed(event.data);
+      clientId = event.lastEventId || payload.clientId || '';
+      var stream = task;
+      sendTopics().then(function () {
+        if (task === stream) established();
+      }, function (err) {
+        if (task !== stream) return;
+        clientId = ''; // as the SDK: a first connection whose topics were refused is not established
+        lost(err);
+      });
+      return;
+    }
+    var current = listeners[event.type];
+    if (!current) return;
+    var data = parsed(event.data);
+    current.slice().forEach(function (listener) {
+      try {
+        listener(data);
+      } catch (err) {
+        // As an EventSource listener's exception: reported, and the stream goes on.
+        setTimeout(function () { throw err; }, 0);
+      }
+    });
+  }
+
+  function open() {
+    close(true);
+    connectTimer = setTimeout(function () {
+      lost(new ApiError(0, 0, '实时连接超时,请稍后再试', { errMsg: 'realtime: no PB_CONNECT within 15 s' }));
+    }, REALTIME_CONNECT_TIMEOUT_MS);
+    var parser = createEventStreamParser();
+    var stream = null;
+    var ended = function (error) {
+      return function (res) {
+        if (task !== stream) return; // closed by us
+        parser.end();
+        lost(error(res || {}));
+      };
+    };
+    stream = wx.request({
+      url: url,
+      method: 'GET',
+      header: { Accept: 'text/event-stream' },
+      enableChunked: true,
+      responseType: 'arraybuffer',
+      timeout: REALTIME_REQUEST_TIMEOUT_MS,
+      success: ended(function (res) {
+        return new ApiError(res.statusCode || 0, res.statusCode || 0, '实时连接已断开', { errMsg: String(res.errMsg || '') });
+      }),
+      fail: ended(function (res) {
+        return networkError(res.errMsg);
+      })
+    });
+    if (!stream || typeof stream.onChunkReceived !== 'function') {
+      task = null;
+      if (stream && typeof stream.abort === 'function') stream.abort();
+      lost(new ApiError(0, 0, '当前微信版本不支持实时消息,请升级微信', { errMsg: 'wx.request: no onChunkReceived' }));
+      return;
+    }
+    task = stream;
+    stream.onChunkReceived(function (res) {
+      if (task !== stream) return;
+      parser.push(res.data).forEach(function (event) {
+        if (task === stream) deliver(event);
+      });
+    });
+  }
+
+  function connect() {
+    // Reconnecting in the background: the topic goes with the next connection.
+    if (attempts > 0) return Promise.resolve();
+    return new Promise(function (resolve, reject) {
+      waiting.push({ resolve: resolve, reject: reject });
+      if (waiting.length === 1) open();
+    });
+  }
+
+  /** After topics were removed: the rest sent, or the stream closed when none is left. */
+  function settle() {
+    if (!keys().length) {
+      close(false);
+      return Promise.resolve();
+    }
+    return connected() ? sendTopics() : Promise.resolve();
+  }
+
+  function remove(key, listener) {
+    var current = listeners[key] || [];
+    var index = current.indexOf(listener);
+    if (index < 0) return false;
+    current.splice(index, 1);
+    if (!current.length) delete listeners[key];
+    return true;
+  }
+
+  /** listener(data) for every event of `key`; resolves an unsubscribe function once PocketBase has the topic. */
+  function subscribe(key, callback) {
+    var listener = function (data) {
+      callback(data);
+    };
+    if (!listeners[key]) listeners[key] = [];
+    listeners[key].push(listener);
+    var ready;
+    if (!connected()) ready = connect();
+    else if (listeners[key].length === 1) ready = sendTopics();
+    else ready = Promise.resolve();
+    return ready.then(function () {
+      return function () {
+        return remove(key, listener) ? settle() : Promise.resolve();
+      };
+    }, function (err) {
+      remove(key, listener);
+      if (!keys().length) close(false);
+      throw err;
+    });
+  }
+
+  /** Every listener of the keys that match(key) accepts; the rest sent again, or the stream closed. */
+  function unsubscribe(match) {
+    var removed = false;
+    Object.keys(listeners).forEach(function (key) {
+      if (!match(key)) return;
+      delete listeners[key];
+      removed = true;
+    });
+    return removed ? settle() : Promise.resolve();
+  }
+
+  return { subscribe: subscribe, unsubscribe: unsubscribe };
+}
+
+/** An event's JSON data ({} when it is not JSON, as PocketBase's SDK gives it). */
+function parsed(text) {
+  try {
+    var value = JSON.parse(text);
+    return isObject(value) ? value : {};
+  } catch (err) {
+    return {};
+  }
+}
+
 // ------------------------------------------------------------------ client
 
 /**
@@ -378,6 +818,14 @@ function createClient(options) {
   var transport = createTransport(api, baseUrl, opts.timeout || DEFAULT_TIMEOUT_MS,
     opts.uploadTimeout || DEFAULT_UPLOAD_TIMEOUT_MS);
   var session = createSession(api, transport, opts.storageKey || DEFAULT_STORAGE_KEY);
+  var realtime = createRealtime(api, baseUrl + REALTIME_PATH, function (body) {
+    return authed('optional', function (token) {
+      return transport.request('POST', REALTIME_PATH, body, token);
+    }).then(function (answer) {
+      // PocketBase answers 204 with no body.
+      if (answer.status < 200 || answer.status >= 300) throw answerError(answer.status, answer.body, 'write');
+    });
+  });
 
   /**
    * send(token) -> answer, with the session's rules: 'required' always has a token (a login when
@@ -409,12 +857,13 @@ function createClient(options) {
   }
 
   function collection(name) {
+    knownCollection(name);
     var records = '/api/collections/' + encodeURIComponent(name) + '/records';
 
     function get(path, query) {
       return authed('optional', function (token) {
         return transport.request('GET', path + queryString(query), undefined, token);
-      }).then(ok);
+      }).then(okRead);
     }
 
     function getList(page, perPage, listOptions) {
@@ -429,7 +878,7 @@ function createClient(options) {
         return getList(1, 1, query).then(function (list) {
           if (!list.items || !list.items.length) {
             // As the SDK does: an empty answer is PocketBase's 404.
-            throw new ApiError(404, 404, "The requested resource wasn't found.", {});
+            throw answerError(404, { status: 404, message: "The requested resource wasn't found.", data: {} }, 'read');
           }
           return list.items[0];
         });
@@ -440,14 +889,14 @@ function createClient(options) {
       create: function (body, query) {
         return authed('optional', function (token) {
           return transport.request('POST', records + queryString(query), body || {}, token);
-        }).then(ok);
+        }).then(okWrite);
       },
       update: function (id, body, query) {
         var url = records + '/' + encodeURIComponent(id) + queryString(query);
         var batch = { requests: [{ method: 'PATCH', url: url, body: body || {} }] };
         return authed('optional', function (token) {
           return transport.request('POST', BATCH_PATH, batch, token).then(unbatch);
-        }).then(ok);
+        }).then(okWrite);
       }
     };
   }
@@ -508,7 +957,42 @@ function createClient(options) {
       });
     },
     collection: collection,
-    filter: filter
+    filter: filter,
+    /**
+     * The caller's own uploads, newest first by default: PocketBase's list of tbl_attachments, whose rule
+     * admits exactly the records of the caller's openid (issue #30). Resolves PocketBase's list answer.
+     */
+    myUploads: function (options) {
+      var opts = options || {};
+      var query = { page: opts.page || 1, perPage: opts.perPage || 30, sort: opts.sort || '-created', filter: opts.filter };
+      return authed('required', function (token) {
+        return transport.request('GET', '/api/collections/tbl_attachments/records' + queryString(query), undefined, token);
+      }).then(okRead);
+    },
+    /**
+     * PocketBase's realtime: callback({action, record}) for each create / update / delete of the topic
+     * ("*": the collection, by its list rule; a record id: that record, by its view rule) that the rules
+     * let the user see. options: expand, filter, fields, query, headers. Resolves an unsubscribe function
+     * once PocketBase has the topic; rejects (ApiError) when the first connection fails.
+     */
+    subscribe: function (collectionName, topic, callback, options) {
+      knownCollection(collectionName);
+      if (!topic || typeof topic !== 'string') throw new TypeError('subscribe: topic is "*" or a record id');
+      if (typeof callback !== 'function') throw new TypeError('subscribe: callback must be a function');
+      return realtime.subscribe(subscriptionKey(collectionName, topic, options), callback);
+    },
+    /**
+     * Removes the subscriptions of a topic (with any options), of a whole collection (no topic), or all
+     * (no argument); the connection closes with the last one.
+     */
+    unsubscribe: function (collectionName, topic) {
+      if (collectionName === undefined) return realtime.unsubscribe(function () { return true; });
+      knownCollection(collectionName);
+      var prefix = collectionName + '/' + (topic ? topic + '?' : '');
+      return realtime.unsubscribe(function (key) {
+        return (key + '?').indexOf(prefix) === 0;
+      });
+    }
   };
   Object.defineProperty(client, 'token', { enumerable: true, get: function () { return session.state.token; } });
   Object.defineProperty(client, 'user', { enumerable: true, get: function () { return session.state.user; } });
@@ -531,4 +1015,9 @@ function unbatch(answer) {
   return answer;
 }
 
-module.exports = { createClient: createClient, ApiError: ApiError, filter: filter };
+module.exports = {
+  createClient: createClient,
+  ApiError: ApiError,
+  filter: filter,
+  createEventStreamParser: createEventStreamParser
+};

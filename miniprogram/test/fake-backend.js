@@ -3,8 +3,12 @@
  * An in-memory stand-in for the stack behind nginx, for the unit tests: our routes answer our envelope,
  * /pb/api/collections and /pb/api/batch answer as PocketBase does (shapes from spec/openapi-wx.yaml and
  * the running stack). Tokens are JWT-shaped with `exp`; logout changes the user's key so its tokens die.
+ * Uploads are kept as tbl_attachments records, listed to their owner only (the rule of issue #30);
+ * /pb/api/realtime is PocketBase's realtime API (an event stream, PB_CONNECT, topics with the token) with
+ * the rules applied as PocketBase does: an attachment's events reach its owner only.
  * The e2e test runs the same client against the real stack.
  */
+const { PassThrough } = require('node:stream');
 
 const DAY = 24 * 3600;
 
@@ -23,6 +27,8 @@ function pbError(status, message, data) {
 function createBackend() {
   const users = new Map(); // name -> user
   const records = new Map(); // id -> company record
+  const attachments = []; // tbl_attachments records, oldest first
+  const streams = new Map(); // realtime clientId -> {stream, topics, user, closed}
   let issued = 0;
   const hits = [];
   const once = new Map(); // "METHOD path" -> [answers to give before the real one]
@@ -95,8 +101,14 @@ function createBackend() {
         return envelope(200, '账号已注销', { status: 'close_success' });
       case '/pb/api/wechat/upload': {
         if (!req.file || req.file.name !== 'file') return envelope(400, '缺少上传文件', { field: 'file' });
-        return envelope(200, '上传成功', { attachment: { attachments_id: 'ATT-1', attachments_filename: req.file.filename,
-          attachments_size: req.file.content.length, attachments_owner: me.users_id, url: 'https://files/x.png' } });
+        const n = attachments.length + 1;
+        const record = { id: 'att' + n, collectionName: 'tbl_attachments', attachments_id: 'ATT-' + n,
+          attachments_filename: req.file.filename, attachments_size: req.file.content.length,
+          attachments_owner: 'dev-openid-' + me.name, attachments_status: '审核中',
+          created: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString().replace('T', ' ') };
+        attachments.push(record);
+        broadcast('create', record);
+        return envelope(200, '上传成功', { attachment: Object.assign({ url: 'https://files/x.png' }, record) });
       }
       default:
         return envelope(404, '接口不存在');
@@ -137,6 +149,70 @@ function createBackend() {
     return pbError(405, 'Method not allowed.');
   }
 
+  /** GET tbl_attachments' list: the caller's own records (paged, sorted by created); a guest the exact id only. */
+  function attachmentList(req, url) {
+    const me = bearerUser(req.headers);
+    const want = url.searchParams.get('filter');
+    let items;
+    if (me) {
+      items = attachments.filter((a) => a.attachments_owner === 'dev-openid-' + me.name);
+    } else if (want && /^attachments_id ?= ?["'][^"']+["']$/.test(want)) {
+      items = attachments.filter((a) => want.includes(a.attachments_id));
+    } else {
+      return pbError(400, 'Only the filter attachments_id="<id>" is allowed for this collection.');
+    }
+    const sort = url.searchParams.get('sort') || '';
+    items = items.slice().sort((a, b) => (a.created < b.created ? -1 : 1));
+    if (sort === '-created') items.reverse();
+    else if (sort && sort !== 'created') return pbError(400, 'Something went wrong while processing your request.');
+    const page = Number(url.searchParams.get('page') || 1);
+    const perPage = Number(url.searchParams.get('perPage') || 30);
+    return { status: 200, body: { items: items.slice((page - 1) * perPage, page * perPage), page, perPage,
+      totalItems: items.length, totalPages: Math.ceil(items.length / perPage) } };
+  }
+
+  function frame(clientId, name, data) {
+    return 'id:' + clientId + '\nevent:' + name + '\ndata:' + JSON.stringify(data) + '\n\n';
+  }
+
+  /** A record event to every client whose topic covers it and whose user the rule admits. */
+  function broadcast(action, record) {
+    for (const [clientId, client] of streams) {
+      if (client.closed) continue;
+      const admitted = record.collectionName !== 'tbl_attachments' ||
+        (client.user && 'dev-openid-' + client.user.name === record.attachments_owner);
+      if (!admitted) continue;
+      for (const topic of client.topics) {
+        const base = topic.split('?')[0];
+        if (base === record.collectionName + '/*' || base === record.collectionName + '/' + record.id) {
+          client.stream.write(frame(clientId, topic, { action, record }));
+        }
+      }
+    }
+  }
+
+  function realtime(req) {
+    if (req.method === 'GET') {
+      const clientId = 'client' + (streams.size + 1);
+      const stream = new PassThrough();
+      const client = { stream, topics: [], user: null, closed: false };
+      streams.set(clientId, client);
+      const close = () => { client.closed = true; stream.end(); };
+      stream.write(frame(clientId, 'PB_CONNECT', { clientId }));
+      return { status: 200, headers: { 'Content-Type': 'text/event-stream' }, stream, cancel: close };
+    }
+    const body = JSON.parse(String(req.body));
+    const client = streams.get(body.clientId);
+    if (!client || client.closed) return pbError(404, 'Missing or invalid client id.');
+    const user = bearerUser(req.headers);
+    if (client.user && client.user !== user) {
+      return pbError(403, "The current and the previous request authorization don't match.");
+    }
+    client.user = user;
+    client.topics = body.subscriptions;
+    return { status: 204, body: '' };
+  }
+
   async function send(req) {
     const url = new URL(req.url);
     const key = req.method + ' ' + url.pathname;
@@ -147,6 +223,16 @@ function createBackend() {
       const next = queued.shift();
       if (next instanceof Error) throw next;
       return Object.assign({ headers: { 'Content-Type': 'application/json' } }, next);
+    }
+    if (url.pathname === '/pb/api/realtime') {
+      const answer = realtime(req);
+      if (answer.stream) return answer;
+      return { status: answer.status, headers: { 'Content-Type': 'application/json' },
+        body: typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body) };
+    }
+    if (url.pathname === '/pb/api/collections/tbl_attachments/records' && req.method === 'GET') {
+      const answer = attachmentList(req, url);
+      return { status: answer.status, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(answer.body) };
     }
     const text = String(req.body || '');
     const body = req.file ? {} : (text ? JSON.parse(text) : {});
@@ -160,6 +246,22 @@ function createBackend() {
     hits,
     users,
     token,
+    attachments,
+    /** The realtime clients by id: {stream, topics, user, closed}. */
+    streams,
+    /** An attachment's verdict, as moderation applies it: its status changes and the update is broadcast. */
+    verdict(attachmentsId, status) {
+      const record = attachments.find((a) => a.attachments_id === attachmentsId);
+      record.attachments_status = status;
+      broadcast('update', record);
+    },
+    broadcast,
+    /** PocketBase closes every realtime connection (its idle timeout, a restart). */
+    closeStreams() { for (const client of streams.values()) { client.closed = true; client.stream.end(); } },
+    /** Every realtime connection breaks (the network is lost). */
+    breakStreams() {
+      for (const client of streams.values()) { client.closed = true; client.stream.destroy(new Error('net::ERR_CONNECTION_RESET')); }
+    },
     /** Answer `METHOD path` with these first ({status, body} with a string body, or an Error = no answer). */
     queue(key, ...answers) { once.set(key, answers); },
     /** Hold every answer until release() (concurrency tests). */

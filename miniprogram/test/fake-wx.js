@@ -11,8 +11,16 @@
  *  - wx.uploadFile sends multipart/form-data with the file in the part `name` and answers data as a string;
  *  - storage keeps values as JSON strings (a copy comes back; a missing key reads as "");
  *  - wx.login answers {code, errMsg: "login:ok"}.
+ *  - wx.request({enableChunked: true}) (base library 2.20.2+) returns a RequestTask whose
+ *    onChunkReceived(cb) hands {data: ArrayBuffer} pieces of the body as they arrive, cut anywhere (here by
+ *    the `chunking` option, default pseudo-random cuts of 1 to 16 bytes, inside UTF-8 characters too); the
+ *    body ends with success (statusCode, header; its data is not read by the client: an empty
+ *    ArrayBuffer here), a broken stream with fail "request:fail ...", task.abort() with fail
+ *    "request:fail abort"; the request's timeout counts from the start to the end of the body.
  * Where the requests go is the `send` option: (req) => Promise<{status, headers, body}>, req being
  * {method, url, headers, body: Buffer}; a rejection is a network failure (its message ends the errMsg).
+ * For a chunked request the answer may instead hold `stream` (an async iterable of Buffers or strings,
+ * e.g. node's IncomingMessage) and `cancel()` (called when the task is aborted or times out).
  */
 
 const METHODS = ['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT'];
@@ -50,7 +58,75 @@ function exchange(api, options, req, answer) {
   return { abort: () => finish(options.fail, { errMsg: api + ':fail abort' }) };
 }
 
-function createFakeWx({ send, readFile, codes, loginError } = {}) {
+/** Pseudo-random cuts of 1..16 bytes (a fixed seed: a failing cut can be replayed). */
+function randomCuts(seed = 7) {
+  let state = seed;
+  return (buffer) => {
+    const pieces = [];
+    for (let at = 0; at < buffer.length;) {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      const size = 1 + ((state >>> 16) % 16); // the LCG's high bits: its low ones cycle
+      pieces.push(buffer.subarray(at, at + size));
+      at += size;
+    }
+    return pieces;
+  };
+}
+
+function arrayBuffer(buffer) {
+  return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.length);
+}
+
+/** wx.request with enableChunked: the RequestTask, chunks delivered in order before success or fail. */
+function chunkedExchange(options, req, send, chunking) {
+  const listeners = [];
+  let settled = false;
+  let stopped = false; // aborted or timed out: chunks not yet handed over are dropped
+  let cancel = () => {};
+  // One queue of callbacks, so that every chunk comes before the end, each after the call returned.
+  let queue = Promise.resolve();
+  const enqueue = (fn) => { queue = queue.then(() => new Promise((resolve) => setTimeout(() => { try { fn(); } finally { resolve(); } }, 0))); };
+  const finish = (callback, res, stop) => {
+    if (settled) return;
+    settled = true;
+    stopped = Boolean(stop);
+    clearTimeout(timer);
+    cancel();
+    enqueue(() => { if (typeof callback === 'function') callback(res); });
+    enqueue(() => { if (typeof options.complete === 'function') options.complete(res); });
+  };
+  const timer = setTimeout(() => finish(options.fail, { errMsg: 'request:fail timeout' }, true), options.timeout || DEFAULT_TIMEOUT);
+  const deliver = (piece) => {
+    for (const cut of chunking(Buffer.from(piece))) {
+      const data = arrayBuffer(cut);
+      enqueue(() => { if (!stopped) listeners.slice().forEach((cb) => cb({ data })); });
+    }
+  };
+  (async () => {
+    const res = await send(req);
+    if (settled) { if (res.cancel) res.cancel(); return; }
+    if (res.cancel) cancel = res.cancel;
+    const end = { data: new ArrayBuffer(0), statusCode: res.status, header: res.headers, errMsg: 'request:ok' };
+    if (!res.stream) {
+      deliver(res.body === undefined ? '' : res.body);
+      finish(options.success, end);
+      return;
+    }
+    for await (const piece of res.stream) {
+      if (settled) return;
+      deliver(piece);
+    }
+    finish(options.success, end);
+  })().catch((err) => finish(options.fail, { errMsg: 'request:fail ' + (err && err.message ? err.message : String(err)) }));
+  return {
+    abort: () => finish(options.fail, { errMsg: 'request:fail abort' }, true),
+    onChunkReceived: (cb) => listeners.push(cb),
+    offChunkReceived: (cb) => { const i = listeners.indexOf(cb); if (i >= 0) listeners.splice(i, 1); },
+    onHeadersReceived: () => {},
+  };
+}
+
+function createFakeWx({ send, readFile, codes, loginError, chunking = randomCuts() } = {}) {
   const storage = new Map();
   const calls = [];
   let logins = 0;
@@ -85,6 +161,7 @@ function createFakeWx({ send, readFile, codes, loginError } = {}) {
       if (!METHODS.includes(method)) {
         return exchange('request', options, () => Promise.reject(new Error('invalid method ' + method)));
       }
+      if (options.enableChunked) return chunkedExchange(options, req, send, chunking);
       const json = options.dataType === undefined || options.dataType === 'json';
       return exchange('request', options, () => send(req), (res) => {
         let parsed = res.body;
@@ -141,4 +218,4 @@ function createFakeWx({ send, readFile, codes, loginError } = {}) {
   return wx;
 }
 
-module.exports = { createFakeWx, METHODS };
+module.exports = { createFakeWx, randomCuts, METHODS };
