@@ -1,13 +1,67 @@
 // Types of the BAI mini-program client (index.js). Shapes from spec/openapi-wx.yaml: UserInfo,
 // CompanyInfo, the attachment of POST /pb/api/wechat/upload, PocketBase's records and list answer.
 
+/** What wx's fail callbacks receive, e.g. {errMsg: "request:fail timeout"}. */
+export interface WxFailResult {
+  errMsg: string;
+}
+
+/** The options of wx.request as the client passes them (developers.weixin.qq.com, wx.request). */
+export interface WxRequestOptions {
+  url: string;
+  method: 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT';
+  /** The client always sends a JSON string (undefined for GET: the query is in the url). */
+  data?: string;
+  header: Record<string, string>;
+  /** 'json' (calls: res.data arrives parsed); realtime sets responseType instead. */
+  dataType?: 'json' | string;
+  responseType?: 'text' | 'arraybuffer';
+  /** Realtime only: the body is handed to RequestTask.onChunkReceived as it arrives (base library 2.20.2+). */
+  enableChunked?: boolean;
+  /** Milliseconds. */
+  timeout: number;
+  /** Called for any HTTP status; data is parsed JSON when dataType is 'json' and it parses, else a string. */
+  success(res: { statusCode: number; data: unknown; header: Record<string, string>; errMsg: string }): void;
+  /** No answer: network failure, timeout ("request:fail timeout"), abort ("request:fail abort"). */
+  fail(res: WxFailResult): void;
+}
+
+/** What wx.request returns: realtime reads the stream with onChunkReceived and stops it with abort. */
+export interface WxRequestTask {
+  abort(): void;
+  /** Each piece of the body as an ArrayBuffer, cut anywhere (even inside a UTF-8 character). */
+  onChunkReceived?(listener: (res: { data: ArrayBuffer }) => void): void;
+}
+
+/** The options of wx.uploadFile as the client passes them. */
+export interface WxUploadFileOptions {
+  url: string;
+  /** A temporary file path (chooseAvatar, chooseMedia...); a missing one fails with "uploadFile:fail file not found". */
+  filePath: string;
+  /** The multipart part: always "file". */
+  name: string;
+  header: Record<string, string>;
+  timeout: number;
+  /** data is the answer's text whatever its type (the client parses it). */
+  success(res: { statusCode: number; data: string; header?: Record<string, string>; errMsg: string }): void;
+  fail(res: WxFailResult): void;
+}
+
+/** The options of wx.login as the client passes them. */
+export interface WxLoginOptions {
+  timeout: number;
+  success(res: { code: string; errMsg: string }): void;
+  fail(res: WxFailResult): void;
+}
+
 /** The wx APIs the client uses (the mini-program's global `wx` has them all). */
 export interface WxLike {
-  request(options: object): unknown;
-  uploadFile(options: object): unknown;
-  login(options: object): unknown;
+  request(options: WxRequestOptions): WxRequestTask | unknown;
+  uploadFile(options: WxUploadFileOptions): unknown;
+  login(options: WxLoginOptions): unknown;
+  /** The token (a string) under storageKey, true under storageKey + ":signed_out"; "" when missing. */
   getStorageSync(key: string): unknown;
-  setStorageSync(key: string, value: unknown): void;
+  setStorageSync(key: string, value: string | boolean): void;
   removeStorageSync(key: string): void;
 }
 
@@ -188,16 +242,78 @@ export type FilterValue = string | number | boolean | null | undefined | Date | 
  */
 export function filter(expr: string, params?: Record<string, FilterValue>): string;
 
+/**
+ * An event's contents as PocketBase sends it to an EventSource: the action and the record (the fields the
+ * rules and the subscription's fields/expand let the user see).
+ */
+export interface RealtimeEvent<T = RecordModel> {
+  action: 'create' | 'update' | 'delete';
+  record: T;
+}
+
+/** A subscription's options, serialized into its topic as PocketBase's JS SDK does. */
+export interface SubscribeOptions {
+  expand?: string;
+  filter?: string;
+  fields?: string;
+  query?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  [param: string]: unknown;
+}
+
+/** The options of myUploads. */
+export interface MyUploadsOptions {
+  /** Default 1. */
+  page?: number;
+  /** Default 30 (PocketBase allows up to 1000). */
+  perPage?: number;
+  /** PocketBase's sort; default "-created" (newest first). */
+  sort?: string;
+  /** A PocketBase filter within the caller's own uploads (build it with client.filter). */
+  filter?: string;
+}
+
+/** An attachment record as PocketBase's records API gives it (the hidden fields are not in it). */
+export type AttachmentRecord = RecordModel & Omit<Attachment, 'url'> & { attachments_link?: string };
+
+/** The collections the client knows; collection() and subscribe() throw a TypeError for any other name. */
+export type CollectionName = 'tbl_company' | 'tbl_attachments' | 'tbl_document' | 'tbl_auth_users' | 'view_user_info';
+
+/** One piece of an event stream: what an EventSource's MessageEvent carries. */
+export interface EventStreamEvent {
+  /** The event name ("message" when the stream gave none); PocketBase names events by subscription. */
+  type: string;
+  data: string;
+  lastEventId: string;
+}
+
+/**
+ * The event-stream parser of the HTML standard, fed chunks as they come (ArrayBuffers of UTF-8 cut
+ * anywhere, or strings): push returns the events each chunk completes; end drops an unfinished one.
+ */
+export function createEventStreamParser(): {
+  push(chunk: ArrayBuffer | Uint8Array | string): EventStreamEvent[];
+  end(): EventStreamEvent[];
+};
+
 /** The one error every call rejects with. */
 export class ApiError extends Error {
   name: 'ApiError';
-  /** HTTP status; 0 for a network failure or a timeout. */
+  /** HTTP status; 0 for a network failure, a timeout or a missing file. */
   status: number;
   /** Our envelope's code, or PocketBase's status. */
   code: number | string;
-  /** Our envelope's msg, or PocketBase's message. */
+  /**
+   * A short Chinese sentence to show: our envelope's msg as it is; for PocketBase's own errors one by
+   * status and kind (筛选条件有误, 提交的内容有误, 登录已失效,请重新登录, 无权访问, 记录不存在, 文件过大,
+   * 请求过于频繁,请稍后再试, 服务暂不可用,请稍后再试); with no answer 网络请求失败,请检查网络,
+   * 请求超时,请稍后再试 or 文件不存在,请重新选择.
+   */
   msg: string;
-  /** Their data ({} when none); data.errMsg is wx's for status 0, data.field names a refused field. */
+  /**
+   * Our envelope's data ({} when none; data.field names a refused field); for PocketBase's errors its
+   * whole answer {status, message, data} (data.data: the refused fields); data.errMsg is wx's for status 0.
+   */
   data: Record<string, any>;
   constructor(status: number, code: number | string, msg: string, data?: Record<string, any>);
 }
@@ -232,9 +348,30 @@ export interface Client {
   logout(): Promise<AccountActionData>;
   /** Close the account (the user record is deleted); once done, signed out as after logout(). */
   closeAccount(): Promise<AccountActionData>;
+  /** PocketBase's records API of a collection the client knows (a TypeError at once for any other name). */
   collection(name: 'tbl_company'): RecordService<CompanyRecord>;
-  collection<T = RecordModel>(name: string): RecordService<T>;
+  collection(name: 'tbl_attachments'): RecordService<AttachmentRecord>;
+  collection<T = RecordModel>(name: CollectionName): RecordService<T>;
   filter: typeof filter;
+  /** The caller's own uploads (logs in when needed): PocketBase's list of tbl_attachments. */
+  myUploads(options?: MyUploadsOptions): Promise<ListResult<AttachmentRecord>>;
+  /**
+   * PocketBase's realtime over wx.request({enableChunked}): callback for each create / update / delete of
+   * the topic ("*": the collection, by its list rule; a record id: that record, by its view rule) the
+   * user may see; the token goes with the topics. One connection for all subscriptions; after a network
+   * loss or PocketBase's idle close it reconnects (200 ms to 2 s apart) and sends every topic again
+   * (events in between are not replayed: re-read what matters). Resolves an unsubscribe function once
+   * PocketBase has the topic; rejects with an ApiError when the first connection fails.
+   */
+  subscribe(collection: 'tbl_attachments', topic: string,
+    callback: (event: RealtimeEvent<AttachmentRecord>) => void, options?: SubscribeOptions): Promise<() => Promise<void>>;
+  subscribe<T = RecordModel>(collection: CollectionName, topic: string,
+    callback: (event: RealtimeEvent<T>) => void, options?: SubscribeOptions): Promise<() => Promise<void>>;
+  /**
+   * Removes the subscriptions of a topic (any options), of a collection (no topic), or all (no argument);
+   * the connection closes with the last one.
+   */
+  unsubscribe(collection?: CollectionName, topic?: string): Promise<void>;
 }
 
 export function createClient(options: ClientOptions): Client;

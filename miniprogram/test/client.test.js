@@ -74,12 +74,26 @@ test('upload sends the file with wx.uploadFile in the part "file" and resolves t
   assert.match(sent[1].headers['content-type'], /^multipart\/form-data; boundary=/);
 });
 
-test('an upload of a missing file rejects with status 0 and the errMsg', async () => {
+test('an upload of a missing temp file says the file is missing, not the network', async () => {
   const { client } = setup();
   await client.login();
   const err = await rejection(client.upload('http://tmp/gone.jpg'));
   assert.equal(err.status, 0);
-  assert.match(err.data.errMsg, /^uploadFile:fail/);
+  assert.equal(err.msg, '文件不存在,请重新选择');
+  assert.match(err.data.errMsg, /^uploadFile:fail file not found/);
+});
+
+test('wx\'s fail messages: a missing file, a timeout, anything else is the network', async () => {
+  const { client, backend } = setup({ files: { 'a.jpg': Buffer.from('x') } });
+  await client.login();
+  const cases = [['file not found', '文件不存在,请重新选择'], ['no such file or directory', '文件不存在,请重新选择'],
+    ['createUploadTask:fail file not exist', '文件不存在,请重新选择'], ['net::ERR_CONNECTION_RESET', '网络请求失败,请检查网络'],
+    ['ETIMEDOUT timed out', '请求超时,请稍后再试']];
+  for (const [reason, msg] of cases) {
+    backend.queue('POST /pb/api/wechat/upload', new Error(reason));
+    const err = await rejection(client.upload('a.jpg'));
+    assert.deepEqual(plain([err.status, err.msg, err.data.errMsg]), [0, msg, 'uploadFile:fail ' + reason], reason);
+  }
 });
 
 test('an upload refused with a non-JSON body rejects with its status', async () => {
@@ -119,12 +133,15 @@ test('collection errors reject with PocketBase status and message; an update of 
   const missing = await rejection(records.getOne('nope'));
   assert.equal(missing.status, 404);
   assert.equal(missing.code, 404);
-  assert.equal(missing.msg, "The requested resource wasn't found.");
+  assert.equal(missing.msg, '记录不存在');
+  assert.deepEqual(plain(missing.data), { status: 404, message: "The requested resource wasn't found.", data: {} });
   const update = await rejection(records.update('nope', { company_remark: 'x' }));
   assert.equal(update.status, 404);
-  assert.equal(update.msg, "The requested resource wasn't found.");
+  assert.equal(update.msg, '记录不存在');
   const first = await rejection(records.getFirstListItem(client.filter('company_id = {:id}', { id: 'none' })));
   assert.equal(first.status, 404);
+  assert.equal(first.msg, '记录不存在');
+  assert.equal(first.data.message, "The requested resource wasn't found.");
 });
 
 test('a network failure and a timeout reject with an ApiError of status 0', async () => {
@@ -149,8 +166,9 @@ test('ApiError carries our envelope, PocketBase\'s shape, or the status of anyth
   const cases = [
     [{ code: 429, msg: '请求过于频繁,请稍后再试', data: {} }, 429, [429, '请求过于频繁,请稍后再试', {}]],
     [{ status: 400, message: 'Failed to create record.', data: { company_name: { code: 'x' } } }, 400,
-      [400, 'Failed to create record.', { company_name: { code: 'x' } }]],
-    ['<html>502 Bad Gateway</html>', 502, [502, '服务响应异常(HTTP 502)', {}]],
+      [400, '提交的内容有误', { status: 400, message: 'Failed to create record.', data: { company_name: { code: 'x' } } }]],
+    ['<html>502 Bad Gateway</html>', 502, [502, '服务暂不可用,请稍后再试', {}]],
+    ['<html>418</html>', 418, [418, '服务响应异常(HTTP 418)', {}]],
     ['not json', 200, [200, '服务响应异常(HTTP 200)', {}]],
   ];
   for (const [body, status, [code, msg, data]] of cases) {
@@ -188,9 +206,94 @@ test('index.d.ts types every export, every client function and collection method
   const types = require('node:fs').readFileSync(require('node:path').join(__dirname, '..', 'index.d.ts'), 'utf8');
   const { client: mod } = loadClient();
   const { client } = setup();
-  const names = [...Object.keys(mod), ...Object.keys(client), ...Object.keys(client.collection('x'))];
+  const names = [...Object.keys(mod), ...Object.keys(client), ...Object.keys(client.collection('tbl_company'))];
   assert.ok(names.length > 15);
   for (const name of names) {
     assert.match(types, new RegExp('(function|class|readonly) ' + name + '\\b|^\\s+' + name + '[(<:]', 'm'), name);
   }
+});
+
+// PocketBase's own errors by status and kind: [call, status, PocketBase's body, msg].
+const PB_ERRORS = [
+  ['list', 400, { status: 400, message: 'Something went wrong while processing your request.', data: {} }, '筛选条件有误'],
+  ['list', 400, { status: 400, message: 'Only the filter attachments_id="<id>" is allowed for this collection.', data: {} }, '筛选条件有误'],
+  ['create', 400, { status: 400, message: 'Failed to create record.', data: { company_name: { code: 'validation_max_text_constraint', message: 'Must be less than 200 character(s).' } } }, '提交的内容有误'],
+  ['list', 401, { status: 401, message: 'The request requires valid record authorization token.', data: {} }, '登录已失效,请重新登录'],
+  ['create', 403, { status: 403, message: 'Only superusers can perform this action.', data: {} }, '无权访问'],
+  ['list', 404, { status: 404, message: "The requested resource wasn't found.", data: {} }, '记录不存在'],
+  ['create', 413, { status: 413, message: 'Request entity too large.', data: {} }, '文件过大'],
+  ['list', 429, { status: 429, message: 'Too Many Requests.', data: {} }, '请求过于频繁,请稍后再试'],
+  ['list', 500, { status: 500, message: 'Something went wrong while processing your request.', data: {} }, '服务暂不可用,请稍后再试'],
+  ['list', 503, { status: 503, message: 'Service Unavailable.', data: {} }, '服务暂不可用,请稍后再试'],
+  ['list', 418, { status: 418, message: "I'm a teapot.", data: {} }, '请求失败(HTTP 418)'],
+];
+
+for (const [call, status, body, msg] of PB_ERRORS) {
+  test(`PocketBase's ${status} to a ${call} (${body.message}) is "${msg}", its own words kept in data`, async () => {
+    const { client, backend } = setup();
+    const records = client.collection('tbl_company');
+    backend.queue(call === 'list' ? 'GET /pb/api/collections/tbl_company/records' : 'POST /pb/api/collections/tbl_company/records',
+      { status, body: JSON.stringify(body) });
+    const err = await rejection(call === 'list' ? records.getList(1, 5, { filter: 'x ~' }) : records.create({ company_name: 'x' }));
+    assert.deepEqual(plain([err.status, err.code, err.msg, err.data]), [status, status, msg, body]);
+    assert.match(err.msg, /[\u4e00-\u9fff]/, 'Chinese');
+  });
+}
+
+test('our routes\' envelope messages stay as they are', async () => {
+  const { client, backend } = setup();
+  backend.queue('POST /pb/api/system/users-count', { status: 429, body: JSON.stringify({ code: 429, msg: '操作太快了', data: { retry: 3 } }) });
+  const err = await rejection(client.usersCount());
+  assert.deepEqual(plain([err.status, err.msg, err.data]), [429, '操作太快了', { retry: 3 }]);
+});
+
+test('collection(name) throws at once for a name the client does not know, naming the ones it knows', () => {
+  const { client, wx } = setup();
+  for (const name of ['company', 'tbl_Company', '', undefined, 'sys_counters', 'tbl_login_log']) {
+    assert.throws(() => client.collection(name), (err) => {
+      assert.equal(err.name, 'TypeError');
+      for (const known of ['tbl_company', 'tbl_attachments', 'tbl_document']) assert.ok(err.message.includes(known), known);
+      return true;
+    }, String(name));
+  }
+  assert.equal(wx.calls.length, 0);
+  for (const name of ['tbl_company', 'tbl_attachments', 'tbl_document', 'tbl_auth_users', 'view_user_info']) {
+    assert.doesNotThrow(() => client.collection(name), name);
+  }
+});
+
+test('the collections the client knows exist in schema.yaml', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const schema = fs.readFileSync(path.join(__dirname, '..', '..', 'schema.yaml'), 'utf8');
+  const declared = [...schema.matchAll(/^ {2}- name: (\w+)$/gm)].map((m) => m[1]);
+  const source = fs.readFileSync(path.join(__dirname, '..', 'index.js'), 'utf8');
+  const known = JSON.parse(source.match(/var COLLECTIONS = (\[[^\]]*\]);/)[1].replace(/'/g, '"'));
+  assert.ok(known.length >= 3);
+  for (const name of known) assert.ok(declared.includes(name), name);
+});
+
+test('myUploads lists the caller\'s own uploads with paging and sort (newest first by default)', async () => {
+  const { client, backend, wx } = setup({ files: { 'a.png': Buffer.from('a'), 'b.png': Buffer.from('bb'), 'c.png': Buffer.from('ccc') } });
+  await client.login();
+  const mine = [];
+  for (const file of ['a.png', 'b.png', 'c.png']) mine.push(await client.upload(file));
+  const mallory = loadClient().client.createClient({ baseUrl: BASE_URL, wx: createFakeWx({ send: backend.send, codes: 'mallory' }) });
+  await mallory.login();
+  assert.equal((await mallory.myUploads()).totalItems, 0, 'another user sees none of them');
+  const restored = loadClient().client.createClient({ baseUrl: BASE_URL, wx });
+  assert.equal((await restored.myUploads()).totalItems, 3, 'a restored token lists them (no user known yet)');
+  assert.equal(wx.logins, 1);
+
+  const first = await client.myUploads({ perPage: 2 });
+  assert.deepEqual(first.items.map((a) => a.attachments_id), [mine[2].attachments_id, mine[1].attachments_id]);
+  assert.deepEqual([first.page, first.perPage, first.totalItems, first.totalPages], [1, 2, 3, 2]);
+  const sent = new URL(backend.hits.at(-1).url);
+  assert.equal(sent.pathname, '/pb/api/collections/tbl_attachments/records');
+  assert.deepEqual(Object.fromEntries(sent.searchParams), { page: '1', perPage: '2', sort: '-created' });
+  assert.equal(backend.hits.at(-1).auth, 'Bearer ' + client.token);
+  const oldest = await client.myUploads({ page: 2, perPage: 2, sort: 'created' });
+  assert.deepEqual(oldest.items.map((a) => a.attachments_id), [mine[2].attachments_id]);
+  const bad = await rejection(client.myUploads({ sort: 'nope' }));
+  assert.deepEqual(plain([bad.status, bad.msg]), [400, '筛选条件有误']);
 });

@@ -177,7 +177,8 @@ test('a public call refused with 401 is retried after a re-login only when it ha
   backend.queue(LIST, refused);
   const guest = await rejection(client.collection('tbl_company').getList());
   assert.equal(guest.status, 401);
-  assert.equal(guest.msg, 'The request requires valid record authorization token.');
+  assert.equal(guest.msg, '登录已失效,请重新登录');
+  assert.equal(guest.data.message, 'The request requires valid record authorization token.');
   assert.equal(wx.logins, 0);
 
   await client.login();
