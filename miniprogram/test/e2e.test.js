@@ -17,11 +17,15 @@ const { plain, rejection } = require('./setup');
 const E2E = JSON.parse(process.env.MINIPROGRAM_E2E || '{}');
 const { createClient, ApiError } = loadClient().client;
 
-/** wx.request / wx.uploadFile's network: a real HTTP exchange. */
+/** wx.request / wx.uploadFile's network: a real HTTP exchange (a chunked request's body read as it streams). */
 function httpSend(req) {
   return new Promise((resolve, reject) => {
     const headers = Object.assign({}, req.headers, { 'content-length': req.body.length, 'user-agent': 'wechatdevtools e2e' });
     const request = http.request(req.url, { method: req.method, headers }, (res) => {
+      if (req.chunked) {
+        resolve({ status: res.statusCode, headers: res.headers, stream: res, cancel: () => request.destroy() });
+        return;
+      }
       const chunks = [];
       res.on('data', (chunk) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -195,7 +199,8 @@ test('companies: create, the filter with hostile values, getList, getFirstListIt
   assert.equal(hidden.status, 404);
   const refused = await rejection(companies.update(made[0].id, { company_level: 'X' }));
   assert.equal(refused.status, 404);
-  assert.equal(refused.msg, "The requested resource wasn't found.");
+  assert.equal(refused.msg, '记录不存在');
+  assert.equal(refused.data.message, "The requested resource wasn't found.");
   const none = await rejection(companies.getFirstListItem(client.filter('company_id = {:id}', { id: 'CMP-none' })));
   assert.equal(none.status, 404);
 
@@ -208,7 +213,11 @@ test('companies: create, the filter with hostile values, getList, getFirstListIt
   assert.equal(updated.id, made[0].id);
   const invalid = await rejection(adminCompanies.update(made[0].id, { company_name: 'x'.repeat(201) }));
   assert.equal(invalid.status, 400);
-  assert.ok(invalid.data.company_name, JSON.stringify(plain(invalid.data)));
+  assert.equal(invalid.msg, '提交的内容有误');
+  assert.ok(invalid.data.data.company_name, JSON.stringify(plain(invalid.data)));
+  const badFilter = await rejection(companies.getList(1, 5, { filter: 'company_name ~' }));
+  assert.deepEqual([badFilter.status, badFilter.msg], [400, '筛选条件有误']);
+  assert.ok(badFilter.data.message);
 });
 
 test('attachments by exact id, documents by dictionary and enum: answers as PocketBase gives them', async () => {
@@ -219,7 +228,9 @@ test('attachments by exact id, documents by dictionary and enum: answers as Pock
   assert.equal(attachment.attachments_md5, E2E.attachment.attachments_md5);
   const listed = await rejection(attachments.getList(1, 30));
   assert.equal(listed.status, 400, 'attachments cannot be enumerated');
-  assert.ok(listed.msg);
+  assert.equal(listed.msg, '筛选条件有误');
+  assert.match(listed.data.message, /attachments_id/);
+  assert.throws(() => client.collection('company'), { name: 'TypeError', message: /tbl_company, tbl_attachments, tbl_document/ });
 
   const documents = await client.collection('tbl_document').getList(1, 20, {
     filter: client.filter('document_type ~ {:dict} && document_type ~ {:enum}', { dict: E2E.dict, enum: '@UT1' }),
@@ -254,4 +265,54 @@ test('upload sends a picture with wx.uploadFile; its id becomes the avatar', asy
   const refused = await rejection(client.upload(E2E.text_path));
   assert.equal(refused.status, 400);
   assert.equal(refused.data.field, 'file');
+  const missing = await rejection(client.upload(E2E.png_path + '.gone'));
+  assert.deepEqual([missing.status, missing.msg], [0, '文件不存在,请重新选择']);
 });
+
+test('myUploads lists the user\'s own uploads, newest first, with paging; another user sees none of them', async () => {
+  const { client } = device(E2E.name + 'm');
+  await client.login();
+  const first = await client.upload(E2E.png_path);
+  const second = await client.upload(E2E.png_path);
+  const page = await client.myUploads({ perPage: 1 });
+  assert.deepEqual([page.totalItems, page.totalPages, page.perPage], [2, 2, 1]);
+  assert.equal(page.items[0].attachments_id, second.attachments_id);
+  const oldest = await client.myUploads({ sort: 'created' });
+  assert.deepEqual(oldest.items.map((a) => a.attachments_id), [first.attachments_id, second.attachments_id]);
+  assert.ok(oldest.items.every((a) => a.attachments_owner === 'dev-openid-' + E2E.name + 'm'));
+  const other = device(E2E.name + 'o').client;
+  await other.login();
+  assert.equal((await other.myUploads()).totalItems, 0);
+});
+
+/** Resolves once predicate() holds (polled; rejects after the deadline). */
+async function until(predicate, what, deadline = 20000) {
+  const end = Date.now() + deadline;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Subscribes to tbl_attachments/*, uploads, and checks the verdict event the stub's push brings. */
+async function verdictByRealtime(marker, status) {
+  // The stub's verdict follows the marker in the uploader's openid (ops/wechat_stub/security.py).
+  const { client } = device(E2E.name + 'rt' + marker);
+  await client.login();
+  const events = [];
+  const unsubscribe = await client.subscribe('tbl_attachments', '*', (e) => events.push(e));
+  const attachment = await client.upload(E2E.png_path);
+  assert.equal(attachment.attachments_status, '审核中');
+  const mine = () => events.filter((e) => e.record.attachments_id === attachment.attachments_id);
+  await until(() => mine().some((e) => e.record.attachments_status !== '审核中'), 'the verdict');
+  const verdict = mine().find((e) => e.record.attachments_status !== '审核中');
+  assert.equal(verdict.action, 'update');
+  assert.equal(verdict.record.attachments_status, status);
+  assert.equal(verdict.record.collectionName, 'tbl_attachments');
+  assert.equal('attachments_suggest' in verdict.record, false, 'hidden fields stay hidden');
+  await unsubscribe();
+}
+
+test('an upload\'s verdict 有效 arrives by realtime, pushed by the stub through the stack', () => verdictByRealtime('', '有效'));
+
+test('an upload\'s verdict 违规 arrives by realtime, pushed by the stub through the stack', () => verdictByRealtime('risky', '违规'));

@@ -108,7 +108,10 @@ function createBackend() {
           created: new Date(Date.UTC(2026, 0, 1, 0, 0, n)).toISOString().replace('T', ' ') };
         attachments.push(record);
         broadcast('create', record);
-        return envelope(200, '上传成功', { attachment: Object.assign({ url: 'https://files/x.png' }, record) });
+        // The route's answer: the Attachment of the spec (no PocketBase record id, no created).
+        const attachment = { url: 'https://files/x.png' };
+        for (const key of Object.keys(record)) if (key.startsWith('attachments_')) attachment[key] = record[key];
+        return envelope(200, '上传成功', { attachment });
       }
       default:
         return envelope(404, '接口不存在');

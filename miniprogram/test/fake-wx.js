@@ -19,7 +19,7 @@
  *    "request:fail abort"; the request's timeout counts from the start to the end of the body.
  * Where the requests go is the `send` option: (req) => Promise<{status, headers, body}>, req being
  * {method, url, headers, body: Buffer}; a rejection is a network failure (its message ends the errMsg).
- * For a chunked request the answer may instead hold `stream` (an async iterable of Buffers or strings,
+ * For a chunked request (req.chunked is true) the answer may instead hold `stream` (an async iterable of Buffers or strings,
  * e.g. node's IncomingMessage) and `cancel()` (called when the task is aborted or times out).
  */
 
@@ -161,7 +161,7 @@ function createFakeWx({ send, readFile, codes, loginError, chunking = randomCuts
       if (!METHODS.includes(method)) {
         return exchange('request', options, () => Promise.reject(new Error('invalid method ' + method)));
       }
-      if (options.enableChunked) return chunkedExchange(options, req, send, chunking);
+      if (options.enableChunked) return chunkedExchange(options, Object.assign(req, { chunked: true }), send, chunking);
       const json = options.dataType === undefined || options.dataType === 'json';
       return exchange('request', options, () => send(req), (res) => {
         let parsed = res.body;

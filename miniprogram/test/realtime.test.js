@@ -86,13 +86,14 @@ test('an upload\'s verdict arrives by realtime: the token goes with the topics, 
   const { client, backend, wx } = setup({ files: { 'a.png': Buffer.from('png') } });
   await client.login();
   const attachment = await client.upload('a.png');
+  const [record] = (await client.myUploads()).items;
   const seen = [];
-  const unsubscribe = await client.subscribe('tbl_attachments', attachment.id, (e) => seen.push(e));
+  const unsubscribe = await client.subscribe('tbl_attachments', record.id, (e) => seen.push(e));
   const get = wx.calls.find((c) => c.url === BASE_URL + '/api/realtime' && c.method === 'GET');
   assert.equal(get.headers.Authorization, undefined, 'the stream itself carries no token');
   const post = wx.calls.find((c) => c.url === BASE_URL + '/api/realtime' && c.method === 'POST');
   assert.equal(post.headers.Authorization, 'Bearer ' + client.token);
-  assert.deepEqual(JSON.parse(post.body), { clientId: 'client1', subscriptions: ['tbl_attachments/' + attachment.id] });
+  assert.deepEqual(JSON.parse(post.body), { clientId: 'client1', subscriptions: ['tbl_attachments/' + record.id] });
 
   backend.verdict(attachment.attachments_id, '违规');
   await until(() => seen.length === 1, 'the verdict');
@@ -129,14 +130,15 @@ for (const [loss, drop] of [['PocketBase closes the connection (its 5-minute idl
     const { client, backend } = setup({ files: { 'a.png': Buffer.from('png'), 'b.png': Buffer.from('png') } });
     await client.login();
     const a = await client.upload('a.png');
+    const [record] = (await client.myUploads()).items;
     const seen = [];
-    await client.subscribe('tbl_attachments', a.id, (e) => seen.push(['one', e.record.attachments_status]));
+    await client.subscribe('tbl_attachments', record.id, (e) => seen.push(['one', e.record.attachments_status]));
     await client.subscribe('tbl_attachments', '*', (e) => seen.push(['all', e.action]), { fields: 'id,attachments_status' });
     backend[drop]();
     await until(() => openStreams(backend).length === 1 && openStreams(backend)[0].topics.length === 2, 'the resubscription');
     const [again] = openStreams(backend);
     assert.equal(again.user.name, 'alice', 'the topics went with the token');
-    assert.deepEqual(again.topics, ['tbl_attachments/' + a.id,
+    assert.deepEqual(again.topics, ['tbl_attachments/' + record.id,
       'tbl_attachments/*?options=' + encodeURIComponent(JSON.stringify({ query: { fields: 'id,attachments_status' } }))]);
     backend.verdict(a.attachments_id, '有效');
     await until(() => seen.length === 2, 'the events after the reconnection');
