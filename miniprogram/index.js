@@ -23,8 +23,9 @@ var RENEW_WITHIN_MS = 24 * 3600 * 1000;
 // wx.request knows no PATCH (its documented methods: OPTIONS GET HEAD POST PUT DELETE TRACE CONNECT),
 // so a record update goes through PocketBase's batch API, which runs the same PATCH with the same rules.
 var BATCH_PATH = '/api/batch';
-// The collections the client reads (schema.yaml): the contract's three, and the user's own record and
-// row (tbl_auth_users' and view_user_info's rules admit their owner). Any other name is a mistake.
+// The collections the client reads: the contract's three, and the user's own record and row
+// (tbl_auth_users' and view_user_info's rules admit their owner); any other name is a mistake. The names
+// are vocabulary.yaml's (this file stands alone in a mini-program: a test checks them against it).
 var COLLECTIONS = ['tbl_company', 'tbl_attachments', 'tbl_document', 'tbl_auth_users', 'view_user_info'];
 
 /**

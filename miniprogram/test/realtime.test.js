@@ -174,6 +174,22 @@ test('the first connection failing rejects the subscription with an ApiError; no
   await client.unsubscribe();
 });
 
+test('no PB_CONNECT within 15 s: the first subscription rejects and the request is aborted', async () => {
+  const backend = createBackend();
+  const { PassThrough } = require('node:stream');
+  const silent = new PassThrough();
+  let cancelled = false;
+  const send = (req) => (req.method === 'GET' && req.url.endsWith('/api/realtime')
+    ? Promise.resolve({ status: 200, headers: {}, stream: silent, cancel: () => { cancelled = true; silent.end(); } })
+    : backend.send(req));
+  // The module's own timers, its 15 s connect timeout made 20 ms (the clock is the one thing sped up).
+  const fast = (fn, ms) => setTimeout(fn, ms === 15000 ? 20 : ms);
+  const client = loadClient({ setTimeout: fast }).client.createClient({ baseUrl: BASE_URL, wx: createFakeWx({ send }) });
+  const err = await rejection(client.subscribe('tbl_document', '*', () => {}));
+  assert.deepEqual(plain([err.status, err.msg]), [0, '实时连接超时,请稍后再试']);
+  await until(() => cancelled, 'the abort');
+});
+
 test('subscriptions share one stream; unsubscribe by function, topic, collection, or all', async () => {
   const { client, backend } = setup();
   const seen = [];
