@@ -76,3 +76,55 @@ test('login gives a fresh code each time; storage keeps strings and reads "" for
   wx.removeStorageSync('k');
   assert.equal(wx.getStorageSync('k'), '');
 });
+
+/** A chunked wx.request: the chunks it handed (as Buffers), how it ended, and its task. */
+function chunked(wx, options = {}) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    const ends = [];
+    const task = wx.request(Object.assign({ url: 'https://h/pb/api/realtime', enableChunked: true, responseType: 'arraybuffer' }, options, {
+      success: (res) => ends.push(['success', res]),
+      fail: (res) => ends.push(['fail', res]),
+      complete: () => resolve({ chunks, ends, task }),
+    }));
+    task.onChunkReceived((res) => {
+      assert.ok(res.data instanceof ArrayBuffer, 'an ArrayBuffer');
+      assert.equal(ends.length, 0, 'every chunk comes before the end');
+      chunks.push(Buffer.from(res.data));
+    });
+    if (options.onTask) options.onTask(task);
+  });
+}
+
+test('request with enableChunked: the body in ArrayBuffers cut anywhere (inside UTF-8 characters too), then success', async () => {
+  const body = 'id:x\nevent:PB_CONNECT\ndata:{"状态":"违规😀"}\n\n'.repeat(5);
+  const wx = createFakeWx({ send: answering(200, body) });
+  const { chunks, ends } = await chunked(wx);
+  assert.equal(Buffer.concat(chunks).toString('utf8'), body);
+  assert.ok(chunks.length > 10);
+  assert.ok(chunks.some((c) => c.toString('utf8').includes('\ufffd')), 'some cut falls inside a character');
+  assert.equal(ends[0][0], 'success');
+  assert.equal(ends[0][1].statusCode, 200);
+  assert.equal(wx.calls[0].chunked, true);
+});
+
+test('request with enableChunked: a stream is handed as it comes; its break is fail, abort stops the chunks', async () => {
+  const { PassThrough } = require('node:stream');
+  const stream = new PassThrough();
+  let cancelled = 0;
+  const wx = createFakeWx({ send: async () => ({ status: 200, headers: {}, stream, cancel: () => { cancelled += 1; } }) });
+  const broken = chunked(wx);
+  stream.write('data:a\n\n');
+  setTimeout(() => stream.destroy(new Error('net::ERR_CONNECTION_RESET')), 20);
+  const { chunks, ends } = await broken;
+  assert.equal(Buffer.concat(chunks).toString(), 'data:a\n\n');
+  assert.deepEqual(ends.map(([kind, res]) => [kind, res.errMsg]), [['fail', 'request:fail net::ERR_CONNECTION_RESET']]);
+
+  const endless = new PassThrough();
+  const wx2 = createFakeWx({ send: async () => ({ status: 200, headers: {}, stream: endless, cancel: () => { cancelled += 1; } }) });
+  const aborted = await chunked(wx2, { onTask: (task) => setTimeout(() => task.abort(), 20) });
+  assert.deepEqual(aborted.ends.map(([kind, res]) => [kind, res.errMsg]), [['fail', 'request:fail abort']]);
+  assert.equal(cancelled, 2, 'the exchange was cancelled both times');
+  const slow = await chunked(createFakeWx({ send: async () => ({ status: 200, headers: {}, stream: new PassThrough() }) }), { timeout: 30 });
+  assert.deepEqual(slow.ends.map(([kind, res]) => [kind, res.errMsg]), [['fail', 'request:fail timeout']]);
+});
