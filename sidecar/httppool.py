@@ -5,10 +5,6 @@ HTTPConnectionPool with the same interface (2026-11-25, bench/limits.md "Connect
 costs 1.5-1.9x the CPU per call (0.43 vs 0.28 ms), and the returning login through gunicorn ran at a
 median 0.955x of this pool's throughput (16 interleaved wrk rounds, 11 below 1); keeping the one
 safe resend below would also need an override of urllib3's private _get_conn. So this pool stays.
-
-Answers are read by http.client, but for the header block: FieldsResponse reads it as plain fields
-instead of through email.parser, which made a users-count's in-process CPU 0.86x (bench/limits.md,
-issue #23).
 """
 from __future__ import annotations
 
@@ -17,61 +13,6 @@ import select
 import threading
 from collections import deque
 from urllib.parse import urlsplit
-
-
-class HeaderFields(dict):
-    """A response's header fields by lower-case name (of repeated ones, the last): what http.client reads
-    of an answer's headers (.get("content-length") etc.) and getheader(), without an email.message."""
-
-    def get_all(self, name: str, failobj=None):
-        value = self.get(name.lower())
-        return failobj if value is None else [value]
-
-
-def header_fields(lines: list[bytes]) -> HeaderFields:
-    """The fields of a header block's lines (as http.client._read_headers returns them, limits checked)."""
-    fields = HeaderFields()
-    for line in lines:
-        name, colon, value = line.decode("iso-8859-1").partition(":")
-        if colon:
-            fields[name.strip().lower()] = value.strip()
-    return fields
-
-
-class FieldsResponse(http.client.HTTPResponse):
-    """http.client's response with begin() reading the header block into HeaderFields; the rest (status
-    line, the 100-continue skip, body by Content-Length or chunked, keep-alive) as http.client does it,
-    so its exceptions (RemoteDisconnected, BadStatusLine, IncompleteRead, LineTooLong) are unchanged."""
-
-    def begin(self) -> None:
-        if self.headers is not None:
-            return
-        version, status, reason = self._read_status()
-        while status == http.client.CONTINUE:
-            http.client._read_headers(self.fp)
-            version, status, reason = self._read_status()
-        if not version.startswith("HTTP/1."):
-            raise http.client.UnknownProtocol(version)
-        self.code = self.status = status
-        self.reason = reason.strip()
-        self.version = 10 if version == "HTTP/1.0" else 11
-        self.headers = self.msg = header_fields(http.client._read_headers(self.fp))
-        self.chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
-        self.chunk_left = None
-        self.will_close = self._check_close()
-        self.length = None if self.chunked else _content_length(self.headers.get("content-length"))
-        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or status < 200 or self._method == "HEAD":
-            self.length = 0
-        if not self.will_close and not self.chunked and self.length is None:
-            self.will_close = True  # no length and no chunks: the body ends when the server closes
-
-
-def _content_length(value: str | None) -> int | None:
-    try:
-        length = int(value) if value else None
-    except ValueError:
-        return None
-    return length if length is not None and length >= 0 else None
 
 
 class ConnectionPool:
@@ -146,9 +87,7 @@ class ConnectionPool:
             self._idle.append(connection)
 
     def _new_connection(self) -> http.client.HTTPConnection:
-        connection = self._connection_class(self._host, self._port, timeout=self._timeout)
-        connection.response_class = FieldsResponse
-        return connection
+        return self._connection_class(self._host, self._port, timeout=self._timeout)
 
 
 def _original_poll():

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ops.processes import ROOT, free_port
-from sidecar.httppool import ConnectionPool, header_fields
+from sidecar.httppool import ConnectionPool
 
 
 class EchoHandler(BaseHTTPRequestHandler):
@@ -179,13 +179,6 @@ def test_a_bad_status_line_stays_http_clients_error(server):
     pool = ConnectionPool(url_of(server), timeout=5)
     with pytest.raises(http.client.BadStatusLine):
         pool.request("GET", "/bad-status")
-
-
-def test_header_fields_are_found_by_lower_case_name_the_last_one_winning():
-    fields = header_fields([b"Content-Type: application/json\r\n", b"X-A:  1 \r\n", b"x-a: 2\r\n",
-                            b"no colon\r\n", b"\r\n"])
-    assert fields == {"content-type": "application/json", "x-a": "2"}
-    assert fields.get_all("X-A") == ["2"] and fields.get_all("missing", []) == []
 
 
 def test_under_gevent_the_dropped_check_uses_the_systems_poll_and_still_sees_the_close():
