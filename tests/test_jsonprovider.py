@@ -71,3 +71,16 @@ def test_loads_reads_text_and_bytes_and_refuses_bad_json_with_a_value_error():
         {"a": "中", "b": [1]}
     with pytest.raises(ValueError):
         ours.json.loads("{bad")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_responses_are_written_by_orjson_not_by_json_dumps(monkeypatch, debug):
+    import flask.json.provider
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("json.dumps was called")
+    _, ours = providers(ensure_ascii=False, sort_keys=False)
+    ours.debug = debug
+    monkeypatch.setattr(flask.json.provider.json, "dumps", refuse)
+    with ours.app_context():
+        assert ours.json.response(VALUES[0]).get_json() == VALUES[0]
