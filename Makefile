@@ -10,7 +10,7 @@ APT_GET := $(shell command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && ec
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test venv venv-dev system-deps nginx chromium node schema schema-check schema-diff schema-pull \
+.PHONY: help run test venv venv-dev nginx chromium node schema schema-check schema-diff schema-pull \
         superuser demo backup restore restore-replica storage logs bench bench-scale wrk clean docs docs-check \
         nginx-production
 
@@ -54,8 +54,6 @@ node: ## install Node.js and npm from the system packages when missing (the mini
 miniprogram/node_modules/.installed: miniprogram/package.json miniprogram/package-lock.json | node
 	@cd miniprogram && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
-
-system-deps: nginx
 
 # The client's unit tests; its end-to-end file runs under pytest (tests/test_miniprogram.py), which starts the stack.
 MINIPROGRAM_TESTS := $(filter-out %/e2e.test.js,$(wildcard miniprogram/test/*.test.js))

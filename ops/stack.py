@@ -81,10 +81,6 @@ class Stack:
             host = f"[{host}]"
         return f"http://{host}:{self.config.http_port}"
 
-    @property
-    def sidecar_url(self) -> str:
-        return f"http://127.0.0.1:{self.config.sidecar_port}"
-
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def start(self) -> "Stack":

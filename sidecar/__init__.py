@@ -1,4 +1,4 @@
-"""The Flask sidecar: our four routes of the contract, in front of PocketBase."""
+"""The Flask sidecar: our routes under /pb/api/ (the contract's and what we added), in front of PocketBase."""
 from __future__ import annotations
 
 import io

@@ -58,12 +58,6 @@ class TooManyRequests(ApiError):
     status, msg = 429, "请求过于频繁,请稍后再试"
 
 
-class UpstreamError(ApiError):
-    """A dependency (WeChat, PocketBase) failed; nothing was written."""
-
-    status, msg = 502, "上游服务异常,请稍后再试"
-
-
 class ServiceUnavailable(ApiError):
     status, msg = 503, "服务暂不可用,请稍后再试"
 

@@ -14,7 +14,7 @@ import requests
 
 from ops.stack import Stack, StackConfig, StackError
 from sidecar import audit
-from sidecar.errors import UpstreamError
+from sidecar.pocketbase import PocketBaseUnavailable
 from tests.helpers import PB, RealtimeListener, assert_envelope, login_through, route
 from tests.stack_fixtures import stack_settings
 
@@ -186,7 +186,7 @@ def test_a_failing_audit_write_does_not_fail_the_login(app, client, wechat, monk
 
     def call(method, path, **kwargs):
         if path == audit.LOGIN_LOG_PATH:
-            raise UpstreamError()
+            raise PocketBaseUnavailable("POST login log: ConnectionRefusedError")
         return real_call(method, path, **kwargs)
 
     monkeypatch.setattr(gateway, "call", call)
@@ -194,7 +194,7 @@ def test_a_failing_audit_write_does_not_fail_the_login(app, client, wechat, monk
     response = client.post("/pb/api/wechat/login", json={"users_wx_code": f"unaudited-{unique}"})
     # The attempt's own answer, not the audit's error.
     assert response.status_code == 400 and response.json["code"] == 400
-    assert "login log not written: route=login status=400 (UpstreamError)" in caplog.text
+    assert "login log not written: route=login status=400 (PocketBaseUnavailable)" in caplog.text
 
 
 def test_successes_are_written_by_pocketbase_and_failures_by_the_sidecar(app, client, pb, wechat, monkeypatch,

@@ -9,7 +9,7 @@ from werkzeug import exceptions as http
 
 from sidecar.errors import (
     POCKETBASE_ANSWERS, WECHAT_ANSWERS, ApiError, BadRequest, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
-    UnsupportedMediaType, UpstreamError, envelope, register_error_handlers, wechat_answer,
+    UnsupportedMediaType, envelope, register_error_handlers, wechat_answer,
 )
 from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
 from sidecar.wechat import (
@@ -60,7 +60,6 @@ def test_envelope_is_code_msg_data_with_code_equal_to_status(args, extra, body):
     (NotFound(), 404, "当前用户不存在", {}),
     (UnsupportedMediaType(), 415, "请求体必须是 JSON", {}),
     (TooManyRequests(), 429, "请求过于频繁,请稍后再试", {}),
-    (UpstreamError(), 502, "上游服务异常,请稍后再试", {}),
     (ServiceUnavailable("数据服务暂不可用,请稍后再试"), 503, "数据服务暂不可用,请稍后再试", {}),
 ])
 def test_api_errors_answer_their_status_message_and_data(error, status, msg, data):

@@ -48,7 +48,6 @@ Modules: answers (the code conventions, tokens and call counts: what each endpoi
 content security markers and the signed verdict pushes), server (the threaded HTTP server around them), cli
 (``python -m ops.wechat_stub``).
 """
-from ops.wechat_stub.answers import DEFAULT_APPID, DEFAULT_PHONE, DEFAULT_SECRET, ENDPOINTS, WeChatAnswers
 from ops.wechat_stub.server import WeChatStub
 
-__all__ = ["DEFAULT_APPID", "DEFAULT_PHONE", "DEFAULT_SECRET", "ENDPOINTS", "WeChatAnswers", "WeChatStub"]
+__all__ = ["WeChatStub"]

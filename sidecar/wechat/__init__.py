@@ -7,18 +7,15 @@
 """
 from __future__ import annotations
 
-from sidecar.wechat.errors import (  # noqa: F401 - the package's public names
-    ERR_CODE_USED, ERR_INVALID_CODE, ERR_RATE_LIMITED, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION,
-    MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN, TOKEN_ERRCODES, PushMalformed, PushRefused,
-    PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
+from sidecar.wechat.errors import (  # noqa: F401 - the names the rest of the sidecar imports from the package
+    ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC,
+    MSG_SEC_CHECK, STABLE_TOKEN, PushMalformed, PushRefused, PushSignatureInvalid, WeChatCodeMissing,
+    WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
 )
-from sidecar.wechat.login import LOGIN_REFUSALS, LoginApi, WeChatSession  # noqa: F401
-from sidecar.wechat.phone import PHONE_REFUSALS, PhoneApi  # noqa: F401
+from sidecar.wechat.login import LoginApi, WeChatSession  # noqa: F401
+from sidecar.wechat.phone import PhoneApi
 from sidecar.wechat.push import PushReceiver  # noqa: F401
-from sidecar.wechat.security import (  # noqa: F401
-    SUGGEST_PASS, SUGGEST_REVIEW, SUGGEST_RISKY, SecurityApi, suggest_of,
-)
-from sidecar.wechat.transport import WeChatTransport  # noqa: F401
+from sidecar.wechat.security import SUGGEST_RISKY, SecurityApi, suggest_of  # noqa: F401
 
 
 class WeChatClient(LoginApi, PhoneApi, SecurityApi):
