@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
@@ -21,6 +21,7 @@ class ApiError(Exception):
 
     status = 400
     msg = "请求参数错误"
+    detail = ""  # what the request's log line adds to the error's name (English, no client data)
 
     def __init__(self, msg: str | None = None, data: dict | None = None, status: int | None = None):
         super().__init__(msg or self.msg)
@@ -149,11 +150,32 @@ def status_and_message(error: Exception) -> tuple[int, str]:
     return 500, HTTP_MESSAGES[500]
 
 
+def log_reason(error: Exception) -> str:
+    """Why a request was answered with an error, for its one log line (sidecar/requestlog.py): the error's
+    name and what our code knows of it (a field, WeChat's errcode, PocketBase's refusal); no client data."""
+    parts = [type(error).__name__]
+    if isinstance(error, ApiError):
+        parts += [error.detail] if error.detail else []
+        field = error.data.get("field")
+        parts += [f"field={field}"] if isinstance(field, str) else []
+    elif isinstance(error, WeChatError):
+        parts += [error.endpoint, f"errcode={error.errcode}"]
+    elif isinstance(error, PocketBaseError):
+        parts += [f"status={error.status}", f"reason={error.reason or '-'}"]
+        parts += [f"fields={','.join(f'{k}:{v}' for k, v in sorted(error.field_codes().items()))}"] \
+            if error.field_codes() else []
+    elif isinstance(error, PocketBaseFailed):
+        parts += [f"status={error.status}"]
+    return " ".join(parts)
+
+
 def register_error_handlers(app: Flask) -> None:
-    """Map every exception to the envelope; never an HTML page, never a stack trace."""
+    """Map every exception to the envelope; never an HTML page, never a stack trace but for a real 500.
+    The reason goes into the request's one log line (g.error_reason, read by sidecar/requestlog.py)."""
 
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError):
+        g.error_reason = log_reason(error)
         return envelope(error.status, error.msg, error.data)
 
     # sidecar/wechat/ has logged a WeChat failure with its errcode; this only words it for the API user.
@@ -161,21 +183,22 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PushRefused)
     @app.errorhandler(HTTPException)
     def handle_known_error(error: Exception):
+        g.error_reason = log_reason(error)
         response, status = envelope(*status_and_message(error))
         # RFC 9110 15.5.6: a 405 lists the methods the path takes.
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
         return response, status
 
-    # pocketbase.py has logged an unreachable or failing PocketBase; a refusal no service understood is logged here.
+    # pocketbase.py has logged an unreachable or failing PocketBase; a refusal no service understood is in
+    # the request's line.
     @app.errorhandler(PocketBaseFault)
     def handle_pocketbase_error(error: PocketBaseFault):
-        if isinstance(error, PocketBaseError):
-            log.warning("pocketbase refused: status=%s reason=%r fields=%s", error.status, error.reason,
-                        sorted(error.field_codes().items()))
+        g.error_reason = log_reason(error)
         return envelope(*status_and_message(error))
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
-        log.exception("unhandled error: %s", type(error).__name__)
+        g.error_reason = log_reason(error)
+        log.exception("unhandled error: %s", type(error).__name__)  # a real 500: the one traceback
         return envelope(*status_and_message(error))

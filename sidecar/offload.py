@@ -50,7 +50,19 @@ def run_off_loop(function: Callable[..., T], *args) -> T:
     if _pool is None:  # made in the worker, after the fork: threads do not survive one
         from gevent.threadpool import ThreadPool
         _pool = ThreadPool(PICTURE_THREADS)
-    return _pool.apply(function, args)
+    value, error = _pool.apply(_outcome, (function, args))
+    if error is not None:
+        raise error
+    return value
+
+
+def _outcome(function: Callable[..., T], args: tuple) -> tuple[T | None, Exception | None]:
+    """function(*args)'s value or exception, returned: an exception raised in a pool thread would also be
+    printed by gevent's hub (a traceback in the log for every refused upload), then raised in the caller."""
+    try:
+        return function(*args), None
+    except Exception as exc:  # noqa: BLE001 - raised again by run_off_loop, in the request's greenlet
+        return None, exc
 
 
 @contextmanager

@@ -15,7 +15,7 @@ REQUEST_ID_SHAPE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 def init_request_log(app: Flask) -> None:
-    """Attach the request id and log method, path, status and duration of every request."""
+    """Attach the request id and log method, path, status, duration (and an error's reason) of every request."""
 
     @app.before_request
     def start_timer():
@@ -30,9 +30,12 @@ def init_request_log(app: Flask) -> None:
         started = getattr(g, "started", None)
         duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
         # Path only: no query string, headers or body, where tokens and codes would be.
-        access_log.info(json.dumps({
+        line = {
             "request_id": request_id, "method": request.method, "path": request.path,
             "status": response.status_code, "duration_ms": duration_ms,
             "client_ip": request.headers.get("X-Real-IP") or request.remote_addr,
-        }, ensure_ascii=False))
+        }
+        if "error_reason" in g:  # an error's answer: why (sidecar/errors.py log_reason)
+            line["reason"] = g.error_reason
+        access_log.info(json.dumps(line, ensure_ascii=False))
         return response

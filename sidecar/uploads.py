@@ -128,9 +128,10 @@ def strip_picture(data: bytes | memoryview, mime: str) -> memoryview:
 def unreadable(exc: Exception, msg: str) -> UploadRejected:
     """The refusal of a file Pillow or pypdf could not read. They parse untrusted bytes: whatever they raise
     (OSError, SyntaxError, struct.error, TypeError... on a crafted or damaged file) means it is not a file we
-    store, never a 500. The exception's type is logged, not its text (it may quote the file)."""
-    log.info("upload refused: %s while reading it", type(exc).__name__)
-    return UploadRejected(msg)
+    store, never a 500. The request's log line names the exception's type, not its text (it may quote the file)."""
+    refused = UploadRejected(msg)
+    refused.detail = f"{type(exc).__name__} while reading it"
+    return refused
 
 
 def upright(image: Image.Image) -> Image.Image:

@@ -9,7 +9,10 @@ import pytest
 from flask import Flask, request
 
 from sidecar.errors import BadRequest, envelope, register_error_handlers
+from sidecar.pocketbase import PocketBaseError
 from sidecar.requestlog import init_request_log
+from sidecar.uploads import unreadable
+from sidecar.wechat import JSCODE2SESSION, WeChatCodeRejected
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJpZCI6InNlY3JldHVzZXIifQ.SIGNATURE-abc123"
 WX_CODE = "WX-LOGIN-CODE-0a1b2c3d"
@@ -18,7 +21,8 @@ PHONE_CODE = "PHONE-CODE-5f6a7b8c"
 
 @pytest.fixture(scope="module")
 def client():
-    """A bare app with the request log and the error handlers: /ok, /refuse (400) and /crash (500)."""
+    """A bare app with the request log and the error handlers: /ok, /refuse (400) and /crash (500), and
+    refusals of each kind: an unreadable upload, WeChat's, PocketBase's."""
     app = Flask(__name__)
     init_request_log(app)
     register_error_handlers(app)
@@ -36,6 +40,18 @@ def client():
     def crash():
         raise RuntimeError("boom")
 
+    @app.post("/upload")
+    def upload():
+        raise unreadable(SyntaxError("broken PNG chunk quoting the file"), "图片文件已损坏或不完整")
+
+    @app.post("/wechat")
+    def wechat():
+        raise WeChatCodeRejected(JSCODE2SESSION, 40029, "invalid code")
+
+    @app.post("/pocketbase")
+    def pocketbase():
+        raise PocketBaseError(400, {"message": "Failed.", "data": {"openid": {"code": "validation_not_unique"}}})
+
     return app.test_client()
 
 
@@ -43,12 +59,15 @@ def access_lines(caplog) -> list[dict]:
     return [json.loads(r.getMessage()) for r in caplog.records if r.name == "sidecar.access"]
 
 
-@pytest.mark.parametrize("path, status", [("/ok", 200), ("/refuse", 400), ("/crash", 500), ("/nope", 404)])
-def test_one_json_line_per_request_whatever_the_outcome(client, caplog, path, status):
+@pytest.mark.parametrize("path, status, reason", [
+    ("/ok", 200, None), ("/refuse", 400, "BadRequest"), ("/crash", 500, "RuntimeError"), ("/nope", 404, "NotFound"),
+])
+def test_one_json_line_per_request_whatever_the_outcome(client, caplog, path, status, reason):
     caplog.set_level(logging.INFO, logger="sidecar.access")
     response = client.post(path, headers={"X-Real-IP": "203.0.113.7"})
     assert response.status_code == status
     [line] = access_lines(caplog)
+    assert line.pop("reason", None) == reason
     assert set(line) == {"request_id", "method", "path", "status", "duration_ms", "client_ip"}
     assert (line["method"], line["path"], line["status"]) == ("POST", path, status)
     assert line["request_id"] == response.headers["X-Request-Id"]
@@ -102,3 +121,28 @@ def test_the_line_is_a_record_of_the_access_logger_at_info_that_its_level_and_fi
     quiet = client.post("/ok")
     assert access_lines(caplog) == []
     assert response.headers["X-Request-Id"] and quiet.headers["X-Request-Id"]  # the id is sent back all the same
+
+
+@pytest.mark.parametrize("path, status, reason", [
+    ("/refuse", 400, "BadRequest"),
+    ("/upload", 400, "UploadRejected SyntaxError while reading it field=file"),
+    ("/wechat", 400, "WeChatCodeRejected jscode2session errcode=40029"),
+    ("/pocketbase", 502, "PocketBaseError status=400 reason=- fields=openid:validation_not_unique"),
+    ("/nope", 404, "NotFound"),
+])
+def test_a_refused_request_is_its_one_line_with_its_reason_and_no_traceback(client, caplog, path, status, reason):
+    caplog.set_level(logging.DEBUG)
+    assert client.post(path).status_code == status
+    [record] = caplog.records
+    assert record.name == "sidecar.access" and record.exc_info is None
+    assert json.loads(record.getMessage())["reason"] == reason
+    assert "quoting the file" not in caplog.text
+
+
+def test_a_real_500_also_logs_its_traceback(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    assert client.post("/crash").status_code == 500
+    [crash] = [r for r in caplog.records if r.exc_info]
+    assert crash.exc_info[0] is RuntimeError and crash.name == "sidecar.errors"
+    assert [json.loads(r.getMessage())["reason"] for r in caplog.records if r.name == "sidecar.access"] == \
+        ["RuntimeError"]
