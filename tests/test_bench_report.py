@@ -42,7 +42,7 @@ def test_render_lays_out_the_sections_and_keeps_the_cost_curve_last():
     assert headings[:7] == ["## Machine and versions", "## Data", "## Results",
                             "## Where the CPU goes (ms of CPU per request, c=8)", "## Memory after the run (VmRSS)",
                             "## Targets", "## What limits it"]
-    assert "- gunicorn: IdleClosingGeventWorker, 3 workers" in text
+    assert "- gunicorn: gevent, 3 workers" in text
     assert "- gunicorn master: 20 MiB; workers: 30, 31 MiB (total 61 MiB)" in text
     assert "- **MISS** returning-user login >= 0.5x native_refresh_nginx @ c=8: 0.25x" in text
     assert "- **MISS** no errors anywhere: 3 non-2xx/socket errors in total" in text

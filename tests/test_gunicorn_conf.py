@@ -10,7 +10,6 @@ import time
 
 import pytest
 import requests
-from gunicorn.workers.ggevent import GeventWorker
 from PIL import Image
 
 from ops.processes import ROOT
@@ -26,7 +25,7 @@ def test_fallback_is_make_runs_default(monkeypatch):
     monkeypatch.delenv("SIDECAR_WORKERS", raising=False)
     conf = runpy.run_path(str(GUNICORN_CONF))
     assert conf["workers"] == StackConfig.sidecar_workers >= 1
-    assert issubclass(conf["worker_class"], GeventWorker)
+    assert conf["worker_class"] == "gevent"  # gunicorn's own; its stop: tests/test_gunicorn_stop.py
     assert "threads" not in conf  # gevent's workers have none: the setting would only mislead
 
 
@@ -50,6 +49,16 @@ def test_request_line_and_header_limits_agree_with_nginx():
     conf = runpy.run_path(str(GUNICORN_CONF))
     assert conf["limit_request_line"] == 0 or conf["limit_request_line"] >= nginx_bound  # 0: no limit of its own
     assert conf["limit_request_field_size"] >= nginx_bound
+
+
+@pytest.mark.parametrize("template", ["nginx.conf.template", "nginx-production.conf.template"])
+def test_nginx_closes_an_idle_sidecar_connection_before_gunicorn_and_a_stop_waits_less_than_graceful_timeout(template):
+    """nginx never reuses a connection gunicorn closed meanwhile (a POST on it would get a 502), and a stopping
+    worker's idle connections end (at nginx's close) well within graceful_timeout."""
+    upstream = re.search(r"upstream sidecar \{(.*?)\n\s*\}", (ROOT / "deploy" / template).read_text(), re.S).group(1)
+    nginx_idle = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))
+    conf = runpy.run_path(str(GUNICORN_CONF))
+    assert nginx_idle + 1 <= conf["keepalive"] < conf["graceful_timeout"]
 
 
 # -- the worker model, on a stack with one gunicorn worker (as make run has on two cores) -------------------
