@@ -10,7 +10,7 @@ APT_GET := $(shell command -v sudo >/dev/null 2>&1 && [ "$$(id -u)" != 0 ] && ec
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test venv venv-dev nginx chromium node schema schema-check schema-diff schema-pull \
+.PHONY: help run test test-fast venv venv-dev nginx chromium node schema schema-check schema-diff schema-pull \
         superuser demo backup restore restore-replica storage logs bench bench-scale wrk clean docs docs-check \
         nginx-production
 
@@ -61,6 +61,10 @@ MINIPROGRAM_TESTS := $(filter-out %/e2e.test.js,$(wildcard miniprogram/test/*.te
 test: venv-dev nginx chromium node miniprogram/node_modules/.installed schema-check ## run the whole test suite (node's for the mini-program client, then pytest: real PocketBase, gunicorn, nginx)
 	node --test --test-reporter=spec $(MINIPROGRAM_TESTS)
 	$(PY) -m pytest
+
+test-fast: venv-dev node miniprogram/node_modules/.installed ## the edit-test loop (under 2 min): the client's unit tests, and pytest's unit and in-process tests with one shared PocketBase (pytest --fast: no stack, no process of a test's own)
+	node --test $(MINIPROGRAM_TESTS)
+	$(PY) -m pytest --fast -q -rfE
 
 schema: venv ## regenerate pb_migrations/ (schema.yaml), sidecar/domain.py and pb_hooks/lib/domain.js (vocabulary.yaml), pb_hooks/lib/settings.js (ops/settings.py)
 	$(PY) -m ops.schema generate

@@ -14,6 +14,7 @@ import responses
 import yaml
 
 from ops.pbserver import PocketBaseServer
+from ops.processes import ManagedProcess
 from sidecar import create_app
 from sidecar.config import Config
 from tests.helpers import PB
@@ -33,7 +34,11 @@ def pocketbase(tmp_path_factory) -> PocketBaseServer:
     """One PocketBase for the session, with the project's migrations and hooks."""
     base = tmp_path_factory.mktemp("pocketbase")
     server = PocketBaseServer(base / "pb_data", SUPERUSER_EMAIL, SUPERUSER_PASSWORD, log_path=base / "pocketbase.log")
-    server.start()
+    _shared_pocketbase_starting.append(True)
+    try:
+        server.start()
+    finally:
+        _shared_pocketbase_starting.clear()
     yield server
     server.stop()
 
@@ -173,3 +178,49 @@ def login(client, unique):
         assert response.status_code == 200, response.json
         return response.json["token"], response.json["data"]["user"]
     return do
+
+
+
+# -- the fast lane (make test-fast: pytest --fast) ---------------------------------------------------------
+# The unit and in-process tests and the session's one PocketBase: a test that uses a whole stack (the
+# fixtures below, even through another fixture such as stack_pb) is marked `slow` here, and --fast leaves
+# every `slow` test out; one that starts any other process of its own (ManagedProcess: a PocketBase, gunicorn,
+# nginx, a stack of a module's own, moto, Litestream) is skipped by --fast when it starts it. `make test`
+# runs them all.
+STACK_FIXTURES = {"stack", "make_stack"}
+_shared_pocketbase_starting: list[bool] = []  # non-empty while the `pocketbase` fixture starts the shared one
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true",
+                     help="the edit-test loop: leave out `slow` tests and skip a test when it starts a process "
+                          "other than the session's PocketBase (make test-fast)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+    if config.getoption("--fast"):
+        slow = [item for item in items if item.get_closest_marker("slow")]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_lane_starts_no_process(request):
+    """Under --fast, starting a process other than the shared PocketBase skips the test (make test runs it)."""
+    if not request.config.getoption("--fast"):
+        yield
+        return
+    real_start = ManagedProcess.start
+
+    def start(self, *args, **kwargs):
+        if not _shared_pocketbase_starting:
+            pytest.skip(f"starts a process of its own ({self.name}): make test runs it")
+        return real_start(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ManagedProcess, "start", start)
+        yield

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from ops.pbserver import superuser_token
@@ -50,6 +51,7 @@ def _environment(tmp_path: Path, password: str) -> dict:
                 SIDECAR_WORKERS="1")
 
 
+@pytest.mark.slow  # make run: a whole stack
 def test_make_superuser_and_make_run_keep_the_password_off_every_command_line(tmp_path):
     password = "Argv-" + secrets.token_urlsafe(18)
     env = _environment(tmp_path, password)
