@@ -89,11 +89,15 @@ def test_a_bucket_that_stops_answering_shows_as_a_growing_lag_on_health(tmp_path
         wait_synced(stack)
         own.process.stop()
         assert route(stack, "wechat/login", json={"users_wx_code": "lag-alice"}).status_code == 200
-        time.sleep(BEHIND_AFTER_SECONDS + 2)
-        health = requests.get(stack.base_url + "/pb/api/system/health", timeout=10)
-        # PocketBase still serves (200); the replica is reported behind, its lag in seconds, nothing secret.
-        assert health.status_code == 200, health.text
-        replica = health.json()["data"]["replica"]
+        deadline = time.monotonic() + BEHIND_AFTER_SECONDS + 60
+        while True:  # until health reports the replica behind
+            health = requests.get(stack.base_url + "/pb/api/system/health", timeout=10)
+            # PocketBase still serves (200); the replica is reported behind, its lag in seconds, nothing secret.
+            assert health.status_code == 200, health.text
+            replica = health.json()["data"]["replica"]
+            if replica["status"] == "behind" or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert replica["status"] == "behind" and replica["lag_seconds"] > BEHIND_AFTER_SECONDS, replica
         assert set(replica) == {"status", "lag_seconds"} and own.secret not in health.text
     finally:
@@ -112,6 +116,9 @@ def test_an_unreachable_endpoint_stops_the_start_at_once(s3, tmp_path):
     assert time.monotonic() - started < 10
 
 
+WRITE_KINDS = ("login", "profile", "company", "upload")  # what a WriteStream writes, in turn
+
+
 class WriteStream:
     """Writes through nginx every ~100 ms in a thread: logins, profile updates and company creates, each kept
     with the time its 200 arrived, so the drill can ask which of them survived."""
@@ -127,7 +134,7 @@ class WriteStream:
         token, n = None, 0
         while not self.stop.is_set():
             n += 1
-            kind = ("login", "profile", "company", "upload")[n % 4] if token else "login"
+            kind = WRITE_KINDS[n % len(WRITE_KINDS)] if token else "login"
             try:
                 if kind == "login":
                     response = route(self.stack, "wechat/login", timeout=5, json={"users_wx_code": f"{self.tag}-{n}"})
@@ -225,7 +232,10 @@ def test_drill_a_machine_killed_mid_stream_comes_back_from_the_replica(s3, tmp_p
         record = upload(a, scan).json()
         wait_synced(a)
         with WriteStream(a, "drill") as stream:
-            time.sleep(6)
+            deadline = time.monotonic() + 120  # until 30 writes, of every kind, have been answered
+            while time.monotonic() < deadline and not (
+                    len(stream.answered) >= 30 and {kind for _, kind, _ in stream.answered} == set(WRITE_KINDS)):
+                time.sleep(0.1)
             # The machine is gone: no clean shutdown for PocketBase or Litestream.
             killed_at = time.monotonic()
             a.processes["pocketbase"].kill()
@@ -238,7 +248,7 @@ def test_drill_a_machine_killed_mid_stream_comes_back_from_the_replica(s3, tmp_p
     shutil.rmtree(a.config.pb_data_dir)
     before_kill = [write for write in stream.answered if write[0] < killed_at]
     assert len(before_kill) >= 30
-    assert {kind for _, kind, _ in before_kill} == {"login", "profile", "company", "upload"}
+    assert {kind for _, kind, _ in before_kill} == set(WRITE_KINDS)
 
     # Machine B: an empty data dir, the same settings; restore, then start.
     b_data = tmp_path / "b" / "pb_data"

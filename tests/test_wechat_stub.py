@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -249,3 +250,15 @@ def test_runs_as_a_process_and_stops_on_sigterm(tmp_path):
     logged = log_path.read_text()
     assert "GET /sns/jscode2session 200" in logged
     assert SECRET not in logged and SESSION_KEY not in logged
+
+
+def test_stats_count_the_requests_being_answered_until_a_slow_codes_answer_is_sent(stub):
+    slow = threading.Thread(target=login, args=(stub, "slow-0.5.bob"))
+    slow.start()
+    deadline = time.monotonic() + 30
+    while stub.stats()["answering"] == 0 and slow.is_alive():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert requests.get(stub.url + "/__stub/stats", timeout=5).json()["answering"] == 1  # the stats call: not counted
+    slow.join(30)
+    assert stub.stats()["answering"] == 0

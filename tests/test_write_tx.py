@@ -24,15 +24,13 @@ def test_a_transaction_that_reads_then_writes_waits_for_another_writer(pb, pocke
         # Another process holds the write lock and then commits, as Litestream does around a checkpoint.
         other.execute("BEGIN IMMEDIATE")
         with ThreadPoolExecutor(1) as pool:
-            started = time.monotonic()
             answer = pool.submit(pb.request, "POST", path, json=body(token))
-            time.sleep(0.5)
+            time.sleep(0.5)  # the lock is held a while, as a checkpoint holds it
+            assert not answer.done()  # the write waits for the lock
             other.execute("INSERT INTO _other_writer VALUES (1)")
             other.execute("COMMIT")
             response = answer.result(timeout=60)
-            elapsed = time.monotonic() - started
     finally:
         other.close()
-    # A deferred transaction would have read before the commit and failed after PocketBase's ~7 s of retries.
+    # A deferred transaction would have read before the commit and failed (after PocketBase's ~7 s of retries).
     assert response.status_code == 200, response.text
-    assert elapsed < 4, elapsed

@@ -7,6 +7,7 @@ import re
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 
 from ops.wechat_stub.security import PushTarget, marked, media_check_event, push_later, verdict
 
@@ -103,6 +104,7 @@ class WeChatAnswers:
         # Where picture verdicts go (security.py); no URL: they are not pushed.
         self.push_target = push or PushTarget(appid=appid)
         self._lock = threading.Lock()
+        self._answering = 0  # requests being answered now (a slow- code for seconds)
         self.reset()
 
     # -- state -------------------------------------------------------------------------------------
@@ -121,9 +123,21 @@ class WeChatAnswers:
             self._current_token = None
 
     def stats(self) -> dict:
-        """Calls per endpoint path, plus the number of tokens issued."""
+        """Calls per endpoint path, the number of tokens issued, and the requests being answered now (a test
+        waits for 0 to know a slow- code's answer is over)."""
         with self._lock:
-            return {"calls": dict(self._calls), "tokens_issued": self._token_serial}
+            return {"calls": dict(self._calls), "tokens_issued": self._token_serial, "answering": self._answering}
+
+    @contextmanager
+    def answering(self):
+        """Counts a request in stats' "answering" while the block answers it."""
+        with self._lock:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._answering -= 1
 
     def _count(self, endpoint: str) -> None:
         with self._lock:

@@ -132,7 +132,12 @@ class StubRequestHandler(BaseHTTPRequestHandler):
         return body if isinstance(body, dict) else None
 
     def _dispatch(self) -> None:
-        stub = self.server.stub
+        if urlsplit(self.path).path.startswith("/__stub/"):  # the stub's own controls: not counted as answering
+            return self._answer(self.server.stub)
+        with self.server.stub.answering():
+            self._answer(self.server.stub)
+
+    def _answer(self, stub) -> None:
         parts = urlsplit(self.path)
         query = {key: values[0] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
         route = (self.command, parts.path)
