@@ -14,9 +14,9 @@ import orjson
 from flask.json.provider import DefaultJSONProvider
 
 OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-# The two text forms DefaultJSONProvider.response asks dumps for, as json.dumps's keyword arguments, and
+# The two text forms DefaultJSONProvider.response asks dumps for (json.dumps's keyword arguments) and
 # orjson's option writing the same text. Any other form (json.dumps's default ", " and ": ") is json's.
-FORMS = {(("separators", (",", ":")),): 0, (("indent", 2),): orjson.OPT_INDENT_2}
+FORMS = ((("separators", (",", ":")), 0), (("indent", 2), orjson.OPT_INDENT_2))
 
 
 class OrjsonProvider(DefaultJSONProvider):
@@ -24,7 +24,7 @@ class OrjsonProvider(DefaultJSONProvider):
     cannot write is left to the default provider: ensure_ascii, and json.dumps's own spacing."""
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
-        form = FORMS.get(tuple(sorted(kwargs.items())))
+        form = next((option for (key, value), option in FORMS if kwargs == {key: value}), None)
         if form is None or self.ensure_ascii:
             return super().dumps(obj, **kwargs)
         option = OPTIONS | form | (orjson.OPT_SORT_KEYS if self.sort_keys else 0)
