@@ -180,7 +180,6 @@ def login(client, unique):
     return do
 
 
-
 # -- the fast lane (make test-fast: pytest --fast) ---------------------------------------------------------
 # The unit and in-process tests and the session's one PocketBase: a test that uses a whole stack (the
 # fixtures below, even through another fixture such as stack_pb) is marked `slow` here, and --fast leaves
