@@ -286,8 +286,12 @@ def test_no_secret_in_responses_or_logs(make_stack, monkeypatch, unique):
     # Failures too: they are the ones that tend to echo internals.
     call("wechat/login", json={"users_wx_code": "fail-40029"})
     call("wechat/login", json={"users_wx_code": "garbage"})
-    call("wechat/profile", token, json={"users_phone_code": "http500"})
-    time.sleep(1.5)  # nginx flushes its access log buffer every second
+    last = call("wechat/profile", token, json={"users_phone_code": "http500"})
+    # nginx writes its access log buffer out every second: until the last request's line is there.
+    access_log, deadline = known.run_dir / "nginx-access.log", time.monotonic() + 30
+    while f"rid={last.headers['X-Request-Id']}" not in (access_log.read_text() if access_log.exists() else ""):
+        assert time.monotonic() < deadline, "the last request never reached nginx's access log"
+        time.sleep(0.1)
     for response in responses_seen:
         blob = response.text + "\n" + "\n".join(f"{k}: {v}" for k, v in response.headers.items())
         for label, value in secret_values.items():
