@@ -63,13 +63,12 @@ def test_profile_refuses_broken_text_naming_the_field(stack, stack_pb, unique, f
 
 @pytest.mark.parametrize("form, msg", [(HALF_EMOJI, "users_wx_code 包含无效字符"), (CESU8, NOT_UTF8)])
 @pytest.mark.parametrize("path", ["wechat/login", "system/refresh-token"])
-def test_login_and_refresh_refuse_a_broken_code_naming_the_field(stack, stack_pb, path, form, msg):
-    users = stack_pb.total("tbl_auth_users")
-    value = form.encode() if isinstance(form, str) else form
+def test_login_and_refresh_refuse_a_broken_code_naming_the_field(stack, stack_pb, unique, path, form, msg):
+    value = (form.encode() if isinstance(form, str) else form).replace(b'"ab', f'"{unique}ab'.encode(), 1)
     response = route(stack, path, data=b'{"users_wx_code": ' + value + b"}", headers={"Content-Type": "application/json"})
     answer = assert_envelope(response, 400)
     assert (answer["msg"], answer["data"]) == (msg, {"field": "users_wx_code"})
-    assert stack_pb.total("tbl_auth_users") == users
+    assert stack_pb.total("tbl_auth_users", f'openid ~ "{unique}"') == 0  # the user its code would have made
 
 
 @pytest.mark.parametrize("path", ["wechat/login", "wechat/profile", "system/refresh-token"])
@@ -85,15 +84,14 @@ def test_a_user_agent_that_is_not_utf8_is_refused_naming_it(stack, stack_pb, uni
 
 
 @pytest.mark.parametrize("body", [
-    '{"users_wx_code": "alice"}'.encode("utf-16"),
-    '{"users_wx_code": "张三"}'.encode("gbk"),
-    b'{"users_wx_code": "\xff"}',
-])
-def test_a_json_body_that_is_not_utf8_says_so(stack, stack_pb, body):
-    users = stack_pb.total("tbl_auth_users")
-    response = route(stack, "wechat/login", data=body, headers={"Content-Type": "application/json"})
+    lambda code: ('{"users_wx_code": "alice%s"}' % code).encode("utf-16"),
+    lambda code: ('{"users_wx_code": "张三%s"}' % code).encode("gbk"),
+    lambda code: b'{"users_wx_code": "\xff%s"}' % code.encode(),
+], ids=["utf-16", "gbk", "a byte over 0x7f"])
+def test_a_json_body_that_is_not_utf8_says_so(stack, stack_pb, unique, body):
+    response = route(stack, "wechat/login", data=body(unique), headers={"Content-Type": "application/json"})
     assert assert_envelope(response, 400)["msg"] == NOT_UTF8
-    assert stack_pb.total("tbl_auth_users") == users
+    assert stack_pb.total("tbl_auth_users", f'openid ~ "{unique}"') == 0  # the user its code would have made
 
 
 # -- 2. names that show nothing ----------------------------------------------------------------------------
