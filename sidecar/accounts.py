@@ -5,7 +5,6 @@ user's token inside PocketBase and acts on the record in the same request.
 from __future__ import annotations
 
 from sidecar.pocketbase import PocketBaseGateway
-from sidecar.users import call_internal
 
 
 class AccountService:
@@ -16,8 +15,8 @@ class AccountService:
 
     def logout(self, bearer: str) -> str:
         """Revoke every token of the bearer's user (a new tokenKey); answer the user's record id."""
-        return call_internal(self.pb, "POST", "logout", {"token": bearer})["id"]
+        return self.pb.internal("POST", "logout", {"token": bearer})["id"]
 
     def close_account(self, bearer: str) -> str:
         """Delete the bearer's user record (its tokens, openid and phone go with it); answer its record id."""
-        return call_internal(self.pb, "POST", "close-account", {"token": bearer})["id"]
+        return self.pb.internal("POST", "close-account", {"token": bearer})["id"]

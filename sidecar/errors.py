@@ -6,7 +6,11 @@ import logging
 from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
+from sidecar import domain
+from sidecar.offload import UploadsBusy
+from sidecar.pocketbase import (
+    PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseRefusal, PocketBaseUnavailable,
+)
 from sidecar.wechat import (
     ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC,
     MSG_SEC_CHECK, PushMalformed, PushRefused, PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected,
@@ -103,8 +107,18 @@ PUSH_ANSWERS = {
 }
 
 
-# What API users see of a PocketBase failure the services did not map themselves (users.REFUSALS,
-# accounts.py): the most specific type of the error's wins. A refusal that reaches here is a fault of ours.
+# What API users see of an internal route's refusal (PocketBaseRefusal), by its reason: the status and msg
+# vocabulary.yaml gives it ("" msg: that status's own error's), data.field the field it names ({field} in msg).
+ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
+    error.status: error for error in (BadRequest, Unauthorized, Forbidden, NotFound, TooManyRequests)}
+REFUSAL_ANSWERS: dict[str, tuple[int, str]] = {
+    reason: (status, msg or ERRORS_BY_STATUS[status].msg) for reason, (_, status, msg) in domain.REFUSALS.items()}
+
+# What a worker's own bounds answer (sidecar/offload.py).
+BUSY_ANSWERS = {UploadsBusy: (503, "上传繁忙,请稍后再试")}
+
+# What API users see of any other PocketBase failure: the most specific type of the error's wins. A refusal
+# that reaches here is a fault of ours.
 POCKETBASE_ANSWERS = {
     PocketBaseUnavailable: (503, "数据服务暂不可用,请稍后再试"),
     PocketBaseFailed: (502, "数据服务异常,请稍后再试"),
@@ -115,6 +129,9 @@ POCKETBASE_ANSWERS = {
 
 def pocketbase_answer(error: PocketBaseFault) -> tuple[int, str]:
     """The status and message of the envelope for a PocketBase failure."""
+    if isinstance(error, PocketBaseRefusal):
+        status, msg = REFUSAL_ANSWERS[error.reason]
+        return status, msg.format(field=error.field)
     return next(POCKETBASE_ANSWERS[kind] for kind in type(error).__mro__ if kind in POCKETBASE_ANSWERS)
 
 
@@ -142,6 +159,8 @@ def status_and_message(error: Exception) -> tuple[int, str]:
         return wechat_answer(error)
     if isinstance(error, PocketBaseFault):
         return pocketbase_answer(error)
+    if isinstance(error, UploadsBusy):
+        return BUSY_ANSWERS[UploadsBusy]
     if isinstance(error, PushRefused):
         return next(PUSH_ANSWERS[kind] for kind in type(error).__mro__ if kind in PUSH_ANSWERS)
     if isinstance(error, HTTPException):
@@ -162,6 +181,7 @@ def log_reason(error: Exception) -> str:
         parts += [error.endpoint, f"errcode={error.errcode}"]
     elif isinstance(error, PocketBaseError):
         parts += [f"status={error.status}", f"reason={error.reason or '-'}"]
+        parts += [f"field={error.field}"] if isinstance(error, PocketBaseRefusal) and error.field else []
         parts += [f"fields={','.join(f'{k}:{v}' for k, v in sorted(error.field_codes().items()))}"] \
             if error.field_codes() else []
     elif isinstance(error, PocketBaseFailed):
@@ -181,6 +201,7 @@ def register_error_handlers(app: Flask) -> None:
     # sidecar/wechat/ has logged a WeChat failure with its errcode; this only words it for the API user.
     @app.errorhandler(WeChatError)
     @app.errorhandler(PushRefused)
+    @app.errorhandler(UploadsBusy)
     @app.errorhandler(HTTPException)
     def handle_known_error(error: Exception):
         g.error_reason = log_reason(error)
@@ -195,7 +216,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PocketBaseFault)
     def handle_pocketbase_error(error: PocketBaseFault):
         g.error_reason = log_reason(error)
-        return envelope(*status_and_message(error))
+        data = {"field": error.field} if isinstance(error, PocketBaseRefusal) and error.field else {}
+        return envelope(*status_and_message(error), data)
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):

@@ -14,8 +14,6 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
-from sidecar.errors import ServiceUnavailable
-
 T = TypeVar("T")
 
 # Picture work at once per worker: bounds its memory (~300 MB each at UPLOAD_MAX_PIXELS) and its cores (a
@@ -27,6 +25,12 @@ UPLOADS_AT_ONCE = 8
 # How long an upload waits for its turn before the 503: nginx waits 30 s for the whole answer
 # (deploy/nginx-api-server.conf.template).
 UPLOAD_WAIT_SECONDS = 10.0
+
+
+
+class UploadsBusy(Exception):
+    """No place for one more upload in this worker came free in time (sidecar/errors.py: 503)."""
+
 
 _pool = None
 _uploads = threading.BoundedSemaphore(UPLOADS_AT_ONCE)  # made after gevent's patching: a gevent semaphore
@@ -67,10 +71,10 @@ def _outcome(function: Callable[..., T], args: tuple) -> tuple[T | None, Excepti
 
 @contextmanager
 def upload_slot():
-    """One of the worker's UPLOADS_AT_ONCE places for an upload, held while the block runs; ServiceUnavailable
-    (503) when none came free within UPLOAD_WAIT_SECONDS."""
+    """One of the worker's UPLOADS_AT_ONCE places for an upload, held while the block runs; UploadsBusy when none
+    came free within UPLOAD_WAIT_SECONDS."""
     if not _uploads.acquire(timeout=UPLOAD_WAIT_SECONDS):
-        raise ServiceUnavailable("上传繁忙,请稍后再试")
+        raise UploadsBusy()
     try:
         yield
     finally:

@@ -13,8 +13,7 @@ import threading
 from collections import OrderedDict
 
 from sidecar.domain import USERS
-from sidecar.errors import Unauthorized
-from sidecar.pocketbase import PocketBaseError, PocketBaseGateway, token_claims
+from sidecar.pocketbase import PocketBaseError, PocketBaseGateway, PocketBaseRefusal, token_claims
 
 # PocketBase's record ids (ops/schema/pocketbase_json.py, the id field's pattern and length).
 RECORD_ID = re.compile(r"[a-z0-9]{15}")
@@ -48,7 +47,8 @@ class Openids:
         """The openid of the user a token names (its unverified `id` claim): remembered, else read with that token
         (one PocketBase call, answered only when the token is valid and that user's) and remembered.
 
-        Unauthorized when the token names no user, is not valid, or the user has no openid (not a WeChat user)."""
+        PocketBaseRefusal token_invalid when the token names no user or is not valid, no_openid when the user has
+        none (not a WeChat user): what the internal routes answer for such a token."""
         user_id = token_claims(token).get("id")
         user_id = user_id if isinstance(user_id, str) else ""
         with self._lock:
@@ -57,16 +57,16 @@ class Openids:
                 self._entries.move_to_end(user_id)
                 return known
         if not RECORD_ID.fullmatch(user_id):  # nothing else names a record: not worth a call
-            raise Unauthorized()
+            raise PocketBaseRefusal.of("token_invalid")
         try:
             record = self._pb.as_user("GET", f"/api/collections/{USERS}/records/{user_id}", token,
                                       params={"fields": "openid"})
         except PocketBaseError as exc:
             if exc.status in (400, 401, 403, 404):
-                raise Unauthorized() from None
+                raise PocketBaseRefusal.of("token_invalid") from None
             raise
         openid = record.get("openid") if isinstance(record, dict) else None
         if not isinstance(openid, str) or not openid:
-            raise Unauthorized("当前用户缺少 openid")
+            raise PocketBaseRefusal.of("no_openid")
         self.remember(user_id, openid)
         return openid

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from sidecar.domain import REFUSALS
 from sidecar.httppool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,23 @@ class PocketBaseError(PocketBaseFault):
         """Field name -> validation code of a native error body, e.g. {"openid": "validation_not_unique"}."""
         data = self.body.get("data") or {}
         return {name: (detail or {}).get("code", "") for name, detail in data.items() if isinstance(detail, dict)}
+
+
+class PocketBaseRefusal(PocketBaseError):
+    """PocketBase refused for one of the reasons of vocabulary.yaml's refusals: an internal route's answer
+    {reason, field?} (pb_hooks/lib/domain.js refusal()), or the same decision taken from what the sidecar keeps
+    of PocketBase's (sidecar/openids.py). sidecar/errors.py words each reason for API users."""
+
+    @classmethod
+    def of(cls, reason: str, field: str = "") -> "PocketBaseRefusal":
+        """The refusal PocketBase gives for reason (its status: vocabulary.yaml's)."""
+        return cls(REFUSALS[reason][0], {"reason": reason, **({"field": field} if field else {})})
+
+    @property
+    def field(self) -> str:
+        """The field the refusal names ("" when none)."""
+        field = self.body.get("field")
+        return field if isinstance(field, str) else ""
 
 
 def token_claims(token: str) -> dict:
@@ -220,10 +238,16 @@ class PocketBaseGateway:
         body: JSON, or a MultipartBody (a file: the upload route).
 
         The client's address and user agent go along, so the hook sees them (e.realIP(): X-Real-IP
-        is PocketBase's trusted proxy header, schema.yaml settings). PocketBaseError on a refusal.
+        is PocketBase's trusted proxy header, schema.yaml settings). PocketBaseRefusal on a refusal for one of
+        vocabulary.yaml's reasons; PocketBaseError on any other.
         """
         headers = client.headers() if client else None
-        return self.call(method, f"/api/internal/{name}", body=body, headers=headers)
+        try:
+            return self.call(method, f"/api/internal/{name}", body=body, headers=headers)
+        except PocketBaseError as exc:
+            if exc.reason in REFUSALS:
+                raise PocketBaseRefusal(exc.status, exc.body) from None
+            raise
 
     def as_user(self, method: str, path: str, token: str, *, params: dict | None = None) -> Any:
         """A call with a user's own token: PocketBase applies the collection's rules to it, so it answers only

@@ -23,7 +23,7 @@ from sidecar.domain import ATTACHMENT_UNDER_REVIEW, ATTACHMENT_VALID, ATTACHMENT
 from sidecar.moderation import ModerationService
 from sidecar.offload import run_off_loop
 from sidecar.pocketbase import ClientInfo, MultipartBody, PocketBaseFault, PocketBaseGateway
-from sidecar.users import call_internal, token_may_be_valid
+from sidecar.users import token_may_be_valid
 from sidecar.wechat import WeChatError
 
 log = logging.getLogger(__name__)
@@ -216,7 +216,7 @@ class UploadService:
     def upload(self, bearer: str, data: bytes | memoryview, client_filename: str,
                client: ClientInfo | None = None) -> dict:
         """The spec's Attachment of the new record; 413 over max_bytes, UploadRejected, the token's 401, the
-        ban's 403 and the UPLOAD_RATE's 429 (users.REFUSALS), these three before any picture work."""
+        ban's 403 and the UPLOAD_RATE's 429 (PocketBaseRefusal), these three before any picture work."""
         if not token_may_be_valid(bearer, self.token_leeway):  # not even a PocketBase request for a dead token
             raise Unauthorized()
         if not data:
@@ -237,8 +237,8 @@ class UploadService:
 
     def check(self, bearer: str, client: ClientInfo | None = None) -> None:
         """Whether the bearer's user may upload now (pb_hooks/uploads.pb.js, upload-check: reads only); the
-        token's 401, the ban's 403 and the UPLOAD_RATE's 429 (users.REFUSALS) raised."""
-        call_internal(self.pb, "POST", "upload-check", {"token": bearer}, client)
+        token's 401, the ban's 403 and the UPLOAD_RATE's 429 raised (PocketBaseRefusal)."""
+        self.pb.internal("POST", "upload-check", {"token": bearer}, client)
 
     def submit(self, record: dict) -> None:
         """WeChat's media check of the stored file (CONTENT_SECURITY, issue #19): the record was created 审核中 and
@@ -262,7 +262,7 @@ class UploadService:
             fields={"token": bearer, "filename": filename, "filetype": file.mime, "size": str(len(file.data)),
                     "md5": file.md5, "status": status},
             file_field="file", file_name=f"upload.{file.extension}", file_type=file.mime, file_data=file.data)
-        return call_internal(self.pb, "POST", "upload", body, client)["attachment"]
+        return self.pb.internal("POST", "upload", body, client)["attachment"]
 
     def attachment(self, record: dict) -> dict:
         """The spec's Attachment of a tbl_attachments record."""

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from sidecar import domain, phones
 from sidecar.domain import PICTURE_FIELDS, USERS
-from sidecar.errors import ApiError, BadRequest, Forbidden, NotFound, TooManyRequests, Unauthorized
+from sidecar.errors import BadRequest, Unauthorized
 from sidecar.fileurls import AttachmentUrls, file_url
 from sidecar.moderation import ModerationService
-from sidecar.pocketbase import ClientInfo, PocketBaseError, PocketBaseGateway, token_claims
+from sidecar.pocketbase import ClientInfo, PocketBaseGateway, PocketBaseRefusal, token_claims
 from sidecar.wechat import WeChatClient
 
 # UserInfo fields stored as they are, in the spec's order; numbers stay numbers.
@@ -51,36 +51,9 @@ def token_may_be_valid(token: str, leeway: float = 0) -> bool:
     return claims.get("type") == "auth" and isinstance(exp, (int, float)) and exp + leeway > time.time()
 
 
-# Our route's error of each status a refusal is answered with.
-ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
-    error.status: error for error in (BadRequest, Unauthorized, Forbidden, NotFound, TooManyRequests)}
-# An internal route's refusal reason -> the error our route answers and its msg (vocabulary.yaml's refusals).
-REFUSALS: dict[str, tuple[type[ApiError], str]] = {
-    reason: (ERRORS_BY_STATUS[status], msg or ERRORS_BY_STATUS[status].msg)
-    for reason, (_, status, msg) in domain.REFUSALS.items()
-}
-
-
-def refusal_error(exc: PocketBaseError) -> ApiError | PocketBaseError:
-    """The typed error of an internal route's refusal; any other 4xx stays as it is (errors.py: a failure of ours)."""
-    if exc.reason not in REFUSALS:
-        return exc
-    error_type, msg = REFUSALS[exc.reason]
-    field = exc.body.get("field") if isinstance(exc.body.get("field"), str) else ""
-    return error_type(msg.format(field=field), {"field": field} if field else {})
-
-
-def call_internal(pb: PocketBaseGateway, method: str, name: str, body: dict | None,
-                  client: ClientInfo | None = None) -> dict:
-    """An internal route's answer; its refusal raised as our typed error (REFUSALS), any other 4xx as it is."""
-    try:
-        return pb.internal(method, name, body, client)
-    except PocketBaseError as exc:
-        raise refusal_error(exc) from None
-
-
 class UserService:
-    """Every use case of our routes, over PocketBase (one request each) and WeChat."""
+    """Every use case of our routes, over PocketBase (one request each) and WeChat. An internal route's refusal
+    is raised as the gateway's PocketBaseRefusal (sidecar/errors.py words it)."""
 
     def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, attachment_urls: AttachmentUrls,
                  moderation: ModerationService, token_leeway: float = 0):
@@ -96,7 +69,7 @@ class UserService:
     def login(self, js_code: str, client: ClientInfo | None = None) -> LoginResult:
         """Exchange the code for an openid; find the user or create it; a token (one PocketBase request)."""
         session = self.wechat.code_to_session(js_code)
-        answer = call_internal(self.pb, "POST", "wechat-login", {
+        answer = self.pb.internal("POST", "wechat-login", {
             "openid": session.openid, "unionid": session.unionid, "create": True, "route": "login"}, client)
         self.openids.remember(answer["user"]["id"], session.openid)
         return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"],
@@ -111,7 +84,7 @@ class UserService:
         if not js_code:
             raise Unauthorized("token 无效或已过期,请重新登录")
         session = self.wechat.code_to_session(js_code)
-        answer = call_internal(self.pb, "POST", "wechat-login", {
+        answer = self.pb.internal("POST", "wechat-login", {
             "openid": session.openid, "unionid": session.unionid, "create": False, "route": "refresh-token"}, client)
         self.openids.remember(answer["user"]["id"], session.openid)
         return answer["token"]
@@ -135,8 +108,8 @@ class UserService:
             # knows it without a PocketBase request once it has seen the user (sidecar/openids.py).
             phone = self.wechat.phone_number(fields[PHONE_CODE_FIELD], self.openids.openid(bearer))
             changes["users_phone"] = stored_phone(phone, verified=True)
-        answer = call_internal(self.pb, "POST", "profile",
-                               {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
+        answer = self.pb.internal("POST", "profile",
+                                  {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
         self.openids.remember(answer["user"]["id"], answer["user"].get("openid", ""))
         return self.user_info(answer["user"])
 
@@ -147,14 +120,14 @@ class UserService:
         # Not refreshable natively (impersonation tokens handed out before): renewed by our route.
         try:
             return self.pb.internal("POST", "renew-token", {"token": bearer}, client)["token"]
-        except PocketBaseError as exc:
+        except PocketBaseRefusal as exc:
             if exc.reason == "token_invalid":
                 return ""
-            raise refusal_error(exc) from None
+            raise
 
     def count_users(self) -> int:
         """How many records tbl_auth_users holds: a counter PocketBase keeps with every create and delete."""
-        return int(call_internal(self.pb, "GET", "users-count", None)["total"])
+        return int(self.pb.internal("GET", "users-count", None)["total"])
 
     # ------------------------------------------------------------ the UserInfo view
 

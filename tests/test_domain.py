@@ -17,7 +17,7 @@ from ops.schema import domain as generator
 from ops.schema.pocketbase_json import SchemaError, load_schema
 from ops.settings import BY_NAME, POCKETBASE, SETTINGS, SettingError
 from sidecar import domain
-from sidecar.users import REFUSALS
+from sidecar.errors import REFUSAL_ANSWERS
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is needed to run the generated JS")
@@ -87,8 +87,8 @@ def test_every_refusal_has_one_status_on_both_sides_and_the_sidecar_maps_each_wi
     assert statuses == [{"status": spec["status"], "body": {"reason": reason, "field": "f"}}
                         for reason, spec in vocabulary.items()]
     mapped = {reason for reason, spec in vocabulary.items() if "msg" in spec}
-    assert set(REFUSALS) == mapped == set(domain.REFUSALS)
-    assert all(msg for _, msg in REFUSALS.values())
+    assert set(REFUSAL_ANSWERS) == mapped == set(domain.REFUSALS)
+    assert all(msg for _, msg in REFUSAL_ANSWERS.values())
 
 
 # RATE_LIMITS, UPLOAD_RATE, LOGIN_LOG_DAYS: the values one parser accepts (or refuses), for every reader.

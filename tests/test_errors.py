@@ -8,10 +8,12 @@ from flask import Flask, abort
 from werkzeug import exceptions as http
 
 from sidecar.errors import (
-    POCKETBASE_ANSWERS, WECHAT_ANSWERS, ApiError, BadRequest, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized,
-    UnsupportedMediaType, envelope, log_reason, register_error_handlers, wechat_answer,
+    POCKETBASE_ANSWERS, REFUSAL_ANSWERS, WECHAT_ANSWERS, ApiError, BadRequest, NotFound, ServiceUnavailable,
+    TooManyRequests, Unauthorized, UnsupportedMediaType, envelope, log_reason, register_error_handlers, wechat_answer,
 )
-from sidecar.pocketbase import PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseUnavailable
+from sidecar.pocketbase import (
+    PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseRefusal, PocketBaseUnavailable,
+)
 from sidecar.wechat import (
     GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN, PushMalformed,
     PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected, WeChatError,
@@ -117,7 +119,7 @@ def test_unexpected_exceptions_are_500_envelopes_without_a_stack_trace(error, ca
     assert any(r.levelno == logging.ERROR and type(error).__name__ in r.getMessage() for r in caplog.records)
 
 
-# Every row of POCKETBASE_ANSWERS: the gateway's failures that no service mapped (users.REFUSALS, accounts.py).
+# Every row of POCKETBASE_ANSWERS: the gateway's failures other than a refusal for a reason of vocabulary.yaml's.
 POCKETBASE_TABLE = [
     (PocketBaseUnavailable("GET /api/health: ConnectionRefusedError"), 503, "数据服务暂不可用,请稍后再试"),
     (PocketBaseFailed(500), 502, "数据服务异常,请稍后再试"),
@@ -141,6 +143,33 @@ def test_pocketbase_failures_answer_their_envelope(error, status, msg, caplog):
 def test_an_unmapped_pocketbase_refusal_is_named_with_its_reason_and_fields_for_the_requests_log_line():
     error = PocketBaseError(400, {"reason": "odd", "data": {"token": {"code": "validation_required"}}})
     assert log_reason(error) == "PocketBaseError status=400 reason=odd fields=token:validation_required"
+
+
+# Every refusal reason of vocabulary.yaml the sidecar maps: its envelope, data.field when it names one.
+REFUSAL_TABLE = [
+    (PocketBaseRefusal.of("token_invalid"), 401, "token 无效或已过期", {}),
+    (PocketBaseRefusal.of("no_openid"), 401, "当前用户缺少 openid", {}),
+    (PocketBaseRefusal.of("user_banned"), 403, "账号已被禁用", {}),
+    (PocketBaseRefusal.of("user_not_found"), 404, "当前用户不存在,请先登录", {}),
+    (PocketBaseRefusal.of("user_conflict"), 400, "保存用户失败,请重试", {}),
+    (PocketBaseRefusal.of("phone_taken", "users_phone"), 400, "手机号已被其他账号使用", {"field": "users_phone"}),
+    (PocketBaseRefusal.of("phone_attempts", "users_phone"), 429, "手机号提交过于频繁,请稍后再试",
+     {"field": "users_phone"}),
+    (PocketBaseRefusal.of("attachment_missing", "users_picture"), 400, "附件不存在: users_picture",
+     {"field": "users_picture"}),
+    (PocketBaseRefusal.of("upload_rate"), 429, "上传过于频繁,请稍后再试", {}),
+]
+
+
+def test_refusal_table_is_covered():
+    assert {error.reason for error, *_ in REFUSAL_TABLE} == set(REFUSAL_ANSWERS)
+
+
+@pytest.mark.parametrize("error, status, msg, data", REFUSAL_TABLE, ids=lambda v: getattr(v, "reason", None))
+def test_refusals_answer_their_envelope_without_a_log_line_of_their_own(error, status, msg, data, caplog):
+    response = answer_of(error)
+    assert response.status_code == status and response.json == {"code": status, "msg": msg, "data": data}
+    assert not any(r.levelno >= logging.WARNING for r in caplog.records)
 
 
 # Every row of WECHAT_ANSWERS, and the fallbacks its lookup gives the combinations it does not name.

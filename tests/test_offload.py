@@ -10,8 +10,8 @@ import pytest
 
 import sidecar.offload
 from ops.processes import ROOT
-from sidecar.errors import ServiceUnavailable
-from sidecar.offload import in_gevent, run_off_loop, upload_slot
+from sidecar.errors import status_and_message
+from sidecar.offload import UploadsBusy, in_gevent, run_off_loop, upload_slot
 
 
 def test_outside_gevent_the_function_runs_in_the_calling_thread():
@@ -84,7 +84,7 @@ def test_an_upload_slot_is_given_back_whatever_the_block_raises(monkeypatch):
         with upload_slot():
             divmod(1, 0)
     with upload_slot():  # the one place is free again
-        with pytest.raises(ServiceUnavailable) as refused:
+        with pytest.raises(UploadsBusy) as refused:
             with upload_slot():
                 pass
-    assert refused.value.status == 503
+    assert status_and_message(refused.value) == (503, "上传繁忙,请稍后再试")

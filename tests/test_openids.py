@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sidecar.errors import Unauthorized
+from sidecar.errors import status_and_message
 from sidecar.openids import Openids
-from sidecar.pocketbase import PocketBaseGateway
+from sidecar.pocketbase import PocketBaseGateway, PocketBaseRefusal
 
 
 class CountingGateway(PocketBaseGateway):
@@ -51,10 +51,10 @@ def test_a_miss_reads_the_record_once_with_the_callers_token_then_the_openid_is_
 
 def test_a_forged_token_naming_a_real_user_learns_no_openid(pb, gateway, unique):
     user = pb.create_user(openid=f"oid-victim-{unique}")
-    with pytest.raises(Unauthorized):
+    with pytest.raises(PocketBaseRefusal):
         Openids(gateway).openid(claims_token(id=user["id"], collectionName="tbl_auth_users"))
     other = pb.user_token(pb.create_user(openid=f"oid-other-{unique}")["id"])
-    with pytest.raises(Unauthorized):  # a valid token of another user does not read this one's record either
+    with pytest.raises(PocketBaseRefusal):  # a valid token of another user does not read this one's record either
         Openids(gateway).openid(other.split(".")[0] + "." + claims_token(id=user["id"]).split(".")[1] + "."
                                 + other.split(".")[2])
 
@@ -71,14 +71,21 @@ def test_remembered_openids_cost_no_call(gateway):
 @pytest.mark.parametrize("user_id", ["", "nosuchuser12345", "../_superusers", "a b", "ééééééééééééééé",
                                      "ABCDEFGHIJKLMNO"])
 def test_an_id_that_names_no_user_is_unauthorized(gateway, user_id):
-    with pytest.raises(Unauthorized):
+    with pytest.raises(PocketBaseRefusal):
         Openids(gateway).openid(claims_token(id=user_id))
 
 
 def test_a_user_without_openid_is_unauthorized(pb, gateway):
     user = pb.create_user()
-    with pytest.raises(Unauthorized):
+    with pytest.raises(PocketBaseRefusal) as refused:
         Openids(gateway).openid(pb.user_token(user["id"]))
+    assert refused.value.reason == "no_openid"
+
+
+# The cache raises the gateway's refusal, as the internal routes answer such a token; the API user sees a 401.
+@pytest.mark.parametrize("reason, msg", [("token_invalid", "token 无效或已过期"), ("no_openid", "当前用户缺少 openid")])
+def test_its_refusals_answer_401(reason, msg):
+    assert status_and_message(PocketBaseRefusal.of(reason)) == (401, msg)
 
 
 def test_the_map_is_bounded_least_recently_used_first(gateway):
@@ -89,7 +96,7 @@ def test_the_map_is_bounded_least_recently_used_first(gateway):
     openids.remember("user3", "oid3")
     assert len(openids) == 3
     assert openids.openid(claims_token(id="user0")) == "oid0" and openids.openid(claims_token(id="user3")) == "oid3"
-    with pytest.raises(Unauthorized):
+    with pytest.raises(PocketBaseRefusal):
         openids.openid(claims_token(id="user1"))  # evicted, and no record has that id
 
 
