@@ -1,4 +1,4 @@
-"""gunicorn's settings for the sidecar, in one place: read by `make run` (ops/stack.py) and by
+"""gunicorn's settings for the sidecar, in one place: read by `make run` (ops/stack/) and by
 deploy/systemd/bai-sidecar.service (`-c`). The bind address and the process name stay on each command line:
 one machine may run several sidecars. The number of workers comes from SIDECAR_WORKERS (ops/settings.py;
 tests/test_gunicorn_conf.py checks this fallback against StackConfig's default).

@@ -3,14 +3,21 @@
 // Operator switches for superusers, both off by default (deploy/env.example, docs/operations.md "Settings").
 //
 // SUPERUSER_ALLOWED_IPS: PocketBase has no IP allow-list of its own, so this middleware is one.
-// A request from elsewhere may neither authenticate as a superuser (/api/collections/_superusers/...)
-// nor use a superuser token. The client address is e.realIP(): nginx's X-Real-IP, a header
+// A request from elsewhere may neither authenticate as a superuser (/api/collections/_superusers/..., or the
+// same collection named by its id, looked up in PocketBase's collection cache) nor use a superuser token. The client address is e.realIP(): nginx's X-Real-IP, a header
 // PocketBase trusts (schema.yaml settings) and nginx always overwrites. Loopback is always allowed.
 // Registered only when set, so requests pay nothing for it otherwise (it is read once, at boot).
 if (($os.getenv("SUPERUSER_ALLOWED_IPS") || "").trim()) {
   routerUse((e) => {
-    const path = e.request.url.path;
-    const superuserRoute = /^\/api\/collections\/(_superusers|pbc_3142635823)(\/|$)/.test(path);
+    const named = /^\/api\/collections\/([^/]+)(\/|$)/.exec(e.request.url.path);
+    let superuserRoute = false;
+    if (named) {
+      try {
+        superuserRoute = e.app.findCachedCollectionByNameOrId(decodeURIComponent(named[1])).name === "_superusers";
+      } catch (_) {
+        superuserRoute = false;  // no such collection: PocketBase answers 404 itself
+      }
+    }
     if (superuserRoute || e.hasSuperuserAuth()) {
       const list = $os.getenv("SUPERUSER_ALLOWED_IPS");
       if (!require(`${__hooks}/lib/ip_allow.js`).allowed(list, e.realIP())) {

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -276,3 +277,18 @@ def test_promotion_needs_a_visible_name(pb, unique, name, users_type):
     phone = f"159{secrets.randbelow(10**8):08d}"
     user = pb.create_user(openid=f"promo-{unique}", users_name=name, users_phone=phone, users_type="游客")
     assert pb.user(user["id"])["users_type"] == users_type
+
+
+# PocketBase's convention: every hook file, and every module they require, carries the types reference line at
+# its top (a generated module's note may come first: only comments may precede the line). No collection id is
+# written into a hook: ids are looked up by name (schema.yaml derives them).
+HOOKS_DIR = Path(__file__).resolve().parent.parent / "pb_hooks"
+
+
+@pytest.mark.parametrize("path", sorted(HOOKS_DIR.rglob("*.js")), ids=lambda p: str(p.relative_to(HOOKS_DIR)))
+def test_every_hook_file_has_the_types_reference_line_and_no_collection_id(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    reference = f'/// <reference path="{"../" * len(path.relative_to(HOOKS_DIR).parts)}pb_data/types.d.ts" />'
+    top = [line for line in lines[:3] if not line.startswith("// ")]
+    assert top and top[0] == reference, lines[:3]
+    assert not re.search(r"\bpbc_\d+", "\n".join(lines)), "a collection id is written in"

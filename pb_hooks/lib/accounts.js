@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // Shared by the internal routes of pb_hooks/accounts.pb.js (handlers run in isolated contexts).
 
 // Checks the request's user token (lib/wechat_users.js tokenUser: signature, expiry, tokenKey) inside a

@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // Business ids: <PREFIX>-<epoch ms>-<6 alphanumerics>, e.g. ATT-1774599142438-8n1UcU.
 // Loaded with require() from the handlers: PocketBase runs each handler in an isolated
 // context, so shared code must be a module rather than a top-level function.

@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // SUPERUSER_ALLOWED_IPS: a comma-separated list of addresses and CIDR networks, IPv4 or IPv6
 // (e.g. "203.0.113.7, 10.8.0.0/16, 2001:db8::/32"). Loopback is always allowed: the sidecar and
 // the operator's tools on the machine itself reach PocketBase directly.

@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // The login audit (tbl_login_log): one row per login or refresh-token attempt. Successes are written
 // here, inside the request that signs the user in (internal routes, native auth-refresh), so a
 // successful login stays one PocketBase request; the sidecar writes failures through

@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // Bounds phone probing through the profile route's users_phone: a user may try at most LIMIT
 // distinct numbers (taken or accepted) per WINDOW_MS. The attempts live in sys_phone_attempts so
 // every sidecar worker and host sees the same figure. RATE_LIMITS off (benchmarks; every form of off the

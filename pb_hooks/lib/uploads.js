@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // Users' uploads (issue #17): the data work of the sidecar's POST /pb/api/wechat/upload in one request
 // (pb_hooks/uploads.pb.js), and what closing an account deletes. The sidecar has already sniffed the
 // file and stripped its metadata (sidecar/uploads.py): only that clean copy ever reaches PocketBase.

@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // The number of tbl_auth_users records, kept in sys_counters by SQLite triggers: every INSERT and
 // DELETE on the table, whatever its path (API, dashboard, a hook, a direct SQLite import), moves
 // the counter in the same statement, hence the same transaction. Reading it is one indexed row,

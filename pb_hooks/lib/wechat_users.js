@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // The data work of the sidecar's login and profile routes, done in one PocketBase request each
 // (pb_hooks/internal.pb.js). Answers are plain objects: {status, body}. A refusal's body is
 // {reason, field?}; the sidecar maps each reason to its envelope (sidecar/users.py).

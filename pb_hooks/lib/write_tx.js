@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // app.runInTransaction holding SQLite's write lock from its first statement, as BEGIN IMMEDIATE would.
 //
 // Why: with REPLICA_URL, Litestream is a second writer of data.db: after each WAL checkpoint it commits

@@ -1,6 +1,7 @@
 """The whole stack on one machine: PocketBase, the WeChat dev stub (without WECHAT_APPID), gunicorn, nginx.
 
-Used by `make run` (``python -m ops.stack``, see ops/cli.py), by the end-to-end tests and by the benchmark.
+Used by `make run` (``python -m ops.stack``: ops/stack/__main__.py runs ops/cli.py, which imports this package; this
+package imports no command line), by the end-to-end tests and by the benchmark.
 Every process runs in its own process group and logs to a file in the run dir; nothing secret is ever printed.
 """
 from __future__ import annotations
@@ -291,7 +292,3 @@ def subprocess_run(argv: list[str]) -> subprocess.CompletedProcess:
     """Run a short command, capturing its output as text."""
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
-
-if __name__ == "__main__":
-    from ops.cli import main
-    sys.exit(main())
