@@ -4,8 +4,9 @@
 //
 // SUPERUSER_ALLOWED_IPS: PocketBase has no IP allow-list of its own, so this middleware is one.
 // A request from elsewhere may neither authenticate as a superuser (/api/collections/_superusers/..., or the
-// same collection named by its id, looked up in PocketBase's collection cache) nor use a superuser token. The client address is e.realIP(): nginx's X-Real-IP, a header
-// PocketBase trusts (schema.yaml settings) and nginx always overwrites. Loopback is always allowed.
+// same collection named by its id, looked up in PocketBase's collection cache: no id is written here) nor use
+// a superuser token. The client address is e.realIP(): nginx's X-Real-IP, a header PocketBase trusts
+// (schema.yaml settings) and nginx always overwrites. Loopback is always allowed.
 // Registered only when set, so requests pay nothing for it otherwise (it is read once, at boot).
 if (($os.getenv("SUPERUSER_ALLOWED_IPS") || "").trim()) {
   routerUse((e) => {

@@ -27,7 +27,6 @@ UPLOADS_AT_ONCE = 8
 UPLOAD_WAIT_SECONDS = 10.0
 
 
-
 class UploadsBusy(Exception):
     """No place for one more upload in this worker came free in time (sidecar/errors.py: 503)."""
 

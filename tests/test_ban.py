@@ -1,5 +1,6 @@
 """The ban (users_status 禁用): pb_hooks/ban.pb.js, the checks of pb_hooks/lib/wechat_users.js, the collection's
-authRule (schema.yaml), the 403 of the user_banned refusal (vocabulary.yaml, sidecar/errors.py); through nginx with real processes."""
+authRule (schema.yaml), the 403 of the user_banned refusal (vocabulary.yaml, sidecar/errors.py); through nginx
+with real processes."""
 from __future__ import annotations
 
 import json

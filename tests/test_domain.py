@@ -56,10 +56,12 @@ def test_python_and_js_trim_the_same_names_alike():
 
 # And PocketBase, on every save (here a superuser's, as the dashboard's): a name the sidecar would trim to nothing
 # never promotes a 游客; one that shows does (the generated domain.js, run by pb_hooks/users.pb.js).
-@pytest.mark.parametrize("name", [name for name in NAMES if "\x00" not in name], ids=lambda n: n.encode("unicode_escape").decode())
+@pytest.mark.parametrize("name", [name for name in NAMES if "\x00" not in name],
+                         ids=lambda name: name.encode("unicode_escape").decode())
 def test_pocketbase_promotes_on_every_save_as_the_sidecar_trims(pb, name):
     phone = f"157{secrets.randbelow(10**8):08d}"
-    user = pb.create_user(openid=f"names-{secrets.token_hex(4)}", users_name=name, users_phone=phone, users_type="游客")
+    user = pb.create_user(openid=f"names-{secrets.token_hex(4)}", users_name=name, users_phone=phone,
+                          users_type=domain.USER_VISITOR)
     assert (pb.user(user["id"])["users_type"] == domain.USER_REGISTERED) is bool(domain.trim_invisible(name))
 
 

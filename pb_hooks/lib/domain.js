@@ -191,6 +191,9 @@ const EXTENDING_RANGES = [
 ];
 
 // A refusal of an internal route: {status, body: {reason, field?}} (the sidecar maps the reason).
+// Not thrown as PocketBase's BadRequestError & co.: their JSON keeps only validation errors in `data`
+// (router.NewApiError's safeErrorsData), so the reason would have to pose as a field's validation code or
+// as the message.
 function refusal(reason, field) {
   if (!(reason in REFUSAL_STATUS)) {
     throw new Error(`unknown refusal reason ${reason}`);
