@@ -14,6 +14,7 @@ import string
 import sys
 from pathlib import Path
 
+from ops.nginx_cache import cache_http, cache_locations
 from ops.processes import ROOT
 from ops.settings import BY_NAME
 from ops.stack_config import RateLimit, StackConfig, StackError
@@ -37,7 +38,8 @@ class UppercaseTemplate(string.Template):
 
 def with_api_server(template: str) -> str:
     """template with its ${API_SERVER} line replaced by the shared API server block, indented as that line."""
-    body = API_SERVER_TEMPLATE.read_text().split("\n\n", 1)[1].splitlines()  # after its header comment
+    body = API_SERVER_TEMPLATE.read_text().replace("${LIST_CACHE_LOCATIONS}", cache_locations())
+    body = body.split("\n\n", 1)[1].splitlines()  # after its header comment
     match = re.search(r"^( *)\$\{API_SERVER\}\n", template, re.M)
     if not match:
         raise StackError("nginx template has no ${API_SERVER} line")
@@ -106,6 +108,7 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         CORS_MAPS=indented(cors_maps(config.cors_allowed_origins), "    "),
         UPLOAD_BODY_MAX=upload_body_limit(config.upload_max_bytes),
         MAX_BODY_BYTES=nginx_size(config.max_body_bytes),
+        LIST_CACHE_HTTP=cache_http(str(config.run_dir / "tmp" / "lists")),
     )
 
 
@@ -129,7 +132,8 @@ def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORI
                                        RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
                                        CORS_MAPS=cors_maps(cors_allowed_origins),
                                        UPLOAD_BODY_MAX=upload_body_limit(upload_max_bytes),
-                                       MAX_BODY_BYTES=nginx_size(max_body_bytes))
+                                       MAX_BODY_BYTES=nginx_size(max_body_bytes),
+                                       LIST_CACHE_HTTP=cache_http("/var/cache/nginx/bai-wechat-lists"))
 
 
 def nginx_binary() -> str:

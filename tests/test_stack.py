@@ -234,7 +234,7 @@ def test_production_nginx_conf_is_generated_from_the_shared_api_server_block_and
                    check=True, capture_output=True, timeout=60)
     site = (production.replace("/etc/ssl/CHANGE_ME/fullchain.pem", str(tmp_path / "cert.pem"))
             .replace("/etc/ssl/CHANGE_ME/privkey.pem", str(tmp_path / "key.pem"))
-            .replace("/var/log/nginx/", f"{tmp_path}/"))
+            .replace("/var/log/nginx/", f"{tmp_path}/").replace("/var/cache/nginx/", f"{tmp_path}/"))
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
