@@ -115,15 +115,16 @@ storage: venv ## apply the S3_* and BACKUP_* settings to the running PocketBase 
 logs: ## follow the logs of the running stack (RUN_DIR, default .run/<HTTP_PORT>)
 	$(PY) -m ops.stack logs
 
-bench: venv-dev nginx wrk ## load-test the whole stack with wrk (seeded temp data, free ports); writes bench/results.md; SCALE=1: bench-scale
-	$(PY) -m bench.$(if $(SCALE),scale,run)
+# Other benches run from `make bench` get a line of their own after bench.run's.
+bench: venv-dev nginx wrk ## load-test the whole stack with wrk (seeded temp data, free ports); writes bench/results.md
+	$(PY) -m bench.run $(ARGS)
 
-bench-scale: venv-dev nginx wrk ## the routes at 10k, 100k and 1M users (~10 min); bench/scale.png and the cost curve in results.md
-	$(PY) -m bench.scale
+bench-scale: venv-dev nginx wrk ## the same at 10k, 100k and 1M users (~20 min); writes bench/scale.md
+	$(PY) -m bench.run --scale $(ARGS)
 
 .PHONY: profile
-profile: venv-dev wrk ## where the sidecar's CPU per request goes (bench/profile_sidecar.py); AB="A=HEAD~1 B=.": an A/B of two refs
-	$(PY) -m bench.profile_sidecar $(if $(AB),ab $(AB) $(ARGS),profile $(ARGS))
+profile: venv-dev wrk ## AB="A=HEAD~1 B=.": an A/B of two refs by CPU per request (bench/ab.py; ARGS="--route profile")
+	$(PY) -m bench.ab $(or $(AB),A=HEAD B=.) $(ARGS)
 
 wrk:
 	@command -v wrk >/dev/null 2>&1 || { echo "make: installing wrk (Debian package)"; \

@@ -1,90 +1,111 @@
-"""`make bench`: start the whole stack on free ports with a temp data dir, seed it, load it with wrk.
+"""`make bench` and `make bench-scale`: seeded stacks on free ports, every scenario loaded with wrk, a report.
 
-    python -m bench.run [--duration 5] [--conns 1,8,32] [--only login_returning,...] [--output PATH] [--keep]
+    python -m bench.run            # make bench: 10k users, c=1,8,32, 5 s per cell -> bench/results.md
+    python -m bench.run --scale    # make bench-scale: 10k, 100k, 1M users, c=8, 3 rounds -> bench/scale.md
+    [--sizes N,N] [--conns C,C] [--duration S] [--rounds R] [--only SCENARIO,...] [--output PATH]
 
-Writes bench/results.md (the table, machine, versions, targets) and keeps every wrk output in bench/raw/.
-Environment: SIDECAR_WORKERS / SIDECAR_THREADS tune gunicorn as for `make run`; BENCH_PYSPY (a py-spy
-binary) samples the sidecar's workers during the returning-user login at the largest connection count.
+Each size: PocketBase makes the schema and one template record per collection, is stopped, and bench/seed.py
+clones the rows straight into SQLite (companies = users/10, three attachments for every other user,
+documents = users); then the whole stack starts on that data. All sizes' stacks are up at once and each cell
+runs on each size in turn, the order rotating every round, so the shared machine's drift spreads over all
+sizes; a cell's figures are the medians of its rounds.
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
+import statistics
 import sys
-import tempfile
+import time
 from pathlib import Path
 
-from bench.cells import run_scenarios
-from bench.machine import machine_facts
-from bench.output import BENCH, RAW, log
-from bench.procstats import memory
+from bench.queries import query_costs
 from bench.report import render
 from bench.scenarios import select
-from bench.seed_api import N_COMPANIES, N_USERS, seed
-from bench.stack_setup import bench_config, warm_up
-from bench.wrk import wrk_installed
-from bench.wrk_inputs import token_files, upload_files
-from ops.stack import Stack
+from bench.stack import SeededStack, log, rss_mib
+from bench.wrk import BENCH, run_cell, wrk_installed
+
+PROFILES = {  # what each make target runs
+    "bench": {"sizes": "10000", "conns": "1,8,32", "duration": 5, "rounds": 1, "output": BENCH / "results.md"},
+    "scale": {"sizes": "10000,100000,1000000", "conns": "8", "duration": 4, "rounds": 3,
+              "output": BENCH / "scale.md"},
+}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The command line (defaults from BENCH_DURATION and BENCH_CONNS)."""
-    parser = argparse.ArgumentParser(prog="python -m bench.run")
-    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "5")))
-    parser.add_argument("--conns", default=os.environ.get("BENCH_CONNS", "1,8,32"))
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", action="store_true", help="make bench-scale's defaults")
+    for name in ("sizes", "conns", "duration", "rounds", "output"):
+        parser.add_argument(f"--{name}")
     parser.add_argument("--only", default="", help="comma-separated scenario names")
-    parser.add_argument("--output", default=str(BENCH / "results.md"))
-    parser.add_argument("--keep", action="store_true", help="keep the stack running until Enter (inspection)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name, default in PROFILES["scale" if args.scale else "bench"].items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    args.sizes = sorted(int(x) for x in str(args.sizes).split(","))
+    args.conns = [int(x) for x in str(args.conns).split(",")]
+    args.duration, args.rounds, args.output = int(args.duration), int(args.rounds), Path(args.output)
+    return args
 
 
-def measure(stack: Stack, tmp: Path, args: argparse.Namespace, conns_list: list[int]) -> tuple[dict, dict]:
-    """Seed the running stack, write the wrk input files, warm up, run the cells: (results, seed info)."""
-    seed_info = seed(stack.config.pb_url, stack.pb.superuser_token())
-    log(f"seed done in {seed_info['seconds']} s: {seed_info['counts']}")
-    files = {**token_files(stack.base_url, tmp, N_USERS, N_COMPANIES),
-             **upload_files(tmp, stack.pb.superuser_token())}
-    warm_up(stack)
-    results = run_scenarios(stack, files, select(args.only), conns_list, args.duration, N_USERS)
-    return results, seed_info
+def combine(rounds: list[dict]) -> dict:
+    """One cell from its rounds: median req/s, latencies and CPU ms per process; counts summed."""
+    out = dict(rounds[0], rps_rounds=[round(r["rps"]) for r in rounds])
+    for key in ("rps", "p50_ms", "p99_ms"):
+        out[key] = statistics.median(r[key] for r in rounds)
+    out["cpu_ms"] = {k: statistics.median(r["cpu_ms"].get(k, 0.0) for r in rounds) for k in rounds[0]["cpu_ms"]}
+    for key in ("requests", "ok", "non2xx", "socket_errors", "new_users", "seconds"):
+        if key in out:
+            out[key] = sum(r[key] for r in rounds)
+    if "new_users" in out:
+        out["new_users_per_s"] = out["new_users"] / out["seconds"]
+    return out
 
 
-def write_report(stack: Stack, results: dict, seed_info: dict, args: argparse.Namespace,
-                 conns_list: list[int]) -> None:
-    """bench/raw/results.json (every figure) and results.md, also printed."""
-    mem = memory(stack)
-    facts = machine_facts()
-    (RAW / "results.json").write_text(json.dumps(
-        {"results": [dict(r) for r in results.values()], "memory": mem, "facts": facts, "seed": seed_info},
-        ensure_ascii=False, indent=1))
-    report = render(results, conns_list, mem, facts, stack.config, seed_info, args.duration)
-    print("\n" + report)
-    Path(args.output).write_text(report)
-    log(f"wrote {args.output}; raw wrk output in {RAW}")
+def measure(stacks: list[SeededStack], args: argparse.Namespace) -> dict[tuple[int, str, int], dict]:
+    """Every cell on every size, args.rounds times: {(users, scenario, conns): the combined cell}."""
+    cells: dict[tuple[int, str, int], list[dict]] = {}
+    for k in range(args.rounds):
+        for scenario in select(args.only):
+            for conns in args.conns:
+                for sized in stacks[k % len(stacks):] + stacks[:k % len(stacks)]:
+                    sized.configure_sidecars(scenario.settings)
+                    before = sized.count_users() if scenario.name == "login_new" else 0
+                    r = run_cell(sized, scenario, conns, args.duration)
+                    if scenario.name == "login_new":
+                        r["new_users"] = sized.count_users() - before
+                    cells.setdefault((sized.shape.n_users, scenario.name, conns), []).append(r)
+                    log(f"{sized.shape.n_users:>9,d} users  {scenario.label:58s} c={conns:<3d} {r['rps']:8.1f} req/s"
+                        f"  p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  non-2xx {r['non2xx']}"
+                        f"  sock {r['socket_errors']}")
+    return {key: combine(rounds) for key, rounds in cells.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark on a fresh stack and write bench/results.md."""
+    """Seed and start every size, run the cells, write the report (also printed)."""
     args = parse_args(argv)
-    conns_list = [int(c) for c in args.conns.split(",")]
     if not wrk_installed():
         return 1
-    RAW.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    config = bench_config(tmp)
-    stack = Stack(config)
+    t0, load_before = time.monotonic(), os.getloadavg()
+    stacks = [SeededStack(n) for n in args.sizes]
     try:
-        log(f"starting the stack in {tmp} ({config.sidecar_workers} sidecar workers)")
-        stack.start()
-        results, seed_info = measure(stack, tmp, args, conns_list)
-        write_report(stack, results, seed_info, args, conns_list)
-        if args.keep:
-            input(f"stack at {stack.base_url} (PB {config.pb_url}); Enter stops it ")
+        for sized in stacks:
+            sized.seed()
+            sized.info["queries"] = query_costs(sized.config.pb_data_dir / "data.db", sized.shape)
+            sized.start()
+        results = measure(stacks, args)
+        for sized in stacks:
+            sized.info["rss_mib"] = rss_mib(sized.stack)
     finally:
-        stack.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        for sized in stacks:
+            sized.stop()
+    run = {"argv": " ".join(sys.argv[1:] if argv is None else argv), "minutes": (time.monotonic() - t0) / 60,
+           "load": (load_before, os.getloadavg()), "duration": args.duration, "rounds": args.rounds,
+           "conns": args.conns, "sizes": [s.info for s in stacks], "workers": stacks[0].config.sidecar_workers}
+    report = render(results, run)
+    print("\n" + report)
+    args.output.write_text(report)
+    log(f"wrote {args.output}")
     return 0
 
 

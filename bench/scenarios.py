@@ -1,53 +1,58 @@
-"""The scenarios of `make bench` (our routes and PocketBase's native baselines) and where each one aims."""
+"""The scenarios of the benches: our routes, PocketBase's native baselines and the document feed, and how
+each one is sent (bench/scenarios.lua builds the requests)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from bench.seed import dict_id
+
+# The mini-program's document feed (the spec's heaviest read): newest first, and of one type in the spec's
+# documented filter form; both with totalItems.
+FEED = "/api/collections/tbl_document/records?sort=-document_create"
+FEED_TYPED = FEED + "&filter=" + quote(f'document_type ~ "{dict_id(0)}" && document_type ~ "@UT1"')
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    request: str                  # its builder in bench/scenarios.lua
+    via: str = "nginx"            # or "direct": straight at PocketBase
+    path: str = ""                # the URL wrk is given, after the base (the feed requests send it)
+    baseline: str | None = None   # the scenario whose req/s it is compared with
+    settings: dict = field(default_factory=dict)   # the sidecar's, for this scenario only
+
+
 SCENARIOS = [
-    # name, script, label, via ("nginx" | "direct")
-    ("login_returning", "login_returning.lua", "login (returning user)", "nginx"),
-    ("login_new", "login_new.lua", "login (new user burst)", "nginx"),
-    ("profile", "profile.lua", "profile update", "nginx"),
-    ("profile_name", "profile_name.lua", "profile update, name checked", "nginx"),
-    ("refresh_token", "refresh_token.lua", "refresh-token", "nginx"),
-    ("users_count", "users_count.lua", "users-count", "nginx"),
-    ("native_refresh_nginx", "native_refresh.lua", "native auth-refresh via nginx", "nginx"),
-    ("native_refresh_direct", "native_refresh.lua", "native auth-refresh direct", "direct"),
-    ("native_list_nginx", "native_list.lua", "native list tbl_company via nginx", "nginx"),
-    ("native_list_direct", "native_list.lua", "native list tbl_company direct", "direct"),
-    ("upload", "upload.lua", "upload (300 KB phone photo)", "nginx"),
-    ("native_upload_nginx", "native_upload.lua", "native create tbl_attachments via nginx", "nginx"),
+    Scenario("login_returning", "login (returning user)", "login_returning", baseline="native_refresh_nginx"),
+    Scenario("login_new", "login (new user burst)", "login_new", baseline="native_refresh_nginx"),
+    Scenario("profile", "profile update", "profile", baseline="native_refresh_nginx"),
+    Scenario("profile_name", "profile update, name checked", "profile_name", baseline="native_refresh_nginx",
+             settings={"CONTENT_SECURITY": "on"}),
+    Scenario("refresh_token", "refresh-token", "refresh_token", baseline="native_refresh_nginx"),
+    Scenario("users_count", "users-count", "users_count", baseline="native_list_nginx"),
+    Scenario("native_refresh_nginx", "native auth-refresh via nginx", "native_refresh",
+             baseline="native_refresh_direct"),
+    Scenario("native_refresh_direct", "native auth-refresh direct", "native_refresh", via="direct"),
+    Scenario("native_list_nginx", "native list tbl_company via nginx", "native_list", baseline="native_list_direct"),
+    Scenario("native_list_direct", "native list tbl_company direct", "native_list", via="direct"),
+    Scenario("upload", "upload (300 KB phone photo)", "upload", baseline="native_upload_nginx"),
+    Scenario("native_upload_nginx", "native create tbl_attachments via nginx", "native_upload"),
+    Scenario("feed_direct", "document feed, newest first, direct", "feed", via="direct", path=FEED),
+    Scenario("feed_type_direct", "document feed of one type, direct", "feed", via="direct", path=FEED_TYPED),
+    Scenario("feed_type_token", "document feed of one type, signed in, via nginx (not cached)", "feed_token",
+             path=FEED_TYPED),
+    Scenario("feed_type_cached", "document feed of one type, guest, via nginx (cached)", "feed",
+             path=FEED_TYPED, baseline="feed_type_token"),
 ]
-# Each route's req/s is compared with its baseline's at the same connection count.
-BASELINE = {"login_returning": "native_refresh_nginx", "login_new": "native_refresh_nginx",
-            "profile": "native_refresh_nginx", "profile_name": "native_refresh_nginx",
-            "refresh_token": "native_refresh_nginx",
-            "users_count": "native_list_nginx", "native_list_nginx": "native_list_direct",
-            "native_refresh_nginx": "native_refresh_direct", "upload": "native_upload_nginx"}
+BY_NAME = {s.name: s for s in SCENARIOS}
 
 
-# The sidecar's settings for the bench: content security off (the profile cell measures the route without it) ...
-BENCH_SIDECAR_SETTINGS = {"CONTENT_SECURITY": "off"}
-# ... but for the cells that measure it: the name goes through msg_sec_check (the dev stub answers at once).
-SCENARIO_SIDECAR_SETTINGS = {"profile_name": {"CONTENT_SECURITY": "on"}}
-
-
-def sidecar_settings(name: str) -> dict[str, str]:
-    """The sidecar's settings a scenario runs with (bench/stack_setup.py configure_sidecars applies them)."""
-    return {**BENCH_SIDECAR_SETTINGS, **SCENARIO_SIDECAR_SETTINGS.get(name, {})}
-
-
-def select(only: str) -> list[tuple]:
+def select(only: str) -> list[Scenario]:
     """The scenarios named in a comma-separated list (all of them when it is empty)."""
     names = set(filter(None, only.split(",")))
-    return [s for s in SCENARIOS if not names or s[0] in names]
-
-
-def scenario_url(script: str, via: str, base_url: str, pb_url: str) -> str:
-    """The URL wrk loads: through nginx (under /pb) or straight at PocketBase."""
-    base = base_url if via == "nginx" else pb_url
-    if script == "native_refresh.lua":
-        return base + ("/pb" if via == "nginx" else "") + "/api/collections/tbl_auth_users/auth-refresh"
-    if script == "native_upload.lua":
-        return base + ("/pb" if via == "nginx" else "") + "/api/collections/tbl_attachments/records"
-    if script == "users_count.lua":
-        return base + "/pb/api/system/users-count"
-    return base + "/"
+    unknown = names - set(BY_NAME)
+    if unknown:
+        raise SystemExit(f"unknown scenarios {sorted(unknown)}; known: {', '.join(BY_NAME)}")
+    return [s for s in SCENARIOS if not names or s.name in names]

@@ -1,4 +1,5 @@
-"""Running wrk with one of the bench/*.lua scripts and reading the summary line common.lua prints."""
+"""One cell: wrk sending one scenario's requests at one connection count, and the CPU each process of the
+stack spent per request meanwhile."""
 from __future__ import annotations
 
 import json
@@ -6,44 +7,51 @@ import os
 import re
 import shutil
 import subprocess
-import sys
+import time
+from pathlib import Path
 
-from bench.output import BENCH, RAW
-from ops.processes import ROOT
+from bench.scenarios import Scenario
+from bench.stack import SeededStack, cpu_seconds
+
+BENCH = Path(__file__).resolve().parent
 
 
 def wrk_installed() -> bool:
-    """Whether wrk is on PATH (says so on stderr when it is not)."""
+    """Whether wrk is on PATH (says so when it is not)."""
     if shutil.which("wrk"):
         return True
-    print("wrk is not installed (Debian package wrk)", file=sys.stderr)
+    print("wrk is not installed (Debian package wrk; `make wrk`)")
     return False
 
 
-def parse_summary(text: str, name: str, conns: int) -> dict:
-    """The figures of one cell from wrk's output: req/s, 2xx and the rest, socket errors, p50/p99."""
+def parse_summary(text: str) -> dict:
+    """req/s, 2xx and the rest, socket errors, p50/p99 from the line scenarios.lua's done() prints."""
     match = re.search(r"^BENCH_JSON (.*)$", text, re.M)
     if not match:
-        raise RuntimeError(f"wrk {name} c={conns} gave no summary:\n{text[-2000:]}")
+        raise RuntimeError(f"wrk gave no summary:\n{text[-2000:]}")
     data = json.loads(match.group(1))
     seconds = data["duration_us"] / 1e6
     ok = sum(n for code, n in data["statuses"].items() if 200 <= int(code) < 300)
-    socket_errors = sum(v for k, v in data["errors"].items() if k != "status")
-    return {
-        "name": name, "conns": conns, "rps": data["requests"] / seconds, "ok": ok, "requests": data["requests"],
-        "non2xx": data["requests"] - ok, "socket_errors": socket_errors, "statuses": data["statuses"],
-        "p50_ms": data["latency_us"]["p50"] / 1000, "p99_ms": data["latency_us"]["p99"] / 1000,
-        "seconds": seconds,
-    }
+    return {"rps": data["requests"] / seconds, "requests": data["requests"], "ok": ok,
+            "non2xx": data["requests"] - ok, "socket_errors": data["socket_errors"], "statuses": data["statuses"],
+            "p50_ms": data["p50_us"] / 1000, "p99_ms": data["p99_us"] / 1000, "seconds": seconds}
 
 
-def run_wrk(name: str, script: str, url: str, conns: int, duration: int, env: dict, tag: str = "") -> dict:
-    """One cell: wrk with the script at conns connections for duration s; its output kept in bench/raw/."""
-    threads = min(2, conns)
-    argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{duration}s", "--timeout", "10s",
-            "-s", str(BENCH / script), url]
-    full_env = dict(os.environ, BENCH_DIR=str(BENCH), **env)
-    out = subprocess.run(argv, capture_output=True, text=True, env=full_env, timeout=duration + 60, cwd=ROOT)
-    text = out.stdout + out.stderr
-    (RAW / f"{tag.strip().replace(' ', '')}{name}-c{conns}.txt").write_text(" ".join(argv) + "\n" + text)
-    return parse_summary(text, name, conns)
+def run_cell(sized: SeededStack, scenario: Scenario, conns: int, duration: int, base: str | None = None,
+             processes: dict | None = None) -> dict:
+    """wrk's figures for one cell, plus cpu_ms: {process: CPU ms per request} of the stack's processes (or of
+    `processes`, by name); wrk aims at the scenario's address on the stack (or at `base`)."""
+    stack = sized.stack
+    if base is None:
+        base = stack.base_url + ("/pb" if scenario.path else "") if scenario.via == "nginx" else stack.config.pb_url
+    env = dict(os.environ, BENCH_REQUEST=scenario.request, BENCH_USERS=str(sized.shape.n_users),
+               BENCH_PREFIX=f"c{conns}x{time.monotonic_ns()}", BENCH_PATH_PREFIX="/pb" if scenario.via == "nginx" else "",
+               **{f"BENCH_{name.upper()}": str(path) for name, path in sized.files.items()})
+    argv = ["wrk", "-t", str(min(2, conns)), "-c", str(conns), "-d", f"{duration}s", "--timeout", "10s",
+            "-s", str(BENCH / "scenarios.lua"), base + (scenario.path or "/")]
+    before = cpu_seconds(processes or stack.processes)
+    out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration + 60)
+    after = cpu_seconds(processes or stack.processes)
+    r = {"name": scenario.name, "conns": conns, **parse_summary(out.stdout + out.stderr)}
+    r["cpu_ms"] = {k: (after[k] - before.get(k, 0.0)) * 1000 / max(r["requests"], 1) for k in after}
+    return r

@@ -1,4 +1,4 @@
-"""Fast seed for the scale bench: rows written straight into a stopped PocketBase's SQLite file.
+"""The benches' seed: rows written straight into a stopped PocketBase's SQLite file.
 
 PocketBase's batch API writes ~300 records/s here, so a million users would take an hour. Instead:
 PocketBase runs once (its migrations create the schema) and creates one template record per
@@ -44,7 +44,7 @@ class Shape:
 
     @property
     def n_documents(self) -> int:
-        return self.n_users // 2
+        return self.n_users             # the document feed's curve: 10k, 100k, 1M documents
 
 
 def company_bid(i: int) -> str:
@@ -57,6 +57,21 @@ def attachment_bid(i: int) -> str:
 
 def openid(i: int) -> str:
     return f"dev-openid-benchuser{i}"
+
+
+N_DICTS, N_ENUMS = 20, 5          # document types: system_dict_id@dict_word_enum (the spec's 文档类型)
+
+
+def dict_id(k: int) -> str:
+    return f"DICT-{BASE_MS + k}-{alnum6(k + 7)}"
+
+
+def document_type(i: int) -> str:
+    """Document i's type as the spec stores it: one pair, or (every third document) two joined by |."""
+    first = f"{dict_id(i % N_DICTS)}@UT{i % N_ENUMS + 1}"
+    if i % 3:
+        return first
+    return f"{first}|{dict_id((i * 7 + 3) % N_DICTS)}@UT{(i // N_ENUMS) % N_ENUMS + 1}"
 
 
 PAIRS = [a + b for b in ALNUM for a in ALNUM]   # 62**2 two-character strings, by value
@@ -185,6 +200,7 @@ def document_row(i: int, n_users: int) -> dict:
     """Document i's columns that differ from the template's."""
     return {"id": record_id("d", i), "document_id": f"DOC-{BASE_MS + i}-{alnum6(i)}",
             "document_title": f"基准文档 {i}", "document_owner": openid(i % n_users),
+            "document_type": document_type(i),
             "document_create": stamp(i // 1000), "created": stamp(i // 1000), "updated": stamp(i // 1000)}
 
 
