@@ -3,7 +3,8 @@
     python -m bench.ab A=HEAD~1 B=. [--route users_count] [--rounds 6] [--seconds 4] [--conns 8] [--users 2000]
 
 A variant is LABEL=REF[:GUNICORN ARGS]: REF "." is the working tree, any other a git ref (extracted with
-`git archive`); the arguments are added to its gunicorn's, so a gunicorn setting is A/B'd with one ref twice.
+`git archive`); the arguments (separated by commas: `B=.:--workers=2,--backlog=64`) are added to its
+gunicorn's, so a gunicorn setting is A/B'd with one ref twice.
 One seeded stack (bench/stack.py) gives PocketBase and the WeChat stub; each variant is a gunicorn of its own
 tree on them, loaded straight (no nginx) in turn, A B, B A, ... for --rounds rounds. Each run's CPU per
 request of the variant's gunicorn, PocketBase and the stub is read from /proc: on a shared machine compare
@@ -46,7 +47,7 @@ def start_variant(sized: SeededStack, label: str, spec: str) -> tuple[ManagedPro
     port = free_port()
     env = dict(sized.stack.build_sidecar_env(), PYTHONPATH=str(tree))
     argv = [sys.executable, "-m", "gunicorn", "sidecar.wsgi:app", "-c", str(tree / "deploy" / "gunicorn.conf.py"),
-            "--workers", str(sized.config.sidecar_workers), "--bind", f"127.0.0.1:{port}", *extra.split()]
+            "--workers", str(sized.config.sidecar_workers), "--bind", f"127.0.0.1:{port}", *extra.replace(",", " ").split()]
     process = ManagedProcess(f"ab-{label}", argv, sized.tmp / f"ab-{label}.log", env=env, cwd=tree).start()
     url = f"http://127.0.0.1:{port}"
     process.wait_http(url + "/pb/api/system/health", 60, ok=lambda r: r.status_code == 200)

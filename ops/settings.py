@@ -188,7 +188,7 @@ SETTINGS: tuple[Setting, ...] = (
             (SIDECAR, TOOLS), server_only=True),
     Setting("SIDECAR_WORKERS", "", "gunicorn gevent workers, each serving many requests at once on one event "
             "loop (the sidecar mostly waits on PocketBase and WeChat, and shares the CPUs with PocketBase: "
-            "bench/limits.md, \"worker model\")", PROCESSES, (STACK, GUNICORN),
+            "docs/performance.md)", PROCESSES, (STACK, GUNICORN),
             default_doc="half the cores, at least 1"),
     Setting("SIDECAR_APP", "sidecar.wsgi:app", "the WSGI app gunicorn serves (tests swap in a variant)",
             PROCESSES, (STACK,), example=""),

@@ -1,9 +1,9 @@
 """Keep-alive HTTP/1.1 connections to one origin (PocketBase), shared by a worker's requests.
 
 The gateway's call is on loopback, so the client's own CPU time counts. Measured against urllib3's
-HTTPConnectionPool with the same interface (2026-11-25, bench/limits.md "Connection pool"): urllib3
-costs 1.5-1.9x the CPU per call (0.43 vs 0.28 ms), and the returning login through gunicorn ran at a
-median 0.955x of this pool's throughput (16 interleaved wrk rounds, 11 below 1); keeping the one
+HTTPConnectionPool with the same interface (2026-11-25, docs/performance.md, "The connection pool to
+PocketBase"): urllib3 costs 1.5-1.9x the CPU per call (0.43 vs 0.28 ms), and the returning login under
+gunicorn ran at a median 0.955x of this pool's throughput (16 interleaved wrk rounds, 11 below 1); keeping the one
 safe resend below would also need an override of urllib3's private _get_conn. So this pool stays.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ConnectionPool:
         # One slot per connection: a request waits for one (up to the timeout) rather than open a connection
         # more. Under gevent a worker serves every request it holds at once; PocketBase's CPU per request
         # grows with the requests it runs at once (profile writes at 32 at once: 2.44 ms against 1.29 ms at 8
-        # at once, and 927 req/s against 567: bench/limits.md, "worker model").
+        # at once, and 927 req/s against 567: docs/performance.md, "At most 8 PocketBase requests at once per worker").
         self._slots = threading.BoundedSemaphore(size)
 
     def request(self, method: str, path: str, body: bytes | tuple[bytes | memoryview, ...] | None = None,

@@ -2,7 +2,7 @@
 
 The sidecar runs under gunicorn's gevent worker (deploy/gunicorn.conf.py): one OS thread per worker serves
 every request as a greenlet, so an upload's picture work (~14 ms for a phone photo, ~0.8 s and ~300 MB at
-UPLOAD_MAX_PIXELS: bench/limits.md, "Uploads") would stall every other request of that worker meanwhile.
+UPLOAD_MAX_PIXELS: docs/performance.md, "The picture work off the event loop") would stall every other request of that worker meanwhile.
 Pillow releases the GIL while it decodes and encodes, so a real thread lets the loop go on serving. The
 threads are a pool of their own (PICTURE_THREADS), not gevent's hub pool, which also resolves host names
 for new connections. Outside gevent (the app called in-process by tests and bench/inprocess.py, or another

@@ -129,7 +129,7 @@ def token_claims(token: str) -> dict:
 
 
 def _json_or_none(data: bytes) -> Any:
-    # orjson: json.loads's values for what PocketBase (Go) writes, for less CPU (bench/limits.md, issue #23).
+    # orjson: json.loads's values for what PocketBase (Go) writes, for less CPU (docs/performance.md, "JSON with orjson").
     try:
         return orjson.loads(data) if data else None
     except ValueError:
