@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import tarfile
-import tempfile
 from pathlib import Path
 
 from bench.scenarios import BY_NAME
@@ -47,7 +46,8 @@ def start_variant(sized: SeededStack, label: str, spec: str) -> tuple[ManagedPro
     port = free_port()
     env = dict(sized.stack.build_sidecar_env(), PYTHONPATH=str(tree))
     argv = [sys.executable, "-m", "gunicorn", "sidecar.wsgi:app", "-c", str(tree / "deploy" / "gunicorn.conf.py"),
-            "--workers", str(sized.config.sidecar_workers), "--bind", f"127.0.0.1:{port}", *extra.replace(",", " ").split()]
+            "--workers", str(sized.config.sidecar_workers), "--bind", f"127.0.0.1:{port}",
+            *extra.replace(",", " ").split()]
     process = ManagedProcess(f"ab-{label}", argv, sized.tmp / f"ab-{label}.log", env=env, cwd=tree).start()
     url = f"http://127.0.0.1:{port}"
     process.wait_http(url + "/pb/api/system/health", 60, ok=lambda r: r.status_code == 200)
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         sized.start()
         for label, spec in specs.items():
             variants[label] = start_variant(sized, label, spec)
-        shared = {"pocketbase": sized.stack.processes["pocketbase"], "wechat_stub": sized.stack.processes["wechat_stub"]}
+        shared = {name: sized.stack.processes[name] for name in ("pocketbase", "wechat_stub")}
         for label, (process, url) in variants.items():  # warm: sessions, keep-alive connections
             run_cell(sized, scenario, args.conns, 1, base=url, processes={"sidecar": process, **shared})
         labels = list(specs)

@@ -112,8 +112,10 @@ class SeededStack:
         log(f"sidecars restarted with {settings or 'the bench settings'}")
 
     def count_users(self) -> int:
+        """tbl_auth_users' totalItems (the first-login cell counts the users it made)."""
         r = requests.get(f"{self.config.pb_url}/api/collections/tbl_auth_users/records", timeout=30,
-                         params={"perPage": 1, "fields": "id"}, headers={"Authorization": self.stack.pb.superuser_token()})
+                         params={"perPage": 1, "fields": "id"},
+                         headers={"Authorization": self.stack.pb.superuser_token()})
         r.raise_for_status()
         return r.json()["totalItems"]
 

@@ -45,7 +45,8 @@ def run_cell(sized: SeededStack, scenario: Scenario, conns: int, duration: int, 
     if base is None:
         base = stack.base_url + ("/pb" if scenario.path else "") if scenario.via == "nginx" else stack.config.pb_url
     env = dict(os.environ, BENCH_REQUEST=scenario.request, BENCH_USERS=str(sized.shape.n_users),
-               BENCH_PREFIX=f"c{conns}x{time.monotonic_ns()}", BENCH_PATH_PREFIX="/pb" if scenario.via == "nginx" else "",
+               BENCH_PREFIX=f"c{conns}x{time.monotonic_ns()}",
+               BENCH_PATH_PREFIX="/pb" if scenario.via == "nginx" else "",
                **{f"BENCH_{name.upper()}": str(path) for name, path in sized.files.items()})
     argv = ["wrk", "-t", str(min(2, conns)), "-c", str(conns), "-d", f"{duration}s", "--timeout", "10s",
             "-s", str(BENCH / "scenarios.lua"), base + (scenario.path or "/")]

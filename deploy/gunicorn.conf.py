@@ -8,8 +8,8 @@ import os
 # The sidecar mostly waits on PocketBase and WeChat: a gevent worker waits for all of its requests on one
 # event loop, where gthread's threads handed each request between a poller and a pool and contended for the
 # GIL. A users-count or refresh-token costs 0.67-0.71x the sidecar CPU of 3 gthread workers x 8 threads, and
-# each route's throughput is higher (docs/performance.md, "gevent workers, half the cores"). CPU-bound work leaves the loop
-# (sidecar/offload.py); at most 8 PocketBase requests per worker run at once (sidecar/httppool.py).
+# each route's throughput is higher (docs/performance.md, "gevent workers, half the cores"). CPU-bound work
+# leaves the loop (sidecar/offload.py); at most 8 PocketBase requests per worker run at once (sidecar/httppool.py).
 worker_class = "gevent"
 # One worker uses at most one core, and PocketBase needs about as much CPU as the sidecar for the same
 # request (make bench's CPU table): half the cores, at least one. On 2 cores, 1 worker measured 0.72-0.83x

@@ -29,10 +29,10 @@ def cache_http(cache_dir: str) -> str:
             "use_temp_path=off;")
 
 
-def cache_locations(collections: list[str] | None = None) -> str:
+def cache_locations() -> str:
     """One exact location per cached collection's records list, in the API server block."""
     blocks = []
-    for name in cached_collections() if collections is None else collections:
+    for name in cached_collections():
         blocks.append(f"""location = /pb/api/collections/{name}/records {{
     proxy_pass http://pocketbase/api/collections/{name}/records;
     proxy_cache {ZONE};
