@@ -24,6 +24,11 @@ FEED_CPU = 0.1                    # a cached feed costs PocketBase at most this 
 HOLDS = 0.20                      # bench-scale: a route's figures at the largest size within 20% of the smallest
 
 
+def ms(value: float, digits: int = 2) -> str:
+    """A CPU figure, "-" when the cell finished no request."""
+    return "-" if value != value else f"{value:.{digits}f}"
+
+
 def version(argv: list[str]) -> str:
     """The first line a command prints, "?" when it cannot run."""
     try:
@@ -69,7 +74,7 @@ def results_table(results: dict, sizes: list[int]) -> list[str]:
         cpu = [r["cpu_ms"].get(key, 0.0) for key, _ in CPU]
         lines.append(f"| {scenario.label}{extra} | {users:,} | {c} | {r['rps']:.0f} | {r['p50_ms']:.1f} | "
                      f"{r['p99_ms']:.1f} | {r['non2xx']} | {r['socket_errors']} | "
-                     + " | ".join(f"{v:.2f}" for v in cpu) + f" | {sum(cpu):.2f} | {ratio} |")
+                     + " | ".join(ms(v) for v in cpu) + f" | {ms(sum(cpu))} | {ratio} |")
     return lines + [""]
 
 
@@ -82,8 +87,8 @@ def burst(results: dict) -> list[str]:
         uncached = results.get((users, "feed_type_token", c))
         if name == "feed_type_cached" and uncached:
             lines.append(f"| {users:,} | {c} | {cached['rps']:.0f} | {uncached['rps']:.0f} | "
-                         f"{cached['cpu_ms'].get('pocketbase', 0.0):.3f} | "
-                         f"{uncached['cpu_ms'].get('pocketbase', 0.0):.3f} |")
+                         f"{ms(cached['cpu_ms'].get('pocketbase', 0.0), 3)} | "
+                         f"{ms(uncached['cpu_ms'].get('pocketbase', 0.0), 3)} |")
     return lines + [""] if len(lines) > 4 else []
 
 
@@ -106,8 +111,8 @@ def curve(results: dict, sizes: list[int]) -> list[str]:
             rps_ratio, cpu_ratio = cells[-1]["rps"] / max(cells[0]["rps"], 1e-9), cpu[-1] / max(cpu[0], 1e-9)
             holds = "yes" if abs(rps_ratio - 1) <= HOLDS or abs(cpu_ratio - 1) <= HOLDS else "**no**"
             lines.append(f"| {s.label} | {c} | " + " | ".join(f"{r['rps']:.0f}" for r in cells)
-                         + f" | {rps_ratio:.2f}x | " + " | ".join(f"{v:.2f}" for v in cpu)
-                         + f" | {cpu_ratio:.2f}x | {holds} |")
+                         + f" | {rps_ratio:.2f}x | " + " | ".join(ms(v) for v in cpu)
+                         + f" | {ms(cpu_ratio)}x | {holds} |")
     return lines + [""]
 
 

@@ -53,7 +53,8 @@ def combine(rounds: list[dict]) -> dict:
     out = dict(rounds[0], rps_rounds=[round(r["rps"]) for r in rounds])
     for key in ("rps", "p50_ms", "p99_ms"):
         out[key] = statistics.median(r[key] for r in rounds)
-    out["cpu_ms"] = {k: statistics.median(r["cpu_ms"].get(k, 0.0) for r in rounds) for k in rounds[0]["cpu_ms"]}
+    measured = [r for r in rounds if r["requests"]] or rounds[:1]   # a round that finished no request has no CPU
+    out["cpu_ms"] = {k: statistics.median(r["cpu_ms"].get(k, 0.0) for r in measured) for k in rounds[0]["cpu_ms"]}
     for key in ("requests", "ok", "non2xx", "socket_errors", "new_users", "seconds"):
         if key in out:
             out[key] = sum(r[key] for r in rounds)
@@ -67,7 +68,7 @@ def measure(stacks: list[SeededStack], args: argparse.Namespace) -> dict[tuple[i
     cells: dict[tuple[int, str, int], list[dict]] = {}
     for k in range(args.rounds):
         for scenario in select(args.only):
-            for conns in args.conns:
+            for conns in [scenario.conns] if scenario.conns else args.conns:
                 for sized in stacks[k % len(stacks):] + stacks[:k % len(stacks)]:
                     sized.configure_sidecars(scenario.settings)
                     before = sized.count_users() if scenario.name == "login_new" else 0

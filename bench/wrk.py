@@ -50,9 +50,26 @@ def run_cell(sized: SeededStack, scenario: Scenario, conns: int, duration: int, 
                **{f"BENCH_{name.upper()}": str(path) for name, path in sized.files.items()})
     argv = ["wrk", "-t", str(min(2, conns)), "-c", str(conns), "-d", f"{duration}s", "--timeout", "10s",
             "-s", str(BENCH / "scenarios.lua"), base + (scenario.path or "/")]
+    settle(stack)
     before = cpu_seconds(processes or stack.processes)
     out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=duration + 60)
     after = cpu_seconds(processes or stack.processes)
     r = {"name": scenario.name, "conns": conns, **parse_summary(out.stdout + out.stderr)}
-    r["cpu_ms"] = {k: (after[k] - before.get(k, 0.0)) * 1000 / max(r["requests"], 1) for k in after}
+    # No request finished (each takes longer than the cell): no CPU per request either.
+    r["cpu_ms"] = {k: (after[k] - before.get(k, 0.0)) * 1000 / r["requests"] if r["requests"] else float("nan")
+                   for k in after}
     return r
+
+
+def settle(stack, deadline_s: float = 60.0) -> None:
+    """Wait until PocketBase has finished what the last cell left running (wrk drops the requests in flight
+    at its end; PocketBase finishes them), so that a cell's CPU is its own."""
+    pocketbase = {"pocketbase": stack.processes["pocketbase"]}
+    deadline = time.monotonic() + deadline_s
+    last = cpu_seconds(pocketbase)["pocketbase"]
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cpu_seconds(pocketbase)["pocketbase"]
+        if now - last < 0.02:     # under 8% of a core
+            return
+        last = now
