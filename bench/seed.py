@@ -140,7 +140,7 @@ def clone_rows(db: sqlite3.Connection, table: str, template_id: str, count: int,
     sample = overrides(0)
     unknown = sorted(set(sample) - set(columns))
     if unknown:
-        raise RuntimeError(f"{table} has no column(s) {unknown}: update bench/seed_sql.py to the schema")
+        raise RuntimeError(f"{table} has no column(s) {unknown}: update bench/seed.py to the schema")
     varying = [c for c in columns if c in sample]
     fixed = [c for c in columns if c not in sample]
     order = fixed + varying
