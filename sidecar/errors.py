@@ -178,7 +178,7 @@ def log_reason(error: Exception) -> str:
         field = error.data.get("field")
         parts += [f"field={field}"] if isinstance(field, str) else []
     elif isinstance(error, WeChatError):
-        parts += [error.endpoint, f"errcode={error.errcode}"]
+        parts += [error.endpoint, f"errcode={error.errcode}"] + ([f"rid={error.rid}"] if error.rid else [])
     elif isinstance(error, PocketBaseError):
         parts += [f"status={error.status}", f"reason={error.reason or '-'}"]
         parts += [f"field={error.field}"] if isinstance(error, PocketBaseRefusal) and error.field else []

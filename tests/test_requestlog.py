@@ -46,7 +46,7 @@ def client():
 
     @app.post("/wechat")
     def wechat():
-        raise WeChatCodeRejected(JSCODE2SESSION, 40029, "invalid code")
+        raise WeChatCodeRejected(JSCODE2SESSION, 40029, "invalid code, rid: 64b7-1e0b")
 
     @app.post("/pocketbase")
     def pocketbase():
@@ -126,7 +126,7 @@ def test_the_line_is_a_record_of_the_access_logger_at_info_that_its_level_and_fi
 @pytest.mark.parametrize("path, status, reason", [
     ("/refuse", 400, "BadRequest"),
     ("/upload", 400, "UploadRejected SyntaxError while reading it field=file"),
-    ("/wechat", 400, "WeChatCodeRejected jscode2session errcode=40029"),
+    ("/wechat", 400, "WeChatCodeRejected jscode2session errcode=40029 rid=64b7-1e0b"),
     ("/pocketbase", 502, "PocketBaseError status=400 reason=- fields=openid:validation_not_unique"),
     ("/nope", 404, "NotFound"),
 ])

@@ -493,7 +493,8 @@ def test_secrets_never_reach_logs_reprs_or_error_messages(rsps, client, caplog):
 
     # The failures were logged, by endpoint and errcode, so an absent secret is not just an absent log.
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("jscode2session" in m and "errcode=40029" in m for m in warnings)
+    # The user's code refused: a refusal, at DEBUG (the request's log line names it).
+    assert any("jscode2session" in r.getMessage() and "errcode=40029" in r.getMessage() for r in caplog.records)
     assert any("ConnectTimeout" in m for m in warnings)
     assert any("getuserphonenumber" in m and "errcode=40001" in m for m in warnings)
 
@@ -544,12 +545,18 @@ def test_proxy_settings_are_read_once_from_the_environment(monkeypatch, env, exp
     assert client._session.trust_env is False
 
 
-def test_a_refusal_is_logged_with_errcode_and_wechat_rid_but_not_errmsg(rsps, client, caplog):
-    caplog.set_level(logging.WARNING)
-    rsps.add(responses.GET, JSCODE_URL, json={"errcode": 40029, "errmsg": f"invalid code {JS_CODE}, rid: 64b7-1e0b"})
+@pytest.mark.parametrize("errcode, level", [
+    (40029, logging.DEBUG),  # the user's code refused: the request's own log line says so (sidecar/errors.py)
+    (-1, logging.WARNING),  # WeChat failed
+])
+def test_an_errcode_is_logged_with_wechat_rid_but_not_errmsg(rsps, client, caplog, errcode, level):
+    caplog.set_level(logging.DEBUG)
+    rsps.add(responses.GET, JSCODE_URL, json={"errcode": errcode, "errmsg": f"invalid code {JS_CODE}, rid: 64b7-1e0b"})
 
     exc = raise_exc(client.code_to_session, JS_CODE)
 
     assert exc.errmsg == f"invalid code {JS_CODE}, rid: 64b7-1e0b"  # kept for whoever handles it, not printed
-    assert "jscode2session failed: errcode=40029 rid=64b7-1e0b" in caplog.text
+    assert exc.rid == "64b7-1e0b"
+    [record] = [r for r in caplog.records if "jscode2session failed" in r.getMessage()]
+    assert f"jscode2session failed: errcode={errcode} rid=64b7-1e0b" in record.getMessage() and record.levelno == level
     assert JS_CODE not in caplog.text + str(exc) + repr(exc)

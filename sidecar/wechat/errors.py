@@ -5,6 +5,7 @@ What API users see of each is worded in sidecar/errors.py, never here.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Container
 
 log = logging.getLogger("sidecar.wechat")
@@ -20,6 +21,8 @@ ERR_RATE_LIMITED = 45011
 # access_token invalid (40001), expired (42001), or not this app's (40014): a fresh token may fix it.
 TOKEN_ERRCODES = frozenset({40001, 42001, 40014})
 ERRMSG_MAX_LENGTH = 200
+# WeChat's request id at the end of errmsg ("..., rid: 6492a2b5-1b2c3d4e-5f6a7b8c"): what its support asks for.
+WECHAT_RID = re.compile(r"rid: ([0-9A-Za-z-]{1,64})")
 
 
 class WeChatError(Exception):
@@ -33,6 +36,12 @@ class WeChatError(Exception):
         self.endpoint = endpoint
         self.errcode = errcode
         self.errmsg = errmsg[:ERRMSG_MAX_LENGTH]
+
+    @property
+    def rid(self) -> str:
+        """WeChat's request id from errmsg ("" when none): safe to log, unlike errmsg."""
+        found = WECHAT_RID.search(self.errmsg)
+        return found.group(1) if found else ""
 
 
 class WeChatUnavailable(WeChatError):
@@ -77,11 +86,16 @@ def errmsg_of(data: dict) -> str:
     return errmsg if isinstance(errmsg, str) else ""
 
 
+def users_input_refused(errcode: int, users_fault: Container[int]) -> bool:
+    """The errcode refuses the user's input (WeChatCodeRejected), rather than saying WeChat or our call failed."""
+    return errcode in users_fault and errcode != ERR_RATE_LIMITED and errcode not in TOKEN_ERRCODES
+
+
 def refusal(endpoint: str, data: dict, errcode: int, users_fault: Container[int]) -> WeChatError:
     """The error for a non-zero errcode: the rate limit, a refusal of the user's code, or any other failure."""
     if errcode == ERR_RATE_LIMITED:
         kind = WeChatRateLimited
-    elif errcode in users_fault:
+    elif users_input_refused(errcode, users_fault):
         kind = WeChatCodeRejected
     else:
         kind = WeChatError

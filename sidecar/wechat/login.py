@@ -33,7 +33,8 @@ class LoginApi(WeChatTransport):
         if not isinstance(js_code, str) or not js_code.strip():
             raise WeChatCodeMissing(endpoint)
         data = self._call(endpoint, "GET", "/sns/jscode2session", params={
-            "appid": self.appid, "secret": self._secret, "js_code": js_code, "grant_type": "authorization_code"})
+            "appid": self.appid, "secret": self._secret, "js_code": js_code, "grant_type": "authorization_code"},
+            users_fault=LOGIN_REFUSALS)
         errcode = errcode_of(endpoint, data)
         if errcode:
             raise refusal(endpoint, data, errcode, LOGIN_REFUSALS)

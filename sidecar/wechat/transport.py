@@ -16,14 +16,11 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from sidecar.wechat.errors import (
-    STABLE_TOKEN, TOKEN_ERRCODES, WeChatError, WeChatUnavailable, errcode_of, errmsg_of, malformed, nonempty_str,
-    refusal,
+    STABLE_TOKEN, TOKEN_ERRCODES, WECHAT_RID, WeChatError, WeChatUnavailable, errcode_of, errmsg_of, malformed,
+    nonempty_str, refusal, users_input_refused,
 )
 
 log = logging.getLogger("sidecar.wechat")
-
-# WeChat's request id at the end of errmsg ("..., rid: 6492a2b5-1b2c3d4e-5f6a7b8c"): what its support asks for.
-WECHAT_RID = re.compile(r"rid: ([0-9A-Za-z-]{1,64})")
 
 # Refresh this long before WeChat's expiry so a token never dies mid-request.
 TOKEN_REFRESH_MARGIN = 300.0
@@ -109,7 +106,7 @@ class WeChatTransport:
 
         def ask(token: str) -> tuple[dict, int]:
             data = self._call(endpoint, "POST", path, params={"access_token": token}, data=payload,
-                              headers={"Content-Type": "application/json; charset=utf-8"})
+                              headers={"Content-Type": "application/json; charset=utf-8"}, users_fault=users_fault)
             return data, errcode_of(endpoint, data)
 
         token = self._access_token()
@@ -164,8 +161,9 @@ class WeChatTransport:
             raise malformed(endpoint)
         return token, float(expires_in)
 
-    def _call(self, endpoint: str, method: str, path: str, **kwargs: Any) -> dict:
-        """Send one request and return its JSON object; transport and HTTP failures raise WeChatError."""
+    def _call(self, endpoint: str, method: str, path: str, users_fault: Container[int] = (), **kwargs: Any) -> dict:
+        """Send one request and return its JSON object; transport and HTTP failures raise WeChatError. An errcode
+        in users_fault (the user's input refused: a refusal, not a failure) is left to the request's log line."""
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -193,8 +191,9 @@ class WeChatTransport:
         if errcode:
             # errcode and WeChat's rid only: errmsg is WeChat's free text.
             rid = WECHAT_RID.search(errmsg_of(data))
-            log.warning("wechat %s failed: errcode=%s rid=%s elapsed_ms=%d", endpoint, errcode,
-                        rid.group(1) if rid else "-", _ms(started))
+            log.log(logging.DEBUG if users_input_refused(errcode, users_fault) else logging.WARNING,
+                    "wechat %s failed: errcode=%s rid=%s elapsed_ms=%d", endpoint, errcode,
+                    rid.group(1) if rid else "-", _ms(started))
         else:
             log.debug("wechat %s ok elapsed_ms=%d", endpoint, _ms(started))
         return data
