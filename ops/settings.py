@@ -133,6 +133,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONTENT_SECURITY", "on", "WeChat content security (运营规范 5.18): `on` sends profile names and tags "
             "to msg_sec_check before they are stored and uploaded pictures to media_check_async; `off` for "
             "benchmarks and teams without user content", WECHAT, (SIDECAR,)),
+    Setting("SUBSCRIBE_TEMPLATES", "", "subscribe messages (订阅消息, docs/subscribe.md): a JSON object, our name -> "
+            "`{\"id\": <WeChat template id>, \"data\": {<keyword, e.g. thing1>: <text with {placeholders}>}, "
+            "\"page\": <optional page>}`; the project's events use the names `picture_removed` ({filename}, {time}, "
+            "{reason}) and `company_status` ({company_name}, {company_status}, {time}). A name left out is not sent; "
+            "empty: none (dev mode: two sample templates of the dev stub). A malformed value stops the start",
+            WECHAT, (STACK, SIDECAR, POCKETBASE), default_doc="empty (dev mode: samples)", example=""),
     # The default is the sidecar's (make run computes it from HTTP_PORT).
     Setting("PUBLIC_BASE_URL", "http://localhost:8080", "the URL clients use (no trailing slash): file URLs in "
             "UserInfo start with it, PocketBase's appURL is it + `/pb`. Unset in dev mode, file URLs use the host "

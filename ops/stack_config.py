@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import ipaddress
 import os
 import re
@@ -14,6 +15,7 @@ from ops.replica import SOCKET_NAME, ReplicaError, ReplicaSettings
 from ops.settings import BY_NAME, STACK, SettingError, parse, read_by
 from ops.storage import StorageError, StorageSettings
 from sidecar.cors import parse_origins
+from sidecar.subscribe_templates import parse_templates
 from sidecar.wechat.push import aes_key_bytes
 
 PASSWORD_FILE_NAME = ".superuser_password"
@@ -24,6 +26,14 @@ SUPERUSER_SWITCHES = ("SUPERUSER_MFA", "SUPERUSER_ALLOWED_IPS")
 # Every setting StackConfig reads; other keys given as overrides go to the sidecar's environment as they are.
 SETTINGS = read_by(STACK)
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
+# Dev mode's subscribe templates (the dev stub takes any template id): the project's two events, so that the dev
+# stack shows what a user would receive (the stub's GET /__stub/subscribe-messages).
+DEV_SUBSCRIBE_TEMPLATES = json.dumps({
+    "picture_removed": {"id": "dev-tmpl-picture-removed", "page": "pages/index/index",
+                        "data": {"thing1": "{filename}", "time2": "{time}", "thing3": "{reason}"}},
+    "company_status": {"id": "dev-tmpl-company-status",
+                       "data": {"thing1": "{company_name}", "phrase2": "{company_status}", "time3": "{time}"}},
+}, ensure_ascii=False)
 
 
 class StackError(Exception):
@@ -127,6 +137,8 @@ class StackConfig:
     # The largest body of every other route (sidecar and nginx).
     max_body_bytes: int = int(BY_NAME["MAX_BODY_BYTES"].default)
     upload_rate: str = BY_NAME["UPLOAD_RATE"].default
+    # Subscribe message templates (JSON, sidecar/subscribe_templates.py); dev mode: DEV_SUBSCRIBE_TEMPLATES when unset.
+    subscribe_templates: str = ""
     # Days the login audit keeps its rows (PocketBase's cron reads it).
     login_log_days: str = BY_NAME["LOGIN_LOG_DAYS"].default
     # As deploy/gunicorn.conf.py's fallbacks (which says why; tests/test_stack.py checks they agree).
@@ -205,6 +217,7 @@ class StackConfig:
             rate_limits=get("RATE_LIMITS"),
             cors_allowed_origins=get("CORS_ALLOWED_ORIGINS"),
             login_log_days=get("LOGIN_LOG_DAYS"),
+            subscribe_templates=get("SUBSCRIBE_TEMPLATES") or ("" if get("WECHAT_APPID") else DEV_SUBSCRIBE_TEMPLATES),
             upload_max_bytes=get_int("UPLOAD_MAX_BYTES"),
             max_body_bytes=get_int("MAX_BODY_BYTES"),
             upload_rate=get("UPLOAD_RATE"),
@@ -246,6 +259,10 @@ class StackConfig:
             if value <= 0:
                 raise StackError(f"{name} must be a positive number of bytes, not {value}")
         check_superuser_switches(self.superuser_switches)
+        try:
+            parse_templates(self.subscribe_templates)
+        except ValueError as exc:
+            raise StackError(f"SUBSCRIBE_TEMPLATES: {exc}") from None
         ports = [self.http_port, self.pb_port, *self.local_sidecar_ports]
         if len(set(ports)) != len(ports):
             raise StackError(f"HTTP_PORT, PB_PORT and the sidecar ports (SIDECAR_PORT, SIDECAR_UPSTREAMS) "

@@ -6,7 +6,8 @@
 // POST {trace_id, suggest} -> {result}: the attachment whose attachments_trace_id is trace_id takes
 // WeChat's verdict once (attachments_suggest records it; WeChat resends a push it got no answer to):
 //   pass   -> attachments_status 有效                                         result "applied"
-//   risky  -> 违规, and the file removed (its URL answers 404, UserInfo's URL "") result "applied"
+//   risky  -> 违规, and the file removed (its URL answers 404, UserInfo's URL "") result "applied",
+//             and a picture_removed subscribe message to the uploader when that template is configured
 //   review -> stays 审核中, for an operator to decide in the dashboard          result "applied"
 // A verdict for an unknown trace id, or for one that has its verdict, changes nothing: result
 // "unknown" / "repeated". Read and saved in one transaction, so two deliveries cannot both apply.
@@ -42,6 +43,10 @@ routerAdd("POST", "/api/internal/media-verdict", (e) => {
       attachment.set("attachments_link", "");
     }
     txApp.save(attachment);
+    if (suggest === "risky") {
+      // A picture_removed message to the uploader, in this transaction (lib/subscribe.js).
+      require(`${__hooks}/lib/subscribe.js`).pictureRemoved(txApp, attachment);
+    }
     result = "applied";
   });
   return e.json(200, { result });

@@ -17,6 +17,8 @@ from sidecar.moderation import ModerationService
 from sidecar.openids import Openids
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
+from sidecar.subscribe import SubscribeService
+from sidecar.subscribe_templates import parse_templates
 from sidecar.uploads import UploadService
 from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, UserService
 from sidecar.wechat import PushReceiver, WeChatClient
@@ -59,9 +61,11 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["uploads"] = UploadService(pocketbase, config.UPLOAD_MAX_BYTES, attachment_urls.url, moderation,
                                               token_leeway=config.TOKEN_LEEWAY_SECONDS)
     app.extensions["accounts"] = AccountService(pocketbase)
+    app.extensions["subscribe"] = SubscribeService(pocketbase, parse_templates(config.SUBSCRIBE_TEMPLATES))
 
-    from sidecar.routes import docs, index, system, wechat as wechat_routes
+    from sidecar.routes import docs, index, subscribe, system, wechat as wechat_routes
     app.register_blueprint(wechat_routes.bp)
+    app.register_blueprint(subscribe.bp)
     app.register_blueprint(system.bp)
     app.register_blueprint(docs.bp)
     app.register_blueprint(index.bp)

@@ -10,6 +10,7 @@ from dataclasses import field, fields, make_dataclass
 
 from ops.settings import SETTINGS, SIDECAR
 from sidecar.cors import parse_origins
+from sidecar.subscribe_templates import parse_templates
 from sidecar.wechat.push import aes_key_bytes
 
 TYPES = {"str": str, "int": int, "float": float, "bool": bool}
@@ -80,6 +81,10 @@ class _ConfigBehaviour:
             except ValueError as exc:
                 # Worded without the value: it is a secret.
                 raise ConfigError(f"setting WECHAT_PUSH_AES_KEY is not an EncodingAESKey: {exc}") from None
+        try:
+            parse_templates(self.SUBSCRIBE_TEMPLATES)
+        except ValueError as exc:
+            raise ConfigError(f"setting SUBSCRIBE_TEMPLATES: {exc}") from None
         return self
 
     @property

@@ -63,6 +63,8 @@ def _field_to_yaml(field: dict) -> dict:
             out["max_select"] = field["maxSelect"]
     elif kind == "autodate":
         out["on_create"], out["on_update"] = bool(field.get("onCreate")), bool(field.get("onUpdate"))
+    elif kind == "json" and field.get("maxSize"):
+        out["max_size"] = field["maxSize"]
     if field.get("hidden"):
         out["hidden"] = True  # superusers only (schema.yaml: tbl_attachments' moderation fields)
     return out

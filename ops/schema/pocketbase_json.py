@@ -75,6 +75,10 @@ def _field(spec: dict) -> dict:
     elif kind == "autodate":
         del field["required"]  # PocketBase's autodate fields have no such option
         field.update(onCreate=bool(spec.get("on_create", True)), onUpdate=bool(spec.get("on_update", False)))
+    elif kind == "json":
+        field.update(maxSize=spec.get("max_size", 0))
+    elif kind == "date":
+        field.update(min="", max="")
     elif kind == "bool":
         pass
     else:

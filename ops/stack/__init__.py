@@ -1,4 +1,5 @@
-"""The whole stack on one machine: PocketBase, the WeChat dev stub (without WECHAT_APPID), gunicorn, nginx.
+"""The whole stack on one machine: PocketBase, the WeChat dev stub (without WECHAT_APPID), gunicorn, the subscribe
+message sender, nginx.
 
 Used by `make run` (``python -m ops.stack``: ops/stack/__main__.py runs ops/cli.py, which imports this package; this
 package imports no command line), by the end-to-end tests and by the benchmark.
@@ -103,6 +104,7 @@ class Stack:
                 self.start_stub()
             for port in self.config.local_sidecar_ports:
                 self.start_sidecar(port)
+            self.start_sender()
             self.start_nginx()
         except BaseException:
             self.stop()
@@ -113,7 +115,8 @@ class Stack:
         """PocketBase on 127.0.0.1:PB_PORT with the project's migrations and hooks."""
         env = dict(without_storage_keys(os.environ), PUBLIC_BASE_URL=self.config.public_base_url,
                    RATE_LIMITS=self.config.rate_limits, UPLOAD_RATE=self.config.upload_rate,
-                   LOGIN_LOG_DAYS=self.config.login_log_days, **self.config.superuser_switches)
+                   LOGIN_LOG_DAYS=self.config.login_log_days, SUBSCRIBE_TEMPLATES=self.config.subscribe_templates,
+                   **self.config.superuser_switches)
         self.pb = PocketBaseServer(
             data_dir=self.config.pb_data_dir, superuser_email=self.config.superuser_email,
             superuser_password=self.config.superuser_password, port=self.config.pb_port,
@@ -195,6 +198,7 @@ class Stack:
             MAX_BODY_BYTES=str(config.max_body_bytes),
             REPLICA_URL=config.replica.url,
             REPLICA_SOCKET=str(config.replica_socket),
+            SUBSCRIBE_TEMPLATES=config.subscribe_templates,
         )
         if config.dev_mode:
             env.update(WECHAT_APPID=DEV_APPID, WECHAT_SECRET=DEV_SECRET, WECHAT_API_BASE=self.stub_url,
@@ -227,6 +231,25 @@ class Stack:
         self._track(name, sidecar.start())
         sidecar.wait_http(f"http://127.0.0.1:{port}{HEALTH_PATH}", 60, ok=lambda r: r.status_code == 200)
 
+    def start_sender(self, *args: str) -> ManagedProcess:
+        """The subscribe message sender (python -m sidecar.sender) with the sidecar's environment; args go to its
+        command line (tests: --lease, --backoff). (Re)startable on its own; alive once it logged its start."""
+        if self.sidecar_env is None:
+            self.sidecar_env = self.build_sidecar_env()
+        log_path = self.run_dir / "sender.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0  # a restart appends to the log
+        sender = ManagedProcess("sender", [sys.executable, "-m", "sidecar.sender", *args], log_path,
+                                env=self.sidecar_env)
+        self._track("sender", sender.start())
+        end = time.monotonic() + 30
+        while b"sender started" not in log_path.read_bytes()[offset:]:
+            if not sender.alive():
+                raise StackError(f"sender exited with {sender.proc.returncode}:\n{sender.log_tail()}")
+            if time.monotonic() > end:
+                raise StackError(f"sender not started after 30s:\n{sender.log_tail()}")
+            time.sleep(0.05)
+        return sender
+
     def write_nginx_conf(self) -> Path:
         """Render the nginx config into the run dir, with its temp dirs."""
         for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -252,7 +275,7 @@ class Stack:
         """Stop nginx, gunicorn, the stub, PocketBase and Litestream (its last sync after PocketBase's last write),
         in that order; nothing is left running."""
         sidecars = [name for name in self.processes if name.startswith("sidecar")]
-        for name in ("nginx", *sidecars, "wechat_stub", "pocketbase", "litestream"):
+        for name in ("nginx", *sidecars, "sender", "wechat_stub", "pocketbase", "litestream"):
             process = self.processes.get(name)
             if process:
                 process.stop()

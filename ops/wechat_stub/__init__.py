@@ -8,6 +8,8 @@ shapes, so the sidecar talks to it exactly as it talks to https://api.weixin.qq.
 - ``POST /wxa/business/getuserphonenumber?access_token=T`` with JSON ``{code, openid}``
 - ``POST /wxa/msg_sec_check`` and ``POST /wxa/media_check_async`` (content security, version 2), whose
   picture verdict it pushes to the stack's push route: markers and pushes in security.py
+- ``POST /cgi-bin/message/subscribe/send?access_token=T`` (subscribe messages): markers for 43101 and system
+  errors in subscribe.py; ``GET /__stub/subscribe-messages`` shows what it was asked to send
 
 Code conventions (the same table is in docs/operations.md, section "WeChat dev stub"). The rules apply to
 the login code (``js_code``) and to the phone code (``code``); the first matching rule wins:

@@ -10,6 +10,7 @@ import time
 from contextlib import contextmanager
 
 from ops.wechat_stub.security import PushTarget, marked, media_check_event, push_later, verdict
+from ops.wechat_stub.subscribe import SubscribeOutbox
 
 DEFAULT_APPID = "dev-appid"
 DEFAULT_SECRET = "dev-secret"
@@ -22,7 +23,8 @@ STABLE_TOKEN = "/cgi-bin/stable_token"
 GET_PHONE_NUMBER = "/wxa/business/getuserphonenumber"
 MSG_SEC_CHECK = "/wxa/msg_sec_check"
 MEDIA_CHECK_ASYNC = "/wxa/media_check_async"
-ENDPOINTS = (JSCODE2SESSION, STABLE_TOKEN, GET_PHONE_NUMBER, MSG_SEC_CHECK, MEDIA_CHECK_ASYNC)
+SUBSCRIBE_SEND = "/cgi-bin/message/subscribe/send"
+ENDPOINTS = (JSCODE2SESSION, STABLE_TOKEN, GET_PHONE_NUMBER, MSG_SEC_CHECK, MEDIA_CHECK_ASYNC, SUBSCRIBE_SEND)
 
 # errmsg values as WeChat words them, so logs and error mapping look like production.
 ERRMSG = {
@@ -32,7 +34,11 @@ ERRMSG = {
     40013: "invalid appid",
     40029: "invalid code",
     40125: "invalid appsecret",
+    40037: "invalid template_id",
     40163: "code been used",
+    41030: "invalid page",
+    43101: "user refuse to accept the msg",
+    47003: "argument invalid!",
     40226: "high risk user",
     41001: "access_token missing",
     41008: "missing code",
@@ -116,6 +122,7 @@ class WeChatAnswers:
             self._current_token: str | None = None
             self._token_expires_at = 0.0
             self._calls = {endpoint: 0 for endpoint in ENDPOINTS}
+            self.subscribe = SubscribeOutbox()
 
     def expire_token(self) -> None:
         """Invalidate the current access token (as WeChat does when it expires or is refreshed elsewhere)."""
@@ -265,3 +272,13 @@ class WeChatAnswers:
                 "watermark": {"timestamp": int(time.time()), "appid": self.appid},
             },
         }
+
+    def subscribe_send(self, query: dict, body: dict) -> dict:
+        """Answer POST /cgi-bin/message/subscribe/send: the markers of subscribe.py in touser; a message sent is kept
+        (GET /__stub/subscribe-messages) and logged."""
+        self._count(SUBSCRIBE_SEND)
+        refused = self._token_error(query)
+        if refused:
+            return refused
+        errcode = self.subscribe.send(body)
+        return wechat_error(errcode) if errcode else {"errcode": 0, "errmsg": "ok", "msgid": secrets.randbits(48)}

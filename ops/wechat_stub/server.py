@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ops.wechat_stub.answers import (
     DEFAULT_APPID, DEFAULT_SECRET, GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN,
-    StubAnswer, WeChatAnswers, wechat_error,
+    SUBSCRIBE_SEND, StubAnswer, WeChatAnswers, wechat_error,
 )
 from ops.wechat_stub.security import PushTarget
 
@@ -147,14 +147,17 @@ class StubRequestHandler(BaseHTTPRequestHandler):
             elif route == ("POST", STABLE_TOKEN):
                 body = self._read_json()
                 self._send_json(stub.stable_token(body) if body is not None else wechat_error(47001))
-            elif route in (("POST", GET_PHONE_NUMBER), ("POST", MSG_SEC_CHECK), ("POST", MEDIA_CHECK_ASYNC)):
+            elif route in (("POST", GET_PHONE_NUMBER), ("POST", MSG_SEC_CHECK), ("POST", MEDIA_CHECK_ASYNC),
+                           ("POST", SUBSCRIBE_SEND)):
                 answer = {GET_PHONE_NUMBER: stub.get_phone_number, MSG_SEC_CHECK: stub.msg_sec_check,
-                          MEDIA_CHECK_ASYNC: stub.media_check_async}[parts.path]
+                          MEDIA_CHECK_ASYNC: stub.media_check_async, SUBSCRIBE_SEND: stub.subscribe_send}[parts.path]
                 body = self._read_json()
                 self._send_json(answer(query, body) if body is not None else wechat_error(47001))
             elif route == ("POST", "/__stub/expire-token"):
                 stub.expire_token()
                 self._send_json({"ok": True})
+            elif route == ("GET", "/__stub/subscribe-messages"):
+                self._send_json({"messages": stub.subscribe.messages(query.get("touser", ""))})
             elif route == ("GET", "/__stub/stats"):
                 self._send_json(stub.stats())
             elif route == ("POST", "/__stub/reset"):

@@ -7,6 +7,7 @@ const DEFAULTS = {
   PB_SUPERUSER_EMAIL: "admin@localhost.local",
   SUPERUSER_ALLOWED_IPS: "",
   SUPERUSER_MFA: "",
+  SUBSCRIBE_TEMPLATES: "",
   PUBLIC_BASE_URL: "http://localhost:8080",
   RATE_LIMITS: "20r/s,burst=40",
   UPLOAD_RATE: "30",

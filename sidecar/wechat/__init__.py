@@ -2,6 +2,7 @@
 
 - transport.py: the pooled HTTP session, the cached stable access_token (cgi-bin/stable_token), typed failures
 - login.py: jscode2session; phone.py: getuserphonenumber; security.py: msg_sec_check, media_check_async
+- subscribe.py: subscribeMessage.send (订阅消息)
 - push.py: message push (消息推送): URL verification, signatures, safe mode's decryption
 - errors.py: the WeChatError family (worded for API users in sidecar/errors.py)
 """
@@ -9,14 +10,15 @@ from __future__ import annotations
 
 from sidecar.wechat.errors import (  # noqa: F401 - the names the rest of the sidecar imports from the package
     ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC,
-    MSG_SEC_CHECK, STABLE_TOKEN, PushMalformed, PushRefused, PushSignatureInvalid, WeChatCodeMissing,
-    WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
+    MSG_SEC_CHECK, STABLE_TOKEN, SUBSCRIBE_SEND, PushMalformed, PushRefused, PushSignatureInvalid,
+    WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
 )
 from sidecar.wechat.login import LoginApi, WeChatSession  # noqa: F401
 from sidecar.wechat.phone import PhoneApi
 from sidecar.wechat.push import PushReceiver  # noqa: F401
 from sidecar.wechat.security import SUGGEST_RISKY, SecurityApi, suggest_of  # noqa: F401
+from sidecar.wechat.subscribe import SubscribeApi
 
 
-class WeChatClient(LoginApi, PhoneApi, SecurityApi):
+class WeChatClient(LoginApi, PhoneApi, SecurityApi, SubscribeApi):
     """Thread-safe client of the WeChat server API; every failure raises a WeChatError."""

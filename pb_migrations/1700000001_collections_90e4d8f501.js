@@ -1447,6 +1447,274 @@ migrate((app) => {
         "onUpdate": true
       }
     ]
+  },
+  {
+    "id": "pbc_1904309123",
+    "name": "tbl_subscribe_grants",
+    "type": "base",
+    "system": false,
+    "listRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "viewRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "createRule": null,
+    "updateRule": null,
+    "deleteRule": null,
+    "indexes": [
+      "CREATE UNIQUE INDEX `idx_tbl_subscribe_grants_openid_template` ON `tbl_subscribe_grants` (`grant_openid`, `grant_template`)"
+    ],
+    "fields": [
+      {
+        "id": "text3208210256",
+        "name": "id",
+        "type": "text",
+        "system": true,
+        "primaryKey": true,
+        "required": true,
+        "min": 15,
+        "max": 15,
+        "pattern": "^[a-z0-9]+$",
+        "autogeneratePattern": "[a-z0-9]{15}",
+        "hidden": false,
+        "presentable": false
+      },
+      {
+        "id": "text1718833762",
+        "name": "grant_openid",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 128,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "text4082983703",
+        "name": "grant_template",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 64,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "number3366567417",
+        "name": "grant_count",
+        "type": "number",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": null,
+        "onlyInt": true
+      },
+      {
+        "id": "autodate2990389176",
+        "name": "created",
+        "type": "autodate",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "onCreate": true,
+        "onUpdate": false
+      },
+      {
+        "id": "autodate3332085495",
+        "name": "updated",
+        "type": "autodate",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "onCreate": true,
+        "onUpdate": true
+      }
+    ]
+  },
+  {
+    "id": "pbc_2039666136",
+    "name": "tbl_notifications",
+    "type": "base",
+    "system": false,
+    "listRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "viewRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "createRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "updateRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "deleteRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "indexes": [
+      "CREATE INDEX `idx_tbl_notifications_status_next` ON `tbl_notifications` (`notification_status`, `notification_next`)",
+      "CREATE INDEX `idx_tbl_notifications_openid` ON `tbl_notifications` (`notification_openid`)"
+    ],
+    "fields": [
+      {
+        "id": "text3208210256",
+        "name": "id",
+        "type": "text",
+        "system": true,
+        "primaryKey": true,
+        "required": true,
+        "min": 15,
+        "max": 15,
+        "pattern": "^[a-z0-9]+$",
+        "autogeneratePattern": "[a-z0-9]{15}",
+        "hidden": false,
+        "presentable": false
+      },
+      {
+        "id": "text3309606410",
+        "name": "notification_openid",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": true,
+        "min": 0,
+        "max": 128,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "text3262129958",
+        "name": "notification_template",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": true,
+        "min": 0,
+        "max": 64,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "json365934681",
+        "name": "notification_data",
+        "type": "json",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "maxSize": 4096
+      },
+      {
+        "id": "text2889284890",
+        "name": "notification_page",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 512,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "select3215432513",
+        "name": "notification_status",
+        "type": "select",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "maxSelect": 1,
+        "values": [
+          "待发送",
+          "发送中",
+          "已发送",
+          "无授权",
+          "用户拒收",
+          "失败"
+        ]
+      },
+      {
+        "id": "text2607372680",
+        "name": "notification_error",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 500,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "number3940016065",
+        "name": "notification_attempts",
+        "type": "number",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": null,
+        "onlyInt": true
+      },
+      {
+        "id": "date49832339",
+        "name": "notification_sent",
+        "type": "date",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": "",
+        "max": ""
+      },
+      {
+        "id": "date3155385094",
+        "name": "notification_next",
+        "type": "date",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": "",
+        "max": ""
+      },
+      {
+        "id": "bool263291829",
+        "name": "notification_grant",
+        "type": "bool",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false
+      },
+      {
+        "id": "autodate2990389176",
+        "name": "created",
+        "type": "autodate",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "onCreate": true,
+        "onUpdate": false
+      },
+      {
+        "id": "autodate3332085495",
+        "name": "updated",
+        "type": "autodate",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "onCreate": true,
+        "onUpdate": true
+      }
+    ]
   }
 ];
 
