@@ -157,7 +157,7 @@ class StubRequestHandler(BaseHTTPRequestHandler):
                 stub.expire_token()
                 self._send_json({"ok": True})
             elif route == ("GET", "/__stub/subscribe-messages"):
-                self._send_json({"messages": stub.subscribe.messages(query.get("touser", ""))})
+                self._send_json(stub.subscribe.messages(query.get("touser", "")))
             elif route == ("GET", "/__stub/stats"):
                 self._send_json(stub.stats())
             elif route == ("POST", "/__stub/reset"):

@@ -12,7 +12,8 @@ is in docs/subscribe.md), case-insensitive; the first matching rule wins:
 And as WeChat checks them: a template_id containing ``invalid`` answers 40037, a page containing ``missing`` 41030,
 a keyword's value empty or past its type's length (thing 20, phrase 5, number/letter/character_string 32, name 20)
 47003. Every message sent (errcode 0) is kept, the last KEEP, and logged: ``GET /__stub/subscribe-messages``
-(optionally ``?touser=<openid>``) answers them as JSON, newest last; the log line names touser, template and values.
+(optionally ``?touser=<openid>``) answers them as JSON, newest last, with ``sends``: how many send calls (any
+outcome) were made; the log line names touser, template and values.
 """
 from __future__ import annotations
 
@@ -41,9 +42,11 @@ class SubscribeOutbox:
         self._sent: deque[dict] = deque(maxlen=KEEP)
         self._sends: dict[str, int] = {}
 
-    def messages(self, touser: str = "") -> list[dict]:
+    def messages(self, touser: str = "") -> dict:
+        """{"messages": [kept messages, oldest first], "sends": calls} of touser ("" = everyone's)."""
         with self._lock:
-            return [m for m in self._sent if not touser or m["touser"] == touser]
+            return {"messages": [m for m in self._sent if not touser or m["touser"] == touser],
+                    "sends": self._sends.get(touser, 0) if touser else sum(self._sends.values())}
 
     def send(self, body: dict) -> int:
         """The errcode of one send (0: sent and kept)."""
