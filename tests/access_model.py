@@ -47,6 +47,11 @@ SAMPLE_BODIES = {
     "tbl_login_log": lambda: {"route": "login", "result": "ok"},
     "sys_counters": lambda: {"name": "access-" + secrets.token_hex(4), "value": 1},
     "sys_phone_attempts": lambda: {"user": "access", "phone": "13800138000", "at": 1},
+    "tbl_subscribe_grants": lambda: {"grant_openid": "access-" + secrets.token_hex(6), "grant_template": "access",
+                                     "grant_count": 1},
+    # No template of that name: the sender settles it 失败 without calling WeChat.
+    "tbl_notifications": lambda: {"notification_openid": "access-" + secrets.token_hex(6),
+                                  "notification_template": "access", "notification_data": {"thing1": "access"}},
 }
 
 
