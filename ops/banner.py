@@ -66,6 +66,8 @@ def print_started(stack: Stack, demo: list[str] | None = None) -> None:
         f"  Sidecars   {', '.join(config.sidecar_upstreams)}",
         f"  Logs       {stack.run_dir}/*.log   (make logs)",
         f"  WeChat     {'local dev stub at ' + str(stack.stub_url) if config.dev_mode else 'live, appid ' + config.wechat_appid}",
+        *([f"  Subscribe  messages the stub was asked to send: {stack.stub_url}/__stub/subscribe-messages"]
+          if config.dev_mode else []),
         "",
     ]
     if demo:

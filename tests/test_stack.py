@@ -519,7 +519,7 @@ def test_cli_runs_the_stack_and_sigint_stops_everything(tmp_path):
     process, output_path = start_cli_stack(tmp_path)
     try:
         groups = child_process_groups(process.pid)
-        assert len(groups) == 4, groups  # pocketbase, stub, gunicorn, nginx
+        assert len(groups) == 5, groups  # pocketbase, stub, gunicorn, the subscribe sender, nginx
         assert process_group_members(groups)
         # Every URL the banner prints answers (redirects followed), none with PocketBase's "File not found."
         urls = re.findall(r"^  (?:API base|Dashboard|API docs|Health)\s+(\S+)$", output_path.read_text(), re.M)
