@@ -35,7 +35,8 @@ def test_missing_setting_is_named(monkeypatch, missing):
 
 @pytest.mark.parametrize("key, value", [("PB_TIMEOUT", "x"), ("WECHAT_TIMEOUT", "soon"), ("MAX_BODY_BYTES", "64k"),
                                         ("CONTENT_SECURITY", "maybe"), ("WECHAT_PUSH_AES_KEY", "too-short-key"),
-                                        ("WECHAT_PUSH_AES_KEY", "!" * 43)])
+                                        ("WECHAT_PUSH_AES_KEY", "!" * 43), ("SUBSCRIBE_TEMPLATES", "{not json"),
+                                        ("SUBSCRIBE_TEMPLATES", '{"a": {"id": "t", "data": {"title": "x"}}}')])
 def test_malformed_setting_is_refused(monkeypatch, key, value):
     for name, setting in FULL_ENV.items():
         monkeypatch.setenv(name, setting)
