@@ -372,6 +372,34 @@ export interface Client {
    * the connection closes with the last one.
    */
   unsubscribe(collection?: CollectionName, topic?: string): Promise<void>;
+  /**
+   * GET /api/wechat/subscribe: the configured subscribe message templates and the user's grants left. The ids
+   * are kept, so that a later requestSubscribe asks wx at once, inside the tap (call this when the page loads).
+   */
+  subscribeTemplates(): Promise<SubscribeGrants>;
+  /**
+   * wx.requestSubscribeMessage for the templates of these names (our names, e.g. 'picture_removed'; a name the
+   * server does not configure is skipped), then POST /api/wechat/subscribe with what the user accepted. Must be
+   * called from a tap handler (WeChat's rule). Rejects with an ApiError of status 0 (data.errCode, data.errMsg:
+   * wx's) when wx.requestSubscribeMessage fails.
+   */
+  requestSubscribe(names: string | string[]): Promise<SubscribeResult>;
+}
+
+/** GET /api/wechat/subscribe's data. */
+export interface SubscribeGrants {
+  /** Our template name -> WeChat's template id. */
+  templates: Record<string, string>;
+  /** Our template name -> messages the server may still send to this user (one per accepted grant). */
+  counts: Record<string, number>;
+}
+
+/** What requestSubscribe resolves: the names the user accepted and declined, and the counts after. */
+export interface SubscribeResult {
+  accepted: string[];
+  /** Declined ('reject'), banned by WeChat ('ban') or filtered ('filter'): no grant. */
+  rejected: string[];
+  counts: Record<string, number>;
 }
 
 export function createClient(options: ClientOptions): Client;

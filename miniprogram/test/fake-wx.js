@@ -17,6 +17,10 @@
  *    body ends with success (statusCode, header; its data is not read by the client: an empty
  *    ArrayBuffer here), a broken stream with fail "request:fail ...", task.abort() with fail
  *    "request:fail abort"; the request's timeout counts from the start to the end of the body.
+ *  - wx.requestSubscribeMessage({tmplIds}) answers success {errMsg: "requestSubscribeMessage:ok", <id>: result}
+ *    with result 'accept' | 'reject' | 'ban' | 'filter' per id (the `subscribe` option: (tmplIds) -> {id:
+ *    result}, default every one 'accept'), and fail {errMsg, errCode} for an empty or non-array tmplIds
+ *    (10001), more than 5 ids (20003) or the `subscribeError` option ({errCode, errMsg}).
  * Where the requests go is the `send` option: (req) => Promise<{status, headers, body}>, req being
  * {method, url, headers, body: Buffer}; a rejection is a network failure (its message ends the errMsg).
  * For a chunked request (req.chunked is true) the answer may instead hold `stream` (an async iterable of Buffers or strings,
@@ -126,7 +130,7 @@ function chunkedExchange(options, req, send, chunking) {
   };
 }
 
-function createFakeWx({ send, readFile, codes, loginError, chunking = randomCuts() } = {}) {
+function createFakeWx({ send, readFile, codes, loginError, chunking = randomCuts(), subscribe, subscribeError } = {}) {
   const storage = new Map();
   const calls = [];
   let logins = 0;
@@ -203,6 +207,26 @@ function createFakeWx({ send, readFile, codes, loginError, chunking = randomCuts
       const n = logins;
       return exchange('login', options, () => (loginError ? Promise.reject(new Error(loginError)) : null),
         () => ({ code: nextCode(n), errMsg: 'login:ok' }));
+    },
+
+    requestSubscribeMessage(options = {}) {
+      const ids = options.tmplIds;
+      calls.push({ method: 'requestSubscribeMessage', tmplIds: ids });
+      let failure = null;
+      if (!Array.isArray(ids) || !ids.length) failure = { errCode: 10001, errMsg: "TmplIds can't be empty" };
+      else if (ids.length > 5) failure = { errCode: 20003, errMsg: 'Templates count out of max bounds' };
+      else if (subscribeError) failure = subscribeError;
+      if (failure) {
+        const res = { errMsg: 'requestSubscribeMessage:fail ' + failure.errMsg, errCode: failure.errCode };
+        later(options.fail, res);
+        later(options.complete, res);
+        return;
+      }
+      const results = subscribe ? subscribe(ids) : {};
+      const res = { errMsg: 'requestSubscribeMessage:ok' };
+      ids.forEach((id) => { res[id] = results[id] || 'accept'; });
+      later(options.success, res);
+      later(options.complete, res);
     },
 
     setStorageSync(key, value) {
