@@ -23,7 +23,8 @@ schema = schemathesis.openapi.from_path(str(SPEC))
 
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 
-BEARER_OPERATIONS = {"postSystemRefreshToken", "postWechatProfile", "postWechatUpload"}
+BEARER_OPERATIONS = {"postSystemRefreshToken", "postWechatProfile", "postWechatUpload", "getWechatSubscribe",
+                     "postWechatSubscribe"}
 # These end the bearer's session or account: each case gets a token of its own from a fresh login.
 ACCOUNT_OPERATIONS = {"postWechatLogout", "postWechatCloseAccount"}
 
