@@ -39,7 +39,7 @@ def test_pb_api_is_the_index_through_nginx_and_its_urls_work(stack):
     # Every GET route answers a plain GET, but WeChat's push verification, which refuses an unsigned one.
     gets = {route["path"]: requests.get(stack.base_url + route["path"], timeout=10).status_code
             for route in body["data"]["routes"] if route["method"] == "GET"}
-    assert gets == {"/pb/api/system/health": 200, "/pb/api/wechat/push": 401}
+    assert gets == {"/pb/api/system/health": 200, "/pb/api/wechat/push": 401, "/pb/api/wechat/subscribe": 401}
     without_slash = requests.get(stack.base_url + "/pb/api", timeout=10, allow_redirects=False)
     assert without_slash.status_code == 301 and without_slash.headers["Location"] == "/pb/api/"
 
