@@ -116,8 +116,9 @@ logs: ## follow the logs of the running stack (RUN_DIR, default .run/<HTTP_PORT>
 	$(PY) -m ops.stack logs
 
 # Other benches run from `make bench` get a line of their own after bench.run's.
-bench: venv-dev nginx wrk ## load-test the whole stack with wrk (seeded temp data, free ports); writes bench/results.md
+bench: venv-dev nginx wrk ## load-test the whole stack with wrk (seeded temp data, free ports); writes bench/results.md and bench/sender.md
 	$(PY) -m bench.run $(ARGS)
+	$(PY) -m bench.sender
 
 bench-scale: venv-dev nginx wrk ## the same at 10k, 100k and 1M users (~20 min); writes bench/scale.md
 	$(PY) -m bench.run --scale $(ARGS)
