@@ -1,10 +1,13 @@
-"""sidecar/subscribe_templates.py: SUBSCRIBE_TEMPLATES parsed or refused, WeChat's keyword rules as a table."""
+"""sidecar/subscribe_templates.py: SUBSCRIBE_TEMPLATES parsed or refused (by make run and PocketBase too), WeChat's
+keyword rules as a table."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
+from ops.pbserver import PocketBaseServer
 from ops.stack_config import DEV_SUBSCRIBE_TEMPLATES, StackConfig, StackError
 from sidecar.subscribe_templates import KeywordInvalid, Template, fit, message_data, parse_templates
 
@@ -96,3 +99,12 @@ def test_message_data_merges_constant_texts_and_refuses_missing_or_unknown_keywo
         message_data(template, {"thing1": "a.png"})
     with pytest.raises(KeywordInvalid, match="thing9"):
         message_data(template, {"thing1": "a.png", "time2": "10:00", "thing9": "x"})
+
+
+def test_a_malformed_value_stops_pocketbase_at_start_with_its_message(tmp_path):
+    server = PocketBaseServer(tmp_path / "pb_data", "root@example.com", "Pw-" + "x" * 20,
+                              log_path=tmp_path / "pocketbase.log", env=dict(os.environ, SUBSCRIBE_TEMPLATES="{"))
+    with pytest.raises(RuntimeError, match="exited"):
+        server.start(deadline=60)
+    server.stop()
+    assert "SUBSCRIBE_TEMPLATES is not JSON" in (tmp_path / "pocketbase.log").read_text()
