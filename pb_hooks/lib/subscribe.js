@@ -74,6 +74,21 @@ function grantRecord(app, openid, name) {
   return record;
 }
 
+function findMessage(app, id) {
+  try {
+    return app.findRecordById(NOTIFICATIONS, String(id || ""));
+  } catch (_) {
+    return null;
+  }
+}
+
+// One grant more for openid and name, bounded by GRANT_MAX (inside the caller's transaction).
+function addGrant(app, openid, name) {
+  const grant = grantRecord(app, openid, name);
+  grant.set("grant_count", Math.min(grant.getInt("grant_count") + 1, GRANT_MAX));
+  app.save(grant);
+}
+
 // {name: grants left} of openid for each of names (0 when none).
 function counts(app, openid, names) {
   const result = {};
@@ -98,9 +113,7 @@ function reportGrants(app, body) {
   if (add.length) {
     require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
       for (const name of add) {
-        const grant = grantRecord(txApp, openid, name);
-        grant.set("grant_count", Math.min(grant.getInt("grant_count") + 1, GRANT_MAX));
-        txApp.save(grant);
+        addGrant(txApp, openid, name);
       }
     });
   }
@@ -115,10 +128,8 @@ function claim(app, body) {
   const lease = Math.min(Math.max(Number(body.lease_seconds) || 60, LEASE_SECONDS.min), LEASE_SECONDS.max);
   let answer = { result: "missing" };
   require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
-    let message;
-    try {
-      message = txApp.findRecordById(NOTIFICATIONS, String(body.id || ""));
-    } catch (_) {
+    const message = findMessage(txApp, body.id);
+    if (!message) {
       return;
     }
     if (message.getString("notification_status") !== STATUS.pending) {
@@ -163,10 +174,8 @@ function settle(app, body) {
   }
   let result = "missing";
   require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
-    let message;
-    try {
-      message = txApp.findRecordById(NOTIFICATIONS, String(body.id || ""));
-    } catch (_) {
+    const message = findMessage(txApp, body.id);
+    if (!message) {
       return;
     }
     if (message.getString("notification_status") !== from) {
@@ -179,9 +188,7 @@ function settle(app, body) {
       message.set("notification_next", dbTime(Date.now() + Math.max(Number(body.retry_in) || 0, 0) * 1000));
     } else {
       if (message.getBool("notification_grant") && body.refund === true) {
-        const grant = grantRecord(txApp, openid, name);
-        grant.set("grant_count", Math.min(grant.getInt("grant_count") + 1, GRANT_MAX));
-        txApp.save(grant);
+        addGrant(txApp, openid, name);
       }
       if (body.zero_grant === true) {
         const grant = findGrant(txApp, openid, name);
