@@ -22,7 +22,7 @@ import requests
 from ops.processes import ManagedProcess, free_ports, proc_stat
 from ops.stack import Stack
 from ops.stack_config import StackConfig
-from sidecar.subscribe_templates import GRANT_MAX
+from sidecar.domain import SUBSCRIBE_GRANT_MAX as GRANT_MAX
 
 BENCH = Path(__file__).resolve().parent
 DATA = {"thing1": "bench.png", "time2": "2026-12-07 10:00", "thing3": "图片内容违规"}

@@ -13,6 +13,8 @@ LOGIN_LOG = "tbl_login_log"
 USER_INFO_VIEW = "view_user_info"
 COUNTERS = "sys_counters"
 PHONE_ATTEMPTS = "sys_phone_attempts"
+SUBSCRIBE_GRANTS = "tbl_subscribe_grants"
+NOTIFICATIONS = "tbl_notifications"
 
 # field_groups
 PICTURE_FIELDS = ("users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture")
@@ -32,6 +34,15 @@ USER_ACTIVE = "正常"
 USER_BANNED = "禁用"
 USER_VISITOR = "游客"
 USER_REGISTERED = "注册用户"
+NOTIFICATION_PENDING = "待发送"
+NOTIFICATION_SENDING = "发送中"
+NOTIFICATION_SENT = "已发送"
+NOTIFICATION_NO_GRANT = "无授权"
+NOTIFICATION_REFUSED = "用户拒收"
+NOTIFICATION_FAILED = "失败"
+
+# limits
+SUBSCRIBE_GRANT_MAX = 20
 
 # An internal route's refusal reason the sidecar maps -> (PocketBase's status, our route's status,
 # our route's msg: "" = the error's own).

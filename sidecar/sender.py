@@ -27,10 +27,11 @@ from typing import Mapping
 
 from sidecar.config import Config, ConfigError
 from sidecar.pocketbase import PocketBaseFault, PocketBaseGateway
-from sidecar.subscribe_templates import (
-    FAILED, NO_GRANT, NOTIFICATIONS, PENDING, REFUSED, SENDING, SENT, KeywordInvalid, Template, message_data,
-    parse_templates,
+from sidecar.domain import (
+    NOTIFICATION_FAILED as FAILED, NOTIFICATION_NO_GRANT as NO_GRANT, NOTIFICATION_PENDING as PENDING,
+    NOTIFICATION_REFUSED as REFUSED, NOTIFICATION_SENDING as SENDING, NOTIFICATION_SENT as SENT, NOTIFICATIONS,
 )
+from sidecar.subscribe_templates import KeywordInvalid, Template, message_data, parse_templates
 from sidecar.wechat import WeChatClient, WeChatError, WeChatRateLimited, WeChatUnavailable
 from sidecar.wechat.subscribe import ERR_SYSTEM_BUSY, ERR_USER_REFUSED, SEND_ERRCODES
 

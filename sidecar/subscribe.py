@@ -28,7 +28,7 @@ class SubscribeService:
         return self._answer(token, [])
 
     def report(self, token: str, accepted: Iterable[str], rejected: Iterable[str]) -> dict:
-        """Add one grant per accepted template id (each count bounded: subscribe_templates.GRANT_MAX); the same answer
+        """Add one grant per accepted template id (each count bounded: domain.SUBSCRIBE_GRANT_MAX); the same answer
         as grants(). An id not configured (accepted or rejected) is a BadRequest naming it, and nothing is written."""
         accepted, rejected = list(accepted), list(rejected)
         for template_id in (*accepted, *rejected):

@@ -11,15 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
-# ---- the subscribe vocabulary (one block, to move into vocabulary.yaml with #27; pb_hooks/lib/subscribe.js
-# holds the same names for PocketBase) ----
-GRANTS, NOTIFICATIONS = "tbl_subscribe_grants", "tbl_notifications"
-PENDING, SENDING, SENT, NO_GRANT, REFUSED, FAILED = "待发送", "发送中", "已发送", "无授权", "用户拒收", "失败"
-# Grants one user may hold per template (pb_hooks/lib/subscribe.js GRANT_MAX; docs/subscribe.md says why).
-GRANT_MAX = 20
-# Names the project's own events send (pb_hooks/lib/subscribe.js fills their placeholders).
-EVENT_TEMPLATES = {"picture_removed": ("filename", "time", "reason"),
-                   "company_status": ("company_name", "company_status", "time")}
+# The collections, the statuses and the grant bound (SUBSCRIBE_GRANT_MAX) are vocabulary.yaml's (sidecar/domain.py).
 
 TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TEMPLATE_ID_MAX = 128

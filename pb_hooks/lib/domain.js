@@ -11,6 +11,8 @@ const LOGIN_LOG = "tbl_login_log";
 const USER_INFO_VIEW = "view_user_info";
 const COUNTERS = "sys_counters";
 const PHONE_ATTEMPTS = "sys_phone_attempts";
+const SUBSCRIBE_GRANTS = "tbl_subscribe_grants";
+const NOTIFICATIONS = "tbl_notifications";
 
 // field_groups
 const PICTURE_FIELDS = ["users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture"];
@@ -30,6 +32,15 @@ const USER_ACTIVE = "正常";
 const USER_BANNED = "禁用";
 const USER_VISITOR = "游客";
 const USER_REGISTERED = "注册用户";
+const NOTIFICATION_PENDING = "待发送";
+const NOTIFICATION_SENDING = "发送中";
+const NOTIFICATION_SENT = "已发送";
+const NOTIFICATION_NO_GRANT = "无授权";
+const NOTIFICATION_REFUSED = "用户拒收";
+const NOTIFICATION_FAILED = "失败";
+
+// limits
+const SUBSCRIBE_GRANT_MAX = 20;
 
 // An internal route's refusal reason -> the HTTP status it is answered with.
 const REFUSAL_STATUS = {
@@ -45,6 +56,7 @@ const REFUSAL_STATUS = {
   openid_missing: 400,
   verdict_invalid: 400,
   file_missing: 400,
+  settle_invalid: 400,
 };
 
 // Code points (inclusive ranges) that show nothing, and those of them kept at a value's end.
@@ -242,8 +254,10 @@ function trimInvisible(value) {
 }
 
 module.exports = {
-  USERS, COMPANY, ATTACHMENTS, DOCUMENT, LOGIN_LOG, USER_INFO_VIEW, COUNTERS, PHONE_ATTEMPTS, PICTURE_FIELDS,
-  PROFILE_FIELDS, TEXT_FIELDS, DISPLAYED_FIELDS, INFO_COMPLETE_FIELDS, ATTACHMENT_UNDER_REVIEW,
-  ATTACHMENT_VALID, ATTACHMENT_RISKY, USER_ACTIVE, USER_BANNED, USER_VISITOR, USER_REGISTERED, REFUSAL_STATUS,
-  INVISIBLE_RANGES, EXTENDING_RANGES, refusal, isInvisible, isExtending, trimInvisible,
+  USERS, COMPANY, ATTACHMENTS, DOCUMENT, LOGIN_LOG, USER_INFO_VIEW, COUNTERS, PHONE_ATTEMPTS, SUBSCRIBE_GRANTS,
+  NOTIFICATIONS, PICTURE_FIELDS, PROFILE_FIELDS, TEXT_FIELDS, DISPLAYED_FIELDS, INFO_COMPLETE_FIELDS,
+  ATTACHMENT_UNDER_REVIEW, ATTACHMENT_VALID, ATTACHMENT_RISKY, USER_ACTIVE, USER_BANNED, USER_VISITOR,
+  USER_REGISTERED, NOTIFICATION_PENDING, NOTIFICATION_SENDING, NOTIFICATION_SENT, NOTIFICATION_NO_GRANT,
+  NOTIFICATION_REFUSED, NOTIFICATION_FAILED, SUBSCRIBE_GRANT_MAX, REFUSAL_STATUS, INVISIBLE_RANGES,
+  EXTENDING_RANGES, refusal, isInvisible, isExtending, trimInvisible,
 };

@@ -6,21 +6,21 @@
 // marks it 发送中: two senders never spend one grant twice nor send one record twice), sends it and
 // settles it. The project's events write messages here in the transaction of their change.
 
-// ---- the subscribe vocabulary (one block, to move into vocabulary.yaml with #27; sidecar/subscribe_templates.py
-// holds the same names) ----
-const GRANTS = "tbl_subscribe_grants";
-const NOTIFICATIONS = "tbl_notifications";
-const STATUS = { pending: "待发送", sending: "发送中", sent: "已发送", noGrant: "无授权", refused: "用户拒收",
-  failed: "失败" };
-// Grants one user may hold per template (docs/subscribe.md says why 20).
-const GRANT_MAX = 20;
+const domain = require(`${__hooks}/lib/domain.js`);
+const GRANTS = domain.SUBSCRIBE_GRANTS;
+const NOTIFICATIONS = domain.NOTIFICATIONS;
+const GRANT_MAX = domain.SUBSCRIBE_GRANT_MAX;
+const STATUS = {
+  pending: domain.NOTIFICATION_PENDING, sending: domain.NOTIFICATION_SENDING, sent: domain.NOTIFICATION_SENT,
+  noGrant: domain.NOTIFICATION_NO_GRANT, refused: domain.NOTIFICATION_REFUSED, failed: domain.NOTIFICATION_FAILED,
+};
 const LEASE_SECONDS = { min: 1, max: 3600 };
 const ERROR_MAX = 500;
 
 // SUBSCRIBE_TEMPLATES as {name: {id, data, page}}; {} when unset. Throws on a malformed value: the
 // sidecar and `make run` check it thoroughly (sidecar/subscribe_templates.py), this only its shape.
 function templates() {
-  const raw = ($os.getenv("SUBSCRIBE_TEMPLATES") || "").trim();
+  const raw = require(`${__hooks}/lib/settings.js`).value("SUBSCRIBE_TEMPLATES");
   if (!raw) {
     return {};
   }
@@ -170,7 +170,7 @@ function settle(app, body) {
   const finals = [STATUS.sent, STATUS.noGrant, STATUS.refused, STATUS.failed];
   const retry = status === STATUS.pending && from === STATUS.sending;
   if (![STATUS.pending, STATUS.sending].includes(from) || !(retry || finals.includes(status))) {
-    return { status: 400, body: { reason: "settle_invalid" } };
+    return domain.refusal("settle_invalid");
   }
   let result = "missing";
   require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
