@@ -272,8 +272,8 @@ class Stack:
         nginx.wait_http(self.base_url + HEALTH_PATH, 30, ok=lambda r: r.status_code == 200)
 
     def stop(self) -> None:
-        """Stop nginx, gunicorn, the stub, PocketBase and Litestream (its last sync after PocketBase's last write),
-        in that order; nothing is left running."""
+        """Stop nginx, gunicorn, the sender, the stub, PocketBase and Litestream (its last sync after PocketBase's
+        last write), in that order; nothing is left running."""
         sidecars = [name for name in self.processes if name.startswith("sidecar")]
         for name in ("nginx", *sidecars, "sender", "wechat_stub", "pocketbase", "litestream"):
             process = self.processes.get(name)
