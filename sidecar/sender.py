@@ -48,6 +48,10 @@ LEASE_SECONDS = 60
 INTERRUPTED = "interrupted while sending (the sender stopped): not sent again, WeChat may have delivered it"
 
 
+class Unsendable(ValueError):
+    """A record WeChat would refuse whatever the time: its template is not configured or its data does not fit."""
+
+
 def backoff(attempts: int, base: float = BACKOFF_BASE) -> float:
     """Seconds to wait after the attempts-th failed send."""
     return min(base * 2 ** (attempts - 1), BACKOFF_MAX)
@@ -98,13 +102,10 @@ class Sender:
         """Deliver one 待发送 record as it was listed; answers the status it was left in ("" when another sender
         had it first)."""
         record_id = record["id"]
-        template = self.templates.get(record.get("notification_template", ""))
-        if template is None:
-            return self._refuse(record_id, f"template {record.get('notification_template')!r} is not configured")
         try:
-            data = message_data(template, record.get("notification_data"))
-        except KeywordInvalid as exc:
-            return self._refuse(record_id, f"data.{exc}")
+            self._prepare(record)
+        except Unsendable as exc:
+            return self._refuse(record_id, str(exc))
         claimed = self.pb.internal("POST", "notification-claim", {"id": record_id, "lease_seconds": self.lease})
         if claimed.get("result") == "no_grant":
             log.info("notification %s: no grant", record_id)
@@ -114,6 +115,12 @@ class Sender:
         message = claimed["notification"]
         attempts = int(message.get("notification_attempts") or 1)
         try:
+            # Again as claimed: an operator may have edited the record since it was listed.
+            template, data = self._prepare(message)
+        except Unsendable as exc:
+            self._settle(record_id, SENDING, FAILED, str(exc), refund=True)
+            return FAILED
+        try:
             self.wechat.subscribe_send(message["notification_openid"], template.id, data,
                                        message.get("notification_page") or template.page)
         except WeChatError as error:
@@ -121,6 +128,17 @@ class Sender:
         self._settle(record_id, SENDING, SENT)
         log.info("notification %s: sent (attempt %d)", record_id, attempts)
         return SENT
+
+    def _prepare(self, record: dict) -> tuple[Template, dict[str, str]]:
+        """The record's template and its data as WeChat takes it; Unsendable naming what does not fit."""
+        name = record.get("notification_template", "")
+        template = self.templates.get(name)
+        if template is None:
+            raise Unsendable(f"template {name!r} is not configured")
+        try:
+            return template, message_data(template, record.get("notification_data"))
+        except KeywordInvalid as exc:
+            raise Unsendable(f"data.{exc}") from None
 
     def _refuse(self, record_id: str, why: str) -> str:
         log.warning("notification %s: not sent: %s", record_id, why)

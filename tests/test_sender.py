@@ -23,8 +23,9 @@ RECORD = {"id": "r1", "notification_openid": OPENID, "notification_template": "p
 class FakePocketBase:
     """The internal routes the sender calls: claim answers `claim`, settle is recorded."""
 
-    def __init__(self, claim: dict, attempts: int = 1, listed: list | None = None):
+    def __init__(self, claim: dict, attempts: int = 1, listed: list | None = None, edited: dict | None = None):
         self.claim = claim
+        self.edited = edited or {}
         self.attempts = attempts
         self.listed = listed or []
         self.settled: list[dict] = []
@@ -33,7 +34,7 @@ class FakePocketBase:
     def internal(self, method: str, name: str, body: dict) -> dict:
         if name == "notification-claim":
             self.claims += 1
-            return {**self.claim, "notification": {**RECORD, "notification_attempts": self.attempts}}
+            return {**self.claim, "notification": {**RECORD, "notification_attempts": self.attempts, **self.edited}}
         self.settled.append(body)
         return {"result": "settled"}
 
@@ -118,6 +119,14 @@ def test_data_that_does_not_fit_fails_before_the_claim_and_any_call(rsps, wechat
     assert sender(pb, wechat).deliver(record) == "失败"
     assert pb.claims == 0 and len(rsps.calls) == 0
     assert settle_of(pb)["from"] == "待发送" and words in settle_of(pb)["error"]
+
+
+def test_a_record_edited_since_it_was_listed_is_checked_again_as_claimed(rsps, wechat):
+    pb = FakePocketBase({"result": "claimed"}, edited={"notification_data": {"thing1": "a.png", "time2": "later"}})
+    assert sender(pb, wechat).deliver(RECORD) == "失败"
+    assert len(rsps.calls) == 0
+    assert settle_of(pb) == {"from": "发送中", "status": "失败", "error": "data.time2: not a time value",
+                             "refund": True}
 
 
 def test_recover_settles_expired_claims_without_sending(rsps, wechat):
