@@ -10,7 +10,6 @@ from typing import Iterable, Mapping
 from sidecar.errors import BadRequest
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.subscribe_templates import Template
-from sidecar.users import call_internal
 
 
 class SubscribeService:
@@ -24,7 +23,8 @@ class SubscribeService:
     def grants(self, token: str) -> dict:
         """{"templates": {name: template id}, "counts": {name: grants left}} of the token's user.
 
-        Unauthorized / Forbidden (users.REFUSALS) for a token that is not a valid WeChat user's, or a banned one."""
+        PocketBaseRefusal (token_invalid, no_openid, user_banned: sidecar/errors.py words them) for a token that is not
+        a valid WeChat user's, or a banned one."""
         return self._answer(token, [])
 
     def report(self, token: str, accepted: Iterable[str], rejected: Iterable[str]) -> dict:
@@ -37,7 +37,7 @@ class SubscribeService:
         return self._answer(token, [self._names_by_id[template_id] for template_id in accepted])
 
     def _answer(self, token: str, add: list[str]) -> dict:
-        answer = call_internal(self.pb, "POST", "subscribe-grants",
-                               {"token": token, "names": list(self.templates), "add": add})
+        answer = self.pb.internal("POST", "subscribe-grants",
+                                  {"token": token, "names": list(self.templates), "add": add})
         return {"templates": {name: template.id for name, template in self.templates.items()},
                 "counts": answer["counts"]}
