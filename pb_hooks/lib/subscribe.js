@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // Subscribe messages (订阅消息, docs/subscribe.md): the grant ledger and the outbox, inside PocketBase.
 //
 // A grant is one wx.requestSubscribeMessage "accept": WeChat lets the app send that user one message of
