@@ -4,9 +4,10 @@
 // Superusers only (the sidecar); nginx also answers 404 for /pb/api/internal/ (deploy/).
 // Bodies are JSON; answers are JSON, a refusal being {reason, field?} with a 4xx status.
 
-// POST {openid, unionid, create, route} -> {registered, token, user: <view_user_info row>}; 404 when
-// create is false and no user has that openid. route names the public route in the login audit's
-// success row: "refresh-token" (a token for a WeChat code), else "login".
+// POST {openid, unionid, create, route, inviter_promo_code?} -> {registered, token, user: <view_user_info
+// row>}; 404 when create is false and no user has that openid. route names the public route in the login
+// audit's success row: "refresh-token" (a token for a WeChat code), else "login". inviter_promo_code sets
+// a new user's users_parent_id (lib/referral.js: an unknown, own or banned inviter's code is ignored).
 routerAdd("POST", "/api/internal/wechat-login", (e) => {
   const body = e.requestInfo().body;
   const openid = String(body.openid || "");
@@ -16,7 +17,7 @@ routerAdd("POST", "/api/internal/wechat-login", (e) => {
   }
   const result = require(`${__hooks}/lib/wechat_users.js`)
     .login(e.app, openid, String(body.unionid || ""), body.create === true,
-      body.route === "refresh-token" ? "refresh-token" : "login", e);
+      body.route === "refresh-token" ? "refresh-token" : "login", e, String(body.inviter_promo_code || ""));
   return e.json(result.status, result.body);
 }, $apis.requireSuperuserAuth());
 

@@ -66,11 +66,16 @@ class UserService:
 
     # ------------------------------------------------------------ use cases
 
-    def login(self, js_code: str, client: ClientInfo | None = None) -> LoginResult:
-        """Exchange the code for an openid; find the user or create it; a token (one PocketBase request)."""
+    def login(self, js_code: str, client: ClientInfo | None = None, inviter_promo_code: str = "") -> LoginResult:
+        """Exchange the code for an openid; find the user or create it; a token (one PocketBase request).
+
+        inviter_promo_code: the promo code of whoever shared the mini-program, applied when this login registers
+        the user (pb_hooks/lib/referral.js); an unknown, own or banned inviter's code is ignored, never an error."""
         session = self.wechat.code_to_session(js_code)
-        answer = self.pb.internal("POST", "wechat-login", {
-            "openid": session.openid, "unionid": session.unionid, "create": True, "route": "login"}, client)
+        body = {"openid": session.openid, "unionid": session.unionid, "create": True, "route": "login"}
+        if inviter_promo_code:
+            body["inviter_promo_code"] = inviter_promo_code
+        answer = self.pb.internal("POST", "wechat-login", body, client)
         self.openids.remember(answer["user"]["id"], session.openid)
         return LoginResult(bool(answer["registered"]), self.user_info(answer["user"]), answer["token"],
                            bool(answer["info_complete"]))

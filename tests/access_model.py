@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from ops.schema import load_schema
-from tests.helpers import login_through
+from tests.helpers import login_through, route
 
 GUEST, WECHAT, WECHAT2, MANAGER, SUPERUSER = "guest", "wechat", "wechat2", "manager", "superuser"
 ACTORS = (GUEST, WECHAT, WECHAT2, MANAGER, SUPERUSER)
@@ -43,6 +43,9 @@ SAMPLE_BODIES = {
     "tbl_attachments": lambda: {"attachments_remark": "access", "attachments_ocr": "OCR-" + secrets.token_hex(6)},
     "tbl_document": lambda: {"document_title": "access", "document_status": "有效"},
     "view_user_info": VIEW_ONLY,
+    "view_invitee_counts": VIEW_ONLY,
+    "tbl_share_codes": lambda: {"share_user": "access-" + secrets.token_hex(4), "share_page": "pages/index/index",
+                                "share_width": 430},
     "_superusers": lambda: _auth_body(email=f"access-{secrets.token_hex(4)}@example.com"),
     "tbl_login_log": lambda: {"route": "login", "result": "ok"},
     "sys_counters": lambda: {"name": "access-" + secrets.token_hex(4), "value": 1},
@@ -146,6 +149,12 @@ def world(stack, stack_pb):
     for name in SAMPLE_BODIES:
         if name in ("tbl_auth_users", "view_user_info"):
             rows[name], owners[name] = wechat_id, WECHAT
+            continue
+        if name == "view_invitee_counts":  # the wechat user's row, once they brought someone (issue #29)
+            invited = route(stack, "wechat/login", json={"users_wx_code": "access-invitee",
+                                                         "inviter_promo_code": wechat_user["users_promo_code"]})
+            assert invited.status_code == 200 and invited.json()["data"]["user"]["users_parent_id"], invited.text
+            rows[name], owners[name] = wechat_id, None
             continue
         if name == "tbl_attachments":  # WECHAT's own upload
             response = su.call("POST", f"/api/collections/{name}/records",

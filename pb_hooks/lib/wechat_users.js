@@ -52,11 +52,40 @@ function answer(app, user, registered) {
   };
 }
 
+// Creates the WeChat visitor of openid in one transaction: its promo code (a fresh one should it
+// collide), and when inviterCode names a user who may invite (lib/referral.js findInviter: known, not
+// banned) its users_parent_id and the login audit's "invite" row. A bad inviter code is ignored.
+function register(app, openid, unionid, inviterCode, event) {
+  const referral = require(`${__hooks}/lib/referral.js`);
+  return referral.withFreshCode(() => {
+    let user = null;
+    // Reads (the inviter) then writes: the write lock first (lib/write_tx.js says why).
+    require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
+      const inviter = inviterCode ? referral.findInviter(txApp, inviterCode) : null;
+      user = new Record(txApp.findCollectionByNameOrId(USERS));
+      user.load({ openid, unionid, users_idtype: "WeChat", users_type: USER_VISITOR, users_status: USER_ACTIVE });
+      // Nobody logs in with it (password auth is off): a long random secret nobody knows.
+      user.setPassword($security.randomString(40));
+      // One's own code cannot name an inviter: a new user's code is made in this very save.
+      if (inviter && inviter.getString("openid") !== openid) {
+        user.set(referral.PARENT_FIELD, inviter.getString("users_id"));
+      }
+      txApp.save(user);
+      if (user.getString(referral.PARENT_FIELD)) {
+        referral.writeInvite(txApp, event, user, inviter);
+      }
+    });
+    return user;
+  });
+}
+
 // Finds the user of openid, or creates it (when create) as a WeChat visitor. The openid unique
 // index decides a race between two first logins: the loser re-reads and answers the winner.
 // route: the audit's name of the public route ("login" or "refresh-token"); event: the internal
-// route's request event (e.realIP() is the client's, forwarded by the sidecar).
-function login(app, openid, unionid, create, route, event) {
+// route's request event (e.realIP() is the client's, forwarded by the sidecar). inviterCode: the
+// promo code the newcomer's mini-program read from a shared code (register); a returning user's
+// parent never changes by a login.
+function login(app, openid, unionid, create, route, event, inviterCode) {
   let user = findByOpenid(app, openid);
   let registered = false;
   if (user === null) {
@@ -64,11 +93,7 @@ function login(app, openid, unionid, create, route, event) {
       return refusal("user_not_found");
     }
     try {
-      user = new Record(app.findCollectionByNameOrId(USERS));
-      user.load({ openid, unionid, users_idtype: "WeChat", users_type: USER_VISITOR, users_status: USER_ACTIVE });
-      // Nobody logs in with it (password auth is off): a long random secret nobody knows.
-      user.setPassword($security.randomString(40));
-      app.save(user);
+      user = register(app, openid, unionid, inviterCode, event);
       registered = true;
     } catch (err) {
       if (!isUniqueViolation(err, "openid")) {

@@ -5,6 +5,7 @@ from flask import Blueprint, request
 
 from sidecar.audit import audited
 from sidecar.errors import envelope
+from sidecar.limits import INVITER_CODE_MAX_LENGTH
 from sidecar.offload import upload_slot
 from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max_lengths, uploads, users
 from sidecar.routes.inputs import (
@@ -18,9 +19,11 @@ bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
 @bp.post("/login")
 @audited("login")
 def login():
-    """WeChat login, creating the user on first login."""
-    code = required_string(json_object(), "users_wx_code", WX_CODE_MAX_LENGTH)
-    result = users().login(code, client_info())
+    """WeChat login, creating the user on first login (its inviter, when it names one: issue #29)."""
+    body = json_object()
+    code = required_string(body, "users_wx_code", WX_CODE_MAX_LENGTH)
+    inviter = optional_string(body, "inviter_promo_code", INVITER_CODE_MAX_LENGTH)
+    result = users().login(code, client_info(), inviter)
     data = {
         "status": "register_success" if result.registered else "login_success",
         "is_info_complete": result.is_info_complete,

@@ -21,7 +21,10 @@ migrate((app) => {
       "CREATE INDEX `idx_tbl_auth_users_openid_lookup` ON `tbl_auth_users` (`openid`)",
       "CREATE UNIQUE INDEX `idx_tbl_auth_users_users_id` ON `tbl_auth_users` (`users_id`) WHERE users_id != ''",
       "CREATE UNIQUE INDEX `idx_tbl_auth_users_users_phone` ON `tbl_auth_users` (`users_phone`) WHERE users_phone != ''",
-      "CREATE INDEX `idx_tbl_auth_users_company_id` ON `tbl_auth_users` (`company_id`)"
+      "CREATE INDEX `idx_tbl_auth_users_company_id` ON `tbl_auth_users` (`company_id`)",
+      "CREATE UNIQUE INDEX `idx_tbl_auth_users_users_promo_code` ON `tbl_auth_users` (`users_promo_code`) WHERE users_promo_code != ''",
+      "CREATE INDEX `idx_tbl_auth_users_promo_code_lookup` ON `tbl_auth_users` (`users_promo_code`)",
+      "CREATE INDEX `idx_tbl_auth_users_users_parent_id` ON `tbl_auth_users` (`users_parent_id`)"
     ],
     "fields": [
       {
@@ -1120,6 +1123,141 @@ migrate((app) => {
     "viewQuery": "SELECT\n  u.id, u.openid, u.unionid, u.users_convers_id, u.users_id, u.users_idtype, u.users_id_number,\n  u.users_type, u.users_name, u.users_status, u.users_rank_level, u.users_auth_type,\n  u.users_phone, u.users_level, u.users_tag, u.users_picture, u.users_id_pic_a, u.users_id_pic_b,\n  u.users_title_picture, u.company_id, u.users_parent_id, u.users_promo_code, u.usergroups_id,\n  u.created, u.updated,\n  c.id AS company_pb_id, c.company_name, c.company_type, c.company_entity, c.company_usci,\n  c.company_nationality, c.company_nationality_code, c.company_province, c.company_province_code,\n  c.company_city, c.company_city_code, c.company_district, c.company_district_code,\n  c.company_postalcode, c.company_add, c.company_status, c.company_level, c.company_owner_openid,\n  c.company_remark, c.created AS company_created, c.updated AS company_updated,\n  picture.id AS users_picture_pb_id, picture.attachments_link AS users_picture_link,\n  pic_a.id AS users_id_pic_a_pb_id, pic_a.attachments_link AS users_id_pic_a_link,\n  pic_b.id AS users_id_pic_b_pb_id, pic_b.attachments_link AS users_id_pic_b_link,\n  title_picture.id AS users_title_picture_pb_id,\n  title_picture.attachments_link AS users_title_picture_link\nFROM tbl_auth_users u\n  LEFT JOIN tbl_company c ON c.company_id = u.company_id AND u.company_id != ''\n  LEFT JOIN tbl_attachments picture ON picture.attachments_id = u.users_picture AND u.users_picture != ''\n  LEFT JOIN tbl_attachments pic_a ON pic_a.attachments_id = u.users_id_pic_a AND u.users_id_pic_a != ''\n  LEFT JOIN tbl_attachments pic_b ON pic_b.attachments_id = u.users_id_pic_b AND u.users_id_pic_b != ''\n  LEFT JOIN tbl_attachments title_picture ON title_picture.attachments_id = u.users_title_picture AND u.users_title_picture != ''",
     "fields": [],
     "indexes": []
+  },
+  {
+    "id": "pbc_3293720456",
+    "name": "view_invitee_counts",
+    "type": "view",
+    "system": false,
+    "listRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "viewRule": "@request.auth.collectionName = \"tbl_auth_users\" && @request.auth.users_idtype = \"ManagePlatform\"",
+    "createRule": null,
+    "updateRule": null,
+    "deleteRule": null,
+    "viewQuery": "SELECT p.id, p.users_id, p.users_promo_code, p.users_name, COUNT(c.id) AS invitees\nFROM tbl_auth_users p\n  JOIN tbl_auth_users c ON c.users_parent_id = p.users_id AND c.users_parent_id != ''\nGROUP BY p.id",
+    "fields": [],
+    "indexes": []
+  },
+  {
+    "id": "pbc_3953315128",
+    "name": "tbl_share_codes",
+    "type": "base",
+    "system": false,
+    "listRule": null,
+    "viewRule": null,
+    "createRule": null,
+    "updateRule": null,
+    "deleteRule": null,
+    "indexes": [
+      "CREATE UNIQUE INDEX `idx_tbl_share_codes_user_page_width` ON `tbl_share_codes` (`share_user`, `share_page`, `share_width`)"
+    ],
+    "fields": [
+      {
+        "id": "text3208210256",
+        "name": "id",
+        "type": "text",
+        "system": true,
+        "primaryKey": true,
+        "required": true,
+        "min": 15,
+        "max": 15,
+        "pattern": "^[a-z0-9]+$",
+        "autogeneratePattern": "[a-z0-9]{15}",
+        "hidden": false,
+        "presentable": false
+      },
+      {
+        "id": "text810867664",
+        "name": "share_user",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 32,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "text2848832441",
+        "name": "share_page",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 128,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "number91531714",
+        "name": "share_width",
+        "type": "number",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": null,
+        "max": null,
+        "onlyInt": false
+      },
+      {
+        "id": "text1343685431",
+        "name": "share_scene",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 32,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "file1280567474",
+        "name": "share_image",
+        "type": "file",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "maxSelect": 1,
+        "maxSize": 2097152,
+        "mimeTypes": [
+          "image/jpeg",
+          "image/png"
+        ],
+        "thumbs": [],
+        "protected": false
+      },
+      {
+        "id": "autodate2990389176",
+        "name": "created",
+        "type": "autodate",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "onCreate": true,
+        "onUpdate": false
+      },
+      {
+        "id": "autodate3332085495",
+        "name": "updated",
+        "type": "autodate",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "onCreate": true,
+        "onUpdate": true
+      }
+    ]
   },
   {
     "id": "pbc_1036550873",

@@ -1,0 +1,95 @@
+// Promo codes (推广码) and who brought whom (issue #29): a code for every user, made when the user is
+// created and never changed; a newcomer's inviter, taken from the login that registers them only.
+// Loaded with require() from the handlers (pb_hooks/referral.pb.js, lib/wechat_users.js) and the
+// back-fill migration (pb_migrations/*_promo_codes.js).
+
+// -- the facts of this module, in one block (to move into vocabulary.yaml with issue #27) --
+const USERS = "tbl_auth_users";
+const SHARE_CODES = "tbl_share_codes";
+const PROMO_CODE_FIELD = "users_promo_code";
+const PARENT_FIELD = "users_parent_id";
+// Digits and capitals without the look-alikes 0/O, 1/I/L: a code read aloud or typed from a poster
+// is the code. 31 symbols, 8 of them: 31^8 ~ 8.5e11 codes; the unique index decides any collision.
+const PROMO_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+const PROMO_LENGTH = 8;
+// What an inviter code may look like before it is looked up (a WeChat scene is at most 32 characters;
+// ours are at most 16 of 0-9A-Za-z): anything else is ignored without a query.
+const INVITER_SHAPE = /^[0-9A-Za-z]{1,16}$/;
+// Saves retried when a new code collides with an existing one (the unique index refuses the save).
+const MAX_ATTEMPTS = 5;
+// The login audit's row for a registration that names its inviter (tbl_login_log.route).
+const INVITE_ROUTE = "invite";
+
+function newPromoCode() {
+  return $security.randomStringWithAlphabet(PROMO_LENGTH, PROMO_ALPHABET);
+}
+
+// Gives record a promo code when it has none (any create: our login, the dashboard, imports).
+function assign(record) {
+  if (!record.getString(PROMO_CODE_FIELD)) {
+    record.set(PROMO_CODE_FIELD, newPromoCode());
+  }
+}
+
+// Whether err is the unique index refusing a promo code that another user holds.
+function isCollision(err) {
+  const text = String(err);
+  return text.includes(PROMO_CODE_FIELD) && /unique/i.test(text);
+}
+
+// Runs save() until its promo code does not collide (a fresh code each time, at most MAX_ATTEMPTS);
+// save(attempt) must build the record anew or clear its code. Any other error is thrown as it is.
+function withFreshCode(save) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return save(attempt);
+    } catch (err) {
+      if (attempt >= MAX_ATTEMPTS || !isCollision(err)) {
+        throw err;
+      }
+    }
+  }
+}
+
+// The user whose promo code is `code` and who may be named as an inviter (not banned); null for
+// anything else: an empty or odd value, an unknown code, a banned user. Codes are matched without
+// regard to case (they hold capitals only), so a code typed in lower case still counts.
+function findInviter(app, code) {
+  const value = String(code || "").trim();
+  if (!INVITER_SHAPE.test(value)) {
+    return null;
+  }
+  let inviter;
+  try {
+    inviter = app.findFirstRecordByData(USERS, PROMO_CODE_FIELD, value.toUpperCase());
+  } catch (_) {
+    return null;
+  }
+  return require(`${__hooks}/lib/wechat_users.js`).isBanned(inviter) ? null : inviter;
+}
+
+// The login audit's "invite" row for user, brought by inviter: in the transaction that created user.
+function writeInvite(txApp, event, user, inviter) {
+  require(`${__hooks}/lib/login_log.js`).write(txApp, {
+    route: INVITE_ROUTE, openid: user.getString("openid"), userId: user.id, ip: event.realIP(),
+    userAgent: event.requestInfo().headers["user_agent"], result: "ok", status: 200,
+    reason: `invited by ${inviter.getString("users_id")} (promo code ${inviter.getString(PROMO_CODE_FIELD)})`,
+  });
+}
+
+// Back-fills a code for every user without one (the data migration); returns how many got one.
+function backfill(app) {
+  const users = app.findRecordsByFilter(USERS, `${PROMO_CODE_FIELD} = ''`, "", 0, 0);
+  for (const user of users) {
+    withFreshCode(() => {
+      user.set(PROMO_CODE_FIELD, newPromoCode());
+      app.save(user);
+    });
+  }
+  return users.length;
+}
+
+module.exports = {
+  USERS, SHARE_CODES, PROMO_CODE_FIELD, PARENT_FIELD, PROMO_ALPHABET, PROMO_LENGTH, INVITE_ROUTE,
+  assign, isCollision, withFreshCode, findInviter, writeInvite, backfill,
+};
