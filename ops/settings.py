@@ -139,6 +139,15 @@ SETTINGS: tuple[Setting, ...] = (
             "{reason}) and `company_status` ({company_name}, {company_status}, {time}). A name left out is not sent; "
             "empty: none (dev mode: two sample templates of the dev stub). A malformed value stops the start",
             WECHAT, (STACK, SIDECAR, POCKETBASE), default_doc="empty (dev mode: samples)", example=""),
+    Setting("SHARE_PAGES", "pages/index/index", "the mini-program pages a share code (`POST /pb/api/wechat/share-code`, "
+            "docs/share.md) may open, page paths without a leading `/` separated by commas; the first is the default",
+            WECHAT, (SIDECAR,)),
+    Setting("SHARE_ENV_VERSION", "release", "the version of the mini-program a share code opens: `release`, `trial` "
+            "or `develop` (wxacode.getUnlimited's env_version)", WECHAT, (SIDECAR,),
+            forms=Forms(off=(), pattern="(release|trial|develop)", described="release, trial or develop")),
+    Setting("SHARE_CHECK_PATH", "true", "`true`: WeChat makes a share code only for a page of the published "
+            "mini-program (41030 otherwise); `false`: for any page (before the first release)", WECHAT, (SIDECAR,),
+            kind="bool"),
     # The default is the sidecar's (make run computes it from HTTP_PORT).
     Setting("PUBLIC_BASE_URL", "http://localhost:8080", "the URL clients use (no trailing slash): file URLs in "
             "UserInfo start with it, PocketBase's appURL is it + `/pb`. Unset in dev mode, file URLs use the host "

@@ -17,6 +17,7 @@ from sidecar.moderation import ModerationService
 from sidecar.openids import Openids
 from sidecar.pocketbase import PocketBaseGateway
 from sidecar.requestlog import init_request_log
+from sidecar.share import ShareService, ShareSettings
 from sidecar.subscribe import SubscribeService
 from sidecar.subscribe_templates import parse_templates
 from sidecar.uploads import UploadService
@@ -62,6 +63,9 @@ def create_app(config: Config | None = None) -> Flask:
                                               token_leeway=config.TOKEN_LEEWAY_SECONDS)
     app.extensions["accounts"] = AccountService(pocketbase)
     app.extensions["subscribe"] = SubscribeService(pocketbase, parse_templates(config.SUBSCRIBE_TEMPLATES))
+    app.extensions["share"] = ShareService(
+        pocketbase, wechat, ShareSettings(config.share_pages, config.share_env_version, config.SHARE_CHECK_PATH),
+        config.PUBLIC_BASE_URL, token_leeway=config.TOKEN_LEEWAY_SECONDS)
 
     from sidecar.routes import docs, index, subscribe, system, wechat as wechat_routes
     app.register_blueprint(wechat_routes.bp)

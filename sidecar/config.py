@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import field, fields, make_dataclass
 
-from ops.settings import SETTINGS, SIDECAR
+from ops.settings import SETTINGS, SIDECAR, SettingError, parse
 from sidecar.cors import parse_origins
 from sidecar.subscribe_templates import parse_templates
 from sidecar.wechat.push import aes_key_bytes
@@ -75,6 +75,14 @@ class _ConfigBehaviour:
             raise ConfigError("setting FILE_URLS_FROM_HOST is for dev mode only (WECHAT_DEV_STUB)")
         if self.CONTENT_SECURITY.lower() not in ("on", "off"):
             raise ConfigError("setting CONTENT_SECURITY must be on or off")
+        if not self.share_pages:
+            raise ConfigError("setting SHARE_PAGES needs at least one page path")
+        if any(page.startswith("/") or "?" in page for page in self.share_pages):
+            raise ConfigError("setting SHARE_PAGES: page paths have no leading / and no query")
+        try:
+            parse("SHARE_ENV_VERSION", self.SHARE_ENV_VERSION)
+        except SettingError as exc:
+            raise ConfigError(str(exc)) from None
         if self.WECHAT_PUSH_AES_KEY:
             try:
                 aes_key_bytes(self.WECHAT_PUSH_AES_KEY)
@@ -86,6 +94,16 @@ class _ConfigBehaviour:
         except ValueError as exc:
             raise ConfigError(f"setting SUBSCRIBE_TEMPLATES: {exc}") from None
         return self
+
+    @property
+    def share_pages(self) -> tuple[str, ...]:
+        """SHARE_PAGES as a tuple of page paths, the default first."""
+        return tuple(page.strip() for page in self.SHARE_PAGES.split(",") if page.strip())
+
+    @property
+    def share_env_version(self) -> str:
+        """SHARE_ENV_VERSION as WeChat takes it (release, trial or develop)."""
+        return parse("SHARE_ENV_VERSION", self.SHARE_ENV_VERSION)[0]
 
     @property
     def content_security(self) -> bool:

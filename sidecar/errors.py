@@ -12,7 +12,8 @@ from sidecar.pocketbase import (
     PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseRefusal, PocketBaseUnavailable,
 )
 from sidecar.wechat import (
-    ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC,
+    ERR_CODE_USED, ERR_INVALID_CODE, ERR_INVALID_PAGE, ERR_QUOTA, ERR_RISKY_USER, GET_PHONE_NUMBER, GET_UNLIMITED,
+    JSCODE2SESSION, MEDIA_CHECK_ASYNC,
     MSG_SEC_CHECK, PushMalformed, PushRefused, PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected,
     WeChatError, WeChatRateLimited, WeChatUnavailable,
 )
@@ -89,6 +90,8 @@ WECHAT_ANSWERS = {
     (WeChatCodeRejected, JSCODE2SESSION, ERR_RISKY_USER): (400, "该微信账号存在风险,暂无法登录"),
     (WeChatCodeRejected, GET_PHONE_NUMBER, ERR_RISKY_USER): (400, "该微信账号存在风险,暂无法获取手机号"),
     (WeChatCodeRejected, GET_PHONE_NUMBER, None): (400, "手机号授权 code 无效或已过期"),
+    (WeChatCodeRejected, GET_UNLIMITED, ERR_INVALID_PAGE): (400, "小程序页面不存在或小程序尚未发布"),
+    (WeChatError, GET_UNLIMITED, ERR_QUOTA): (429, "小程序码生成过于频繁,请稍后再试"),
     (WeChatRateLimited, None, None): (429, "微信接口调用过于频繁,请稍后再试"),
     (WeChatUnavailable, None, None): (503, "微信服务暂不可用,请稍后再试"),
     (WeChatError, None, None): (502, "微信服务异常,请稍后再试"),

@@ -10,6 +10,12 @@ shapes, so the sidecar talks to it exactly as it talks to https://api.weixin.qq.
   picture verdict it pushes to the stack's push route: markers and pushes in security.py
 - ``POST /cgi-bin/message/subscribe/send?access_token=T`` (subscribe messages): markers for 43101 and system
   errors in subscribe.py; ``GET /__stub/subscribe-messages`` shows what it was asked to send
+- ``POST /wxa/getwxacodeunlimit`` with JSON ``{scene, page, width, check_path, env_version, is_hyaline}``: a real
+  QR code of the scene (segno), ``width`` pixels square, JPEG (PNG with a transparent background when
+  ``is_hyaline``). Errors: a scene that is not 1-32 of WeChat's characters 40169; a bad page, width or
+  env_version 40097; a page with a segment ``fail-<errcode>`` that errcode (``pages/fail-41030/index``,
+  ``pages/fail-45009/index``, ``pages/fail-40001/index``); a segment ``slow-<seconds>`` sleeps first; a segment
+  ``unpublished`` 41030 unless ``check_path`` is false (a page not in the released mini-program)
 
 Code conventions (the same table is in docs/operations.md, section "WeChat dev stub"). The rules apply to
 the login code (``js_code``) and to the phone code (``code``); the first matching rule wins:
@@ -35,7 +41,7 @@ any other phone code          errcode 40029 (invalid code)
 
 Credentials: a wrong ``appid`` answers errcode 40013, a wrong ``secret`` 40125. Access tokens are
 ``stub-token-<n>``; ``stable_token`` returns the current valid one unless ``force_refresh`` is true or
-there is none. A phone call with any token but the current valid one answers 40001.
+there is none. A phone, content security or wxacode call with any token but the current valid one answers 40001.
 
 Control endpoints for tests: ``POST /__stub/expire-token`` (the current token becomes invalid),
 ``GET /__stub/stats`` (calls per endpoint), ``POST /__stub/reset``. In process the same is

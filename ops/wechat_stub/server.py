@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from ops.wechat_stub.answers import (
-    DEFAULT_APPID, DEFAULT_SECRET, GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN,
-    SUBSCRIBE_SEND, StubAnswer, WeChatAnswers, wechat_error,
+    DEFAULT_APPID, DEFAULT_SECRET, GET_PHONE_NUMBER, GET_UNLIMITED, JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK,
+    STABLE_TOKEN, SUBSCRIBE_SEND, StubAnswer, WeChatAnswers, wechat_error,
 )
 from ops.wechat_stub.security import PushTarget
 
@@ -148,9 +148,10 @@ class StubRequestHandler(BaseHTTPRequestHandler):
                 body = self._read_json()
                 self._send_json(stub.stable_token(body) if body is not None else wechat_error(47001))
             elif route in (("POST", GET_PHONE_NUMBER), ("POST", MSG_SEC_CHECK), ("POST", MEDIA_CHECK_ASYNC),
-                           ("POST", SUBSCRIBE_SEND)):
+                           ("POST", SUBSCRIBE_SEND), ("POST", GET_UNLIMITED)):
                 answer = {GET_PHONE_NUMBER: stub.get_phone_number, MSG_SEC_CHECK: stub.msg_sec_check,
-                          MEDIA_CHECK_ASYNC: stub.media_check_async, SUBSCRIBE_SEND: stub.subscribe_send}[parts.path]
+                          MEDIA_CHECK_ASYNC: stub.media_check_async, SUBSCRIBE_SEND: stub.subscribe_send,
+                          GET_UNLIMITED: stub.get_unlimited}[parts.path]
                 body = self._read_json()
                 self._send_json(answer(query, body) if body is not None else wechat_error(47001))
             elif route == ("POST", "/__stub/expire-token"):

@@ -21,6 +21,11 @@ const FORMS = {
     pattern: "1|on|true|yes",
     forms: "1 (on) or 0 (off)",
   },
+  SHARE_ENV_VERSION: {
+    off: [],
+    pattern: "(release|trial|develop)",
+    forms: "release, trial or develop",
+  },
   RATE_LIMITS: {
     off: ["off", "none", "0", "false", "no"],
     pattern: "0*([1-9][0-9]*)r/([sm])(?:[ \\t]*,[ \\t]*burst[ \\t]*=[ \\t]*([0-9]+))?",

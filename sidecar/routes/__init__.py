@@ -6,6 +6,7 @@ from flask import current_app
 from sidecar.limits import WX_CODE_MAX_LENGTH  # noqa: F401 - the name routes/wechat.py and system.py import
 from sidecar.accounts import AccountService
 from sidecar.moderation import ModerationService
+from sidecar.share import ShareService
 from sidecar.uploads import UploadService
 from sidecar.users import UserService
 
@@ -33,3 +34,8 @@ def moderation() -> ModerationService:
 def uploads() -> UploadService:
     """The app's upload service."""
     return current_app.extensions["uploads"]
+
+
+def shares() -> ShareService:
+    """The app's share code service."""
+    return current_app.extensions["share"]

@@ -7,11 +7,12 @@ from sidecar.audit import audited
 from sidecar.errors import envelope
 from sidecar.limits import INVITER_CODE_MAX_LENGTH
 from sidecar.offload import upload_slot
-from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max_lengths, uploads, users
+from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max_lengths, shares, uploads, users
 from sidecar.routes.inputs import (
     bearer_token, client_info, json_object, optional_string, required_string, uploaded_file, visible_string,
 )
 from sidecar.domain import DISPLAYED_FIELDS
+from sidecar.share import PAGE_MAX_LENGTH, share_width
 
 bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
 
@@ -51,6 +52,16 @@ def upload():
         data, filename = uploaded_file(uploads().max_bytes)
         attachment = uploads().upload(token, data, filename, client_info())
     return envelope(200, "上传成功", {"attachment": attachment})
+
+
+@bp.post("/share-code")
+def share_code():
+    """The bearer's mini-program code (小程序码) of a page, carrying their promo code: made once, then served."""
+    token = bearer_token(required=True)
+    body = json_object()
+    page = shares().page(optional_string(body, "page", PAGE_MAX_LENGTH))
+    width = share_width(body.get("width"))
+    return envelope(200, "获取成功", shares().share_code(token, page, width, client_info()))
 
 
 @bp.post("/logout")

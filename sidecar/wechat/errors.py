@@ -14,6 +14,7 @@ log = logging.getLogger("sidecar.wechat")
 JSCODE2SESSION, GET_PHONE_NUMBER, STABLE_TOKEN = "jscode2session", "getuserphonenumber", "stable_token"
 MSG_SEC_CHECK, MEDIA_CHECK_ASYNC = "msg_sec_check", "media_check_async"
 SUBSCRIBE_SEND = "subscribe_send"
+GET_UNLIMITED = "getwxacodeunlimit"
 
 ERR_INVALID_CODE = 40029
 ERR_CODE_USED = 40163

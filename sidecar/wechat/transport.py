@@ -97,17 +97,22 @@ class WeChatTransport:
         if self._owns_session:
             self._session.close()
 
-    def call_with_token(self, endpoint: str, path: str, body: dict, users_fault: Container[int]) -> dict:
+    def call_with_token(self, endpoint: str, path: str, body: dict, users_fault: Container[int],
+                        media: bool = False) -> dict | bytes:
         """POST body to path with the access_token; the answer, its errcode 0. A token WeChat rejects is renewed
         once (WeChat refused it before reading the body, so a single-use code in it is still unused); a non-zero
-        errcode raises (users_fault: the errcodes that are about the user's input, WeChatCodeRejected)."""
+        errcode raises (users_fault: the errcodes that are about the user's input, WeChatCodeRejected).
+
+        media: the endpoint answers a file's bytes on success and JSON only on failure (wxacode): the bytes are
+        the answer then."""
         # UTF-8 as it is, not \u escapes: msg_sec_check is known to misjudge escaped text (WeChat's forum).
         payload = json.dumps(body, ensure_ascii=False).encode()
 
-        def ask(token: str) -> tuple[dict, int]:
+        def ask(token: str) -> tuple[dict | bytes, int]:
             data = self._call(endpoint, "POST", path, params={"access_token": token}, data=payload,
-                              headers={"Content-Type": "application/json; charset=utf-8"}, users_fault=users_fault)
-            return data, errcode_of(endpoint, data)
+                              headers={"Content-Type": "application/json; charset=utf-8"}, users_fault=users_fault,
+                              media=media)
+            return data, 0 if isinstance(data, bytes) else errcode_of(endpoint, data)
 
         token = self._access_token()
         data, errcode = ask(token)
@@ -161,9 +166,12 @@ class WeChatTransport:
             raise malformed(endpoint)
         return token, float(expires_in)
 
-    def _call(self, endpoint: str, method: str, path: str, users_fault: Container[int] = (), **kwargs: Any) -> dict:
+    def _call(self, endpoint: str, method: str, path: str, users_fault: Container[int] = (), media: bool = False,
+              **kwargs: Any) -> dict | bytes:
         """Send one request and return its JSON object; transport and HTTP failures raise WeChatError. An errcode
-        in users_fault (the user's input refused: a refusal, not a failure) is left to the request's log line."""
+        in users_fault (the user's input refused: a refusal, not a failure) is left to the request's log line.
+
+        media: a body that is not JSON (it does not start with "{") is the answer, as bytes."""
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -180,6 +188,9 @@ class WeChatTransport:
             log.warning("wechat %s failed: http_status=%d elapsed_ms=%d", endpoint, response.status_code,
                         _ms(started))
             raise WeChatError(endpoint)
+        if media and not response.content.lstrip()[:1] == b"{":
+            log.debug("wechat %s ok bytes=%d elapsed_ms=%d", endpoint, len(response.content), _ms(started))
+            return response.content
         try:
             data = response.json()
         except ValueError:

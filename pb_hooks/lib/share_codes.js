@@ -1,0 +1,136 @@
+// Share codes (issue #29): the data work of the sidecar's POST /pb/api/wechat/share-code
+// (pb_hooks/share.pb.js). A tbl_share_codes record per user, page and width holds the mini-program code
+// image WeChat made. Before WeChat is asked, the asker claims the record (created without an image; the
+// unique index lets one claim win), so concurrent requests for one code ask WeChat once: the others wait
+// for the image. A claim whose asker vanished (a crash, a timeout) is taken over after CLAIM_MS.
+
+const SHARE_CODES = require(`${__hooks}/lib/referral.js`).SHARE_CODES;
+// Longer than the sidecar's longest WeChat call (its timeout, a token renewal and the retry).
+const CLAIM_MS = 30 * 1000;
+
+function findCode(app, userId, page, width) {
+  try {
+    return app.findFirstRecordByFilter(SHARE_CODES,
+      "share_user = {:user} && share_page = {:page} && share_width = {:width}", { user: userId, page, width });
+  } catch (_) {
+    return null;
+  }
+}
+
+// PocketBase's datetime text ("2026-01-02 03:04:05.678Z") as milliseconds since the epoch.
+function millis(text) {
+  return Date.parse(String(text).replace(" ", "T"));
+}
+
+function fresh(record) {
+  return Date.now() - millis(record.getString("updated")) < CLAIM_MS;
+}
+
+// The state of the token user's code of page and width: {state: "ready", share, promo_code} (stored),
+// {state: "pending"} (another request is asking WeChat), or {state: "claimed", claim: <record id>,
+// promo_code} (this request asks WeChat, then stores or releases). A refusal of the token as
+// lib/wechat_users.js tokenUser gives it (401, 403 for a banned user).
+function lookup(app, token, page, width) {
+  const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(app, token, false);
+  if (found.refusal) {
+    return found.refusal;
+  }
+  const user = found.user;
+  const stored = findCode(app, user.id, page, width);
+  if (stored && stored.getString("share_image")) {
+    return { status: 200, body: { state: "ready", share: stored, promo_code: user.getString("users_promo_code") } };
+  }
+  if (stored && fresh(stored)) {
+    return { status: 200, body: { state: "pending" } };
+  }
+  return claim(app, user.id, page, width);
+}
+
+// Claims the code in a write transaction (one at a time: a second claimer sees the first's record).
+function claim(app, userId, page, width) {
+  const referral = require(`${__hooks}/lib/referral.js`);
+  let answer = null;
+  try {
+    require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
+      const user = txApp.findRecordById(referral.USERS, userId);
+      if (!user.getString(referral.PROMO_CODE_FIELD)) {  // registered before the back-fill ran: one now
+        referral.assign(user);
+        txApp.save(user);
+      }
+      let record = findCode(txApp, userId, page, width);
+      if (record && (record.getString("share_image") || fresh(record))) {
+        answer = { status: 200, body: { state: "pending" } };
+        return;
+      }
+      if (!record) {
+        record = new Record(txApp.findCollectionByNameOrId(SHARE_CODES));
+        record.load({ share_user: userId, share_page: page, share_width: width });
+      }
+      record.set("share_scene", user.getString(referral.PROMO_CODE_FIELD));
+      txApp.save(record);  // a stale claim taken over: its `updated` is now
+      answer = { status: 200, body: { state: "claimed", claim: record.id, promo_code: record.getString("share_scene") } };
+    });
+  } catch (err) {
+    if (!/unique/i.test(String(err))) {
+      throw err;
+    }
+    answer = { status: 200, body: { state: "pending" } };
+  }
+  return answer;
+}
+
+// The claim's image stored: e's multipart body holds token, claim and the image in the part `image`.
+// Answers {share: <record>}; 409 share_claim_lost when the claim is gone or not the token user's.
+function store(e) {
+  const form = e.requestInfo().body;
+  let files;
+  try {
+    files = e.findUploadedFiles("image");
+  } catch (_) {
+    files = [];
+  }
+  if (files.length !== 1) {
+    return { status: 400, body: { reason: "file_missing", field: "image" } };
+  }
+  let answer = null;
+  require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
+    const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(txApp, form.token, false);
+    if (found.refusal) {
+      answer = found.refusal;
+      return;
+    }
+    let record = null;
+    try {
+      record = txApp.findRecordById(SHARE_CODES, String(form.claim || ""));
+    } catch (_) {
+      record = null;
+    }
+    if (!record || record.getString("share_user") !== found.user.id || record.getString("share_image")) {
+      answer = { status: 409, body: { reason: "share_claim_lost" } };
+      return;
+    }
+    record.set("share_image", files[0]);
+    txApp.save(record);
+    answer = { status: 200, body: { share: record } };
+  });
+  return answer;
+}
+
+// Gives up the token user's claim (WeChat refused or failed): the record goes, nothing is stored.
+function release(app, token, claimId) {
+  const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(app, token, false);
+  if (found.refusal) {
+    return found.refusal;
+  }
+  try {
+    const record = app.findRecordById(SHARE_CODES, String(claimId || ""));
+    if (record.getString("share_user") === found.user.id && !record.getString("share_image")) {
+      app.delete(record);
+    }
+  } catch (_) {
+    // already gone
+  }
+  return { status: 200, body: { result: "ok" } };
+}
+
+module.exports = { SHARE_CODES, CLAIM_MS, lookup, store, release };

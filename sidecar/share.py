@@ -1,0 +1,109 @@
+"""Share codes (issue #29): the mini-program code (小程序码) that carries a user's promo code, made once by WeChat
+per user, page and width and served from then on as a public file.
+
+POST /pb/api/wechat/share-code asks PocketBase first (pb_hooks/lib/share_codes.js): a stored code is answered at
+once; otherwise one request claims it and asks WeChat (wechat/wxacode.py) while concurrent ones for the same code
+wait for the image, so WeChat is asked once and two images are never stored. WeChat's refusal releases the claim:
+nothing is stored, and the error is the route's envelope (sidecar/errors.py).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from sidecar.errors import BadRequest, ServiceUnavailable, Unauthorized
+from sidecar.fileurls import file_url
+from sidecar.pocketbase import ClientInfo, MultipartBody, PocketBaseGateway
+from sidecar.users import call_internal, token_may_be_valid
+from sidecar.wechat import WeChatClient
+from sidecar.wechat.wxacode import WIDTH_DEFAULT, WIDTH_MAX, WIDTH_MIN
+
+# How long a request waits for another one's claim to bring the image (longer than the claimer's WeChat call:
+# WECHAT_TIMEOUT, a token renewal and the retry), and how often it looks.
+CLAIM_WAIT_SECONDS = 20.0
+CLAIM_POLL_SECONDS = 0.2
+# The longest page path taken (tbl_share_codes.share_page in schema.yaml).
+PAGE_MAX_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class ShareSettings:
+    """SHARE_PAGES (the default first), SHARE_ENV_VERSION and SHARE_CHECK_PATH (ops/settings.py)."""
+
+    pages: tuple[str, ...]
+    env_version: str = "release"
+    check_path: bool = True
+
+
+def share_width(value: object) -> int:
+    """The body's width: WIDTH_DEFAULT when absent or null, else a whole number of WIDTH_MIN..WIDTH_MAX (400 naming
+    width otherwise; wxacode.getUnlimited's range)."""
+    if value is None:
+        return WIDTH_DEFAULT
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
+            or not WIDTH_MIN <= value <= WIDTH_MAX:
+        raise BadRequest(f"width 必须是 {WIDTH_MIN} 到 {WIDTH_MAX} 之间的整数", {"field": "width"})
+    return int(value)
+
+
+class ShareService:
+    """A user's share code: stored once per (user, page, width), made by WeChat the first time."""
+
+    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, settings: ShareSettings, public_base_url: str,
+                 token_leeway: float = 0, sleep: Callable[[float], None] = time.sleep):
+        self.pb = pb
+        self.wechat = wechat
+        self.settings = settings
+        self.public_base_url = public_base_url.rstrip("/")
+        self.token_leeway = token_leeway
+        self._sleep = sleep  # gevent's under gunicorn (monkey-patched): a waiting request blocks nobody
+
+    def page(self, requested: str) -> str:
+        """The page a code opens: requested, which must be one of SHARE_PAGES (400 naming page), or the first."""
+        if not requested:
+            return self.settings.pages[0]
+        if requested not in self.settings.pages:
+            raise BadRequest("page 不是可分享的页面", {"field": "page", "pages": list(self.settings.pages)})
+        return requested
+
+    def share_code(self, bearer: str, page: str, width: int, client: ClientInfo | None = None) -> dict:
+        """{promo_code, scene, page, width, url} of the bearer's code for page and width; the token's 401, the ban's
+        403, WeChat's errors (nothing stored), 503 when another request's claim brings no image in time."""
+        if not token_may_be_valid(bearer, self.token_leeway):
+            raise Unauthorized()
+        deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+        request = {"token": bearer, "page": page, "width": width}
+        while True:
+            found = call_internal(self.pb, "POST", "share-code", request, client)
+            if found["state"] == "ready":
+                return self.answer(found["share"], found["promo_code"])
+            if found["state"] == "claimed":
+                return self.make(bearer, found["claim"], found["promo_code"], page, width, client)
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable("小程序码生成中,请稍后再试")
+            self._sleep(CLAIM_POLL_SECONDS)
+
+    def make(self, bearer: str, claim: str, promo_code: str, page: str, width: int,
+             client: ClientInfo | None) -> dict:
+        """Ask WeChat for the claimed code and store it; on any failure the claim is released (nothing stored)."""
+        try:
+            code = self.wechat.get_unlimited(promo_code, page, width, check_path=self.settings.check_path,
+                                             env_version=self.settings.env_version)
+            body = MultipartBody(fields={"token": bearer, "claim": claim}, file_field="image",
+                                 file_name=f"share.{code.extension}", file_type=code.mime, file_data=code.data)
+            stored = call_internal(self.pb, "POST", "share-code-store", body, client)["share"]
+        except Exception:
+            try:
+                call_internal(self.pb, "POST", "share-code-release", {"token": bearer, "claim": claim}, client)
+            except Exception:  # noqa: BLE001 - the claim then expires by itself (lib/share_codes.js CLAIM_MS)
+                pass
+            raise
+        return self.answer(stored, promo_code)
+
+    def answer(self, record: dict, promo_code: str) -> dict:
+        """The route's data for a stored tbl_share_codes record: its image's public URL names nothing but the
+        collection, the record and the file's random name."""
+        files = f"{self.public_base_url}/pb/api/files/{record['collectionId']}"
+        return {"promo_code": promo_code, "scene": record["share_scene"], "page": record["share_page"],
+                "width": int(record["share_width"]), "url": file_url(files, record["id"], record["share_image"])}
