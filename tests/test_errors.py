@@ -15,7 +15,7 @@ from sidecar.pocketbase import (
     PocketBaseError, PocketBaseFailed, PocketBaseFault, PocketBaseRefusal, PocketBaseUnavailable,
 )
 from sidecar.wechat import (
-    GET_PHONE_NUMBER, JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN, PushMalformed,
+    GET_PHONE_NUMBER, GET_UNLIMITED, JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN, PushMalformed,
     PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected, WeChatError,
     WeChatRateLimited, WeChatUnavailable,
 )
@@ -202,6 +202,10 @@ WECHAT_TABLE = [
     (WeChatError(MEDIA_CHECK_ASYNC, -1), 503, "图片安全检查暂不可用,请稍后再试"),
     (WeChatUnavailable(MEDIA_CHECK_ASYNC), 503, "图片安全检查暂不可用,请稍后再试"),
     (WeChatRateLimited(MEDIA_CHECK_ASYNC, 45011), 503, "图片安全检查暂不可用,请稍后再试"),
+    # A share code (wxacode.getUnlimited): the page's 41030 is the caller's choice, 45009 its quota.
+    (WeChatCodeRejected(GET_UNLIMITED, 41030, "invalid page"), 400, "小程序页面不存在或小程序尚未发布"),
+    (WeChatError(GET_UNLIMITED, 45009), 429, "小程序码生成过于频繁,请稍后再试"),
+    (WeChatError(GET_UNLIMITED, 40001), 502, "微信服务异常,请稍后再试"),
 ]
 
 

@@ -186,7 +186,8 @@ def test_stats_count_calls_per_endpoint_and_reset_clears_them(stub):
     stats = requests.get(stub.url + "/__stub/stats", timeout=5).json()
     assert stats["calls"] == {"/sns/jscode2session": 2, "/cgi-bin/stable_token": 1,
                               "/wxa/business/getuserphonenumber": 1, "/wxa/msg_sec_check": 0,
-                              "/wxa/media_check_async": 0, "/cgi-bin/message/subscribe/send": 0}
+                              "/wxa/media_check_async": 0, "/cgi-bin/message/subscribe/send": 0,
+                              "/wxa/getwxacodeunlimit": 0}
     assert stats == stub.stats()
     assert requests.post(stub.url + "/__stub/reset", timeout=5).status_code == 200
     assert set(stub.stats()["calls"].values()) == {0}
