@@ -63,6 +63,8 @@ export interface WxLike {
   getStorageSync(key: string): unknown;
   setStorageSync(key: string, value: string | boolean): void;
   removeStorageSync(key: string): void;
+  /** Read by client.inviterPromoCode() when given no options. */
+  getLaunchOptionsSync?(): LaunchOrPageOptions;
 }
 
 export interface ClientOptions {
@@ -137,7 +139,9 @@ export interface UserInfo {
   users_title_picture_url?: string;
   openid?: string;
   company_id?: string;
+  /** The users_id of whoever brought the user (set at registration only: login's inviterPromoCode). */
   users_parent_id?: string;
+  /** The user's promo code (推广码): made at registration, never changing; what their share codes carry. */
   users_promo_code?: string;
   usergroups_id?: string;
   company?: CompanyInfo | null;
@@ -178,6 +182,38 @@ export interface Attachment {
   attachments_status: string;
   /** The file's URL, exactly as UserInfo's *_url fields give it. */
   url: string;
+}
+
+/** login()'s options (issue #29). */
+export interface LoginOptions {
+  /** The promo code of whoever shared the mini-program (client.inviterPromoCode()); applied at registration only. */
+  inviterPromoCode?: string;
+}
+
+/** shareCode()'s options: the page (one of the server's SHARE_PAGES; default its first) and width in px. */
+export interface ShareCodeOptions {
+  page?: string;
+  /** 280-1280; default 430 (wxacode.getUnlimited's). */
+  width?: number;
+}
+
+/** What POST /api/wechat/share-code resolves: the user's mini-program code (小程序码). */
+export interface ShareCode {
+  promo_code: string;
+  /** The code's scene (the promo code): what the opened page reads as options.scene. */
+  scene: string;
+  page: string;
+  width: number;
+  /** The image (JPEG or PNG), public by design: for <image src> or wx.previewImage. */
+  url: string;
+}
+
+/** wx.getLaunchOptionsSync()'s answer ({query, scene: <number>}) or a page's onLoad options (the query). */
+export interface LaunchOrPageOptions {
+  query?: Record<string, string>;
+  scene?: string | number;
+  inviter_promo_code?: string;
+  [key: string]: unknown;
 }
 
 /** What logout and closeAccount resolve. */
@@ -327,7 +363,7 @@ export interface Client {
    * wx.login, then POST /api/wechat/login (registers on first login); stores the token. The one way back
    * after logout() or closeAccount(): it removes the signed-out marker.
    */
-  login(): Promise<LoginResult>;
+  login(options?: LoginOptions): Promise<LoginResult>;
   /** Incremental profile update; profile({}) reads the current user. */
   profile(fields?: ProfileFields): Promise<UserInfo>;
   /** The code of <button open-type="getPhoneNumber"> becomes the user's phone. */
@@ -348,6 +384,10 @@ export interface Client {
   logout(): Promise<AccountActionData>;
   /** Close the account (the user record is deleted); once done, signed out as after logout(). */
   closeAccount(): Promise<AccountActionData>;
+  /** The user's mini-program code of a page, made once by WeChat and stored; rejects with WeChat's errors worded. */
+  shareCode(options?: ShareCodeOptions): Promise<ShareCode>;
+  /** inviterPromoCode(options), by default of wx.getLaunchOptionsSync(). */
+  inviterPromoCode(options?: LaunchOrPageOptions): string;
   /** PocketBase's records API of a collection the client knows (a TypeError at once for any other name). */
   collection(name: 'tbl_company'): RecordService<CompanyRecord>;
   collection(name: 'tbl_attachments'): RecordService<AttachmentRecord>;
@@ -403,3 +443,9 @@ export interface SubscribeResult {
 }
 
 export function createClient(options: ClientOptions): Client;
+
+/**
+ * The inviter's promo code a launch or page carries: the query's scene (a scanned mini-program code, URL-encoded)
+ * or inviter_promo_code (a shared link); "" when none.
+ */
+export function inviterPromoCode(options?: LaunchOrPageOptions): string;

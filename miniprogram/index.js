@@ -903,10 +903,17 @@ function createClient(options) {
   }
 
   var client = {
-    /** wx.login -> POST /api/wechat/login; resolves {status, is_info_complete, user}. */
-    login: function () {
+    /**
+     * wx.login -> POST /api/wechat/login; resolves {status, is_info_complete, user}. options.inviterPromoCode:
+     * the promo code of whoever shared the mini-program (inviterPromoCode() reads it), applied by the server
+     * when this login registers the user; a bad one is ignored there, never an error.
+     */
+    login: function (options) {
+      var inviter = options && typeof options.inviterPromoCode === 'string' ? options.inviterPromoCode : '';
       return transport.wxCode().then(function (code) {
-        return transport.request('POST', '/api/wechat/login', { users_wx_code: code }, '');
+        var body = { users_wx_code: code };
+        if (inviter) body.inviter_promo_code = inviter;
+        return transport.request('POST', '/api/wechat/login', body, '');
       }).then(ok).then(function (body) {
         session.signIn(body.token);
         session.state.user = body.data.user;
@@ -956,6 +963,32 @@ function createClient(options) {
         session.signOut();
         return body.data;
       });
+    },
+    /**
+     * POST /api/wechat/share-code: the user's mini-program code (小程序码) of a page of SHARE_PAGES (the first
+     * when none is given), width 280-1280 px (430); resolves {promo_code, scene, page, width, url}: url is the
+     * image, public, for <image src> or wx.previewImage.
+     */
+    shareCode: function (options) {
+      var opts = options || {};
+      var body = {};
+      if (opts.page !== undefined) body.page = opts.page;
+      if (opts.width !== undefined) body.width = opts.width;
+      return route('/api/wechat/share-code', body, 'required').then(function (body) {
+        return body.data;
+      });
+    },
+    /** The inviter's promo code of these launch or onLoad options (inviterPromoCode below); default: the launch's. */
+    inviterPromoCode: function (launchOrPageOptions) {
+      var opts = launchOrPageOptions;
+      if (opts === undefined && typeof api.getLaunchOptionsSync === 'function') {
+        try {
+          opts = api.getLaunchOptionsSync();
+        } catch (err) {
+          opts = {};
+        }
+      }
+      return inviterPromoCode(opts);
     },
     collection: collection,
     filter: filter,
@@ -1080,6 +1113,30 @@ function createSubscribe(wx, authed, transport) {
   return { templates: templates, request: request };
 }
 
+// What a promo code looks like (the server's are 8 of 0-9A-Z; at most 16 of 0-9A-Za-z): anything else is no code.
+var PROMO_CODE_SHAPE = /^[0-9A-Za-z]{1,16}$/;
+
+/**
+ * The inviter's promo code carried by a launch or a page (issue #29), or '' when there is none.
+ * options: wx.getLaunchOptionsSync() / wx.onShow's (the page's query in options.query; options.scene is then
+ * the launch scene's number, 1047 for a scanned mini-program code) or a page's onLoad options (the query
+ * itself). The code is the query's `scene` (a mini-program code's scene, URL-encoded) or its
+ * `inviter_promo_code` (a shared link's path, e.g. onShareAppMessage's '/pages/index/index?inviter_promo_code=...').
+ */
+function inviterPromoCode(options) {
+  var opts = isObject(options) ? options : {};
+  var query = isObject(opts.query) ? opts.query : opts;
+  var raw = typeof query.inviter_promo_code === 'string' && query.inviter_promo_code ? query.inviter_promo_code
+    : typeof query.scene === 'string' ? query.scene : '';
+  var code;
+  try {
+    code = decodeURIComponent(raw).trim();
+  } catch (err) {
+    return '';  // a malformed escape: no code
+  }
+  return PROMO_CODE_SHAPE.test(code) ? code : '';
+}
+
 /**
  * A batch answer as the answer of its one request: the inner request's status and body, so a failed
  * update rejects with PocketBase's own error (404, 400 with field errors...) as a PATCH would.
@@ -1100,5 +1157,6 @@ module.exports = {
   createClient: createClient,
   ApiError: ApiError,
   filter: filter,
-  createEventStreamParser: createEventStreamParser
+  createEventStreamParser: createEventStreamParser,
+  inviterPromoCode: inviterPromoCode
 };
