@@ -24,7 +24,7 @@ schema = schemathesis.openapi.from_path(str(SPEC))
 CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
 
 BEARER_OPERATIONS = {"postSystemRefreshToken", "postWechatProfile", "postWechatUpload", "getWechatSubscribe",
-                     "postWechatSubscribe"}
+                     "postWechatSubscribe", "postWechatShareCode"}
 # These end the bearer's session or account: each case gets a token of its own from a fresh login.
 ACCOUNT_OPERATIONS = {"postWechatLogout", "postWechatCloseAccount"}
 
@@ -100,6 +100,8 @@ ERROR_STATUSES = [
     ("postWechatCloseAccount", "/pb/api/wechat/close-account", "noauth", 401),
     ("postWechatUpload", "/pb/api/wechat/upload", "text", 415),
     ("postWechatUpload", "/pb/api/wechat/upload", "noauth", 401),
+    ("postWechatShareCode", "/pb/api/wechat/share-code", "noauth", 401),
+    ("postWechatShareCode", "/pb/api/wechat/share-code", "text", 415),
     # WeChat answering HTTP 500 (the stub's `http500` code) -> 502 envelope (sidecar/wechat/transport.py).
     ("postWechatLogin", "/pb/api/wechat/login", "wechat500", 502),
     ("postSystemRefreshToken", "/pb/api/system/refresh-token", "wechat500", 502),
@@ -112,7 +114,7 @@ ERROR_STATUSES = [
 ]
 
 
-BEARER_FIRST = {"profile", "logout", "close-account", "upload"}
+BEARER_FIRST = {"profile", "logout", "close-account", "upload", "share-code"}
 
 
 @pytest.mark.parametrize("operation_id,path,how,status", ERROR_STATUSES)
