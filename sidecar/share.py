@@ -41,8 +41,9 @@ def share_width(value: object) -> int:
     width otherwise; wxacode.getUnlimited's range)."""
     if value is None:
         return WIDTH_DEFAULT
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
-            or not WIDTH_MIN <= value <= WIDTH_MAX:
+    # The range first: json.loads reads NaN and Infinity, which int() cannot take.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not WIDTH_MIN <= value <= WIDTH_MAX \
+            or value != int(value):
         raise BadRequest(f"width 必须是 {WIDTH_MIN} 到 {WIDTH_MAX} 之间的整数", {"field": "width"})
     return int(value)
 

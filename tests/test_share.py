@@ -95,6 +95,14 @@ def test_bad_pages_and_widths_are_refused(stack, unique, body, field):
     assert answer["data"]["field"] == field and wechat_calls(stack) == before
 
 
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_widths_json_reads_as_odd_numbers_are_refused(stack, unique, raw):
+    token, _ = login_through(stack, f"oddwidth{unique}")
+    response = route(stack, "wechat/share-code", token=token, data=f'{{"width": {raw}}}',
+                     headers={"Content-Type": "application/json"})
+    assert assert_envelope(response, 400)["data"]["field"] == "width"
+
+
 def test_a_token_is_needed_and_a_banned_user_gets_none(stack, stack_pb, unique):
     assert_envelope(share(stack, ""), 401)
     token, user = login_through(stack, f"bannedshare{unique}")

@@ -52,26 +52,38 @@ function answer(app, user, registered) {
   };
 }
 
-// Creates the WeChat visitor of openid in one transaction: its promo code (a fresh one should it
-// collide), and when inviterCode names a user who may invite (lib/referral.js findInviter: known, not
-// banned) its users_parent_id and the login audit's "invite" row. A bad inviter code is ignored.
+// A new WeChat visitor of openid, saved with app; users_parent_id the inviter's users_id when there is one.
+// Its promo code is made by the save (pb_hooks/referral.pb.js).
+function createUser(app, openid, unionid, inviter) {
+  const user = new Record(app.findCollectionByNameOrId(USERS));
+  user.load({ openid, unionid, users_idtype: "WeChat", users_type: USER_VISITOR, users_status: USER_ACTIVE });
+  // Nobody logs in with it (password auth is off): a long random secret nobody knows.
+  user.setPassword($security.randomString(40));
+  if (inviter) {
+    user.set(require(`${__hooks}/lib/referral.js`).PARENT_FIELD, inviter.getString("users_id"));
+  }
+  app.save(user);
+  return user;
+}
+
+// Creates the WeChat visitor of openid (saved again with a fresh promo code should its code collide). With
+// an inviterCode that names a user who may invite (lib/referral.js findInviter: known, not banned, not the
+// newcomer), in one transaction: the user with its users_parent_id, and the login audit's "invite" row.
+// A bad inviter code is ignored. Without one, the save alone (the hot path of a first login, as before).
 function register(app, openid, unionid, inviterCode, event) {
   const referral = require(`${__hooks}/lib/referral.js`);
   return referral.withFreshCode(() => {
+    if (!inviterCode) {
+      return createUser(app, openid, unionid, null);
+    }
     let user = null;
     // Reads (the inviter) then writes: the write lock first (lib/write_tx.js says why).
     require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
-      const inviter = inviterCode ? referral.findInviter(txApp, inviterCode) : null;
-      user = new Record(txApp.findCollectionByNameOrId(USERS));
-      user.load({ openid, unionid, users_idtype: "WeChat", users_type: USER_VISITOR, users_status: USER_ACTIVE });
-      // Nobody logs in with it (password auth is off): a long random secret nobody knows.
-      user.setPassword($security.randomString(40));
-      // One's own code cannot name an inviter: a new user's code is made in this very save.
-      if (inviter && inviter.getString("openid") !== openid) {
-        user.set(referral.PARENT_FIELD, inviter.getString("users_id"));
-      }
-      txApp.save(user);
-      if (user.getString(referral.PARENT_FIELD)) {
+      const found = referral.findInviter(txApp, inviterCode);
+      // One's own code cannot name an inviter (a new user's code is made in this very save).
+      const inviter = found && found.getString("openid") !== openid ? found : null;
+      user = createUser(txApp, openid, unionid, inviter);
+      if (inviter) {
         referral.writeInvite(txApp, event, user, inviter);
       }
     });
