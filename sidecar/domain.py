@@ -15,6 +15,7 @@ COUNTERS = "sys_counters"
 PHONE_ATTEMPTS = "sys_phone_attempts"
 SUBSCRIBE_GRANTS = "tbl_subscribe_grants"
 NOTIFICATIONS = "tbl_notifications"
+SHARE_CODES = "tbl_share_codes"
 
 # field_groups
 PICTURE_FIELDS = ("users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture")
@@ -43,6 +44,11 @@ NOTIFICATION_FAILED = "失败"
 
 # limits
 SUBSCRIBE_GRANT_MAX = 20
+PROMO_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+PROMO_CODE_LENGTH = 8
+INVITER_CODE_MAX_LENGTH = 32
+PROMO_CODE_MAX_LENGTH = 16
+SHARE_CLAIM_SECONDS = 30
 
 # An internal route's refusal reason the sidecar maps -> (PocketBase's status, our route's status,
 # our route's msg: "" = the error's own).

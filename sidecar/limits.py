@@ -12,9 +12,6 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.yaml"
 WX_CODE_MAX_LENGTH = 128
 # A getPhoneNumber code, likewise.
 WX_PHONE_CODE_MAX_LENGTH = 128
-# The login's inviter_promo_code: what a mini-program read from a code's scene, at most 32 characters
-# (wxacode.getUnlimited's rule); our promo codes are shorter (pb_hooks/lib/referral.js).
-INVITER_CODE_MAX_LENGTH = 32
 # A PocketBase auth token is a few hundred bytes: a longer Authorization is not worth asking PocketBase about.
 MAX_TOKEN_LENGTH = 4096
 # The largest picture an upload may decode to (sidecar/uploads.py): a 48-megapixel phone photo

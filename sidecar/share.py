@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from sidecar.domain import SHARE_CLAIM_SECONDS
 from sidecar.errors import BadRequest, ServiceUnavailable, Unauthorized
 from sidecar.fileurls import file_url
 from sidecar.pocketbase import ClientInfo, MultipartBody, PocketBaseGateway
@@ -19,9 +20,10 @@ from sidecar.users import call_internal, token_may_be_valid
 from sidecar.wechat import WeChatClient
 from sidecar.wechat.wxacode import WIDTH_DEFAULT, WIDTH_MAX, WIDTH_MIN
 
-# How long a request waits for another one's claim to bring the image (longer than the claimer's WeChat call:
-# WECHAT_TIMEOUT, a token renewal and the retry), and how often it looks.
-CLAIM_WAIT_SECONDS = 20.0
+# How long a request waits for another one's claim to bring the image, and how often it looks: past the claim's
+# lifetime (SHARE_CLAIM_SECONDS, longer than the claimer's WeChat call), so that a claim whose claimer vanished
+# is taken over by a waiter (pb_hooks/lib/share_codes.js) rather than answered 503.
+CLAIM_WAIT_SECONDS = SHARE_CLAIM_SECONDS + 5.0
 CLAIM_POLL_SECONDS = 0.2
 # The longest page path taken (tbl_share_codes.share_page in schema.yaml).
 PAGE_MAX_LENGTH = 128

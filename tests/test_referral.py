@@ -70,6 +70,7 @@ def test_a_taken_code_is_refused_by_the_unique_index(stack_pb, unique):
 def test_a_collision_is_retried_with_a_fresh_code():
     """lib/referral.js withFreshCode under node, with $security's codes scripted: the first two collide."""
     script = """
+    globalThis.__hooks = process.argv[2];
     globalThis.$security = {randomStringWithAlphabet: () => codes.shift()};
     const codes = ["AAAAAAAA", "AAAAAAAA", "BBBBBBBB"];
     const referral = require(process.argv[1]);
@@ -87,7 +88,7 @@ def test_a_collision_is_retried_with_a_fresh_code():
     catch (err) { other = String(err); }
     console.log(JSON.stringify({result, saved, other}));
     """
-    out = subprocess.run(["node", "-e", script, str(ROOT / "pb_hooks" / "lib" / "referral.js")],
+    out = subprocess.run(["node", "-e", script, str(ROOT / "pb_hooks" / "lib" / "referral.js"), str(ROOT / "pb_hooks")],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == {"result": 3, "saved": ["BBBBBBBB"], "other": "Error: openid: Value must be unique."}

@@ -3,25 +3,21 @@
 // Loaded with require() from the handlers (pb_hooks/referral.pb.js, lib/wechat_users.js) and the
 // back-fill migration (pb_migrations/*_promo_codes.js).
 
-// -- the facts of this module, in one block (to move into vocabulary.yaml with issue #27) --
-const USERS = "tbl_auth_users";
-const SHARE_CODES = "tbl_share_codes";
+const {
+  USERS, PROMO_CODE_ALPHABET, PROMO_CODE_LENGTH, PROMO_CODE_MAX_LENGTH,
+} = require(`${__hooks}/lib/domain.js`);
+
 const PROMO_CODE_FIELD = "users_promo_code";
 const PARENT_FIELD = "users_parent_id";
-// Digits and capitals without the look-alikes 0/O, 1/I/L: a code read aloud or typed from a poster
-// is the code. 31 symbols, 8 of them: 31^8 ~ 8.5e11 codes; the unique index decides any collision.
-const PROMO_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-const PROMO_LENGTH = 8;
-// What an inviter code may look like before it is looked up (a WeChat scene is at most 32 characters;
-// ours are at most 16 of 0-9A-Za-z): anything else is ignored without a query.
-const INVITER_SHAPE = /^[0-9A-Za-z]{1,16}$/;
+// What an inviter code may look like before it is looked up: anything else is ignored without a query.
+const INVITER_SHAPE = new RegExp(`^[0-9A-Za-z]{1,${PROMO_CODE_MAX_LENGTH}}$`);
 // Saves retried when a new code collides with an existing one (the unique index refuses the save).
 const MAX_ATTEMPTS = 5;
-// The login audit's row for a registration that names its inviter (tbl_login_log.route).
+// The login audit's row (tbl_login_log.route) for a registration that names its inviter.
 const INVITE_ROUTE = "invite";
 
 function newPromoCode() {
-  return $security.randomStringWithAlphabet(PROMO_LENGTH, PROMO_ALPHABET);
+  return $security.randomStringWithAlphabet(PROMO_CODE_LENGTH, PROMO_CODE_ALPHABET);
 }
 
 // Gives record a promo code when it has none (any create: our login, the dashboard, imports).
@@ -90,6 +86,5 @@ function backfill(app) {
 }
 
 module.exports = {
-  USERS, SHARE_CODES, PROMO_CODE_FIELD, PARENT_FIELD, PROMO_ALPHABET, PROMO_LENGTH, INVITE_ROUTE,
-  assign, isCollision, withFreshCode, findInviter, writeInvite, backfill,
+  PROMO_CODE_FIELD, PARENT_FIELD, INVITE_ROUTE, assign, isCollision, withFreshCode, findInviter, writeInvite, backfill,
 };

@@ -2,11 +2,11 @@
 // (pb_hooks/share.pb.js). A tbl_share_codes record per user, page and width holds the mini-program code
 // image WeChat made. Before WeChat is asked, the asker claims the record (created without an image; the
 // unique index lets one claim win), so concurrent requests for one code ask WeChat once: the others wait
-// for the image. A claim whose asker vanished (a crash, a timeout) is taken over after CLAIM_MS.
+// for the image. A claim whose asker vanished (a crash, a timeout) is taken over after SHARE_CLAIM_SECONDS (vocabulary.yaml).
 
-const SHARE_CODES = require(`${__hooks}/lib/referral.js`).SHARE_CODES;
-// Longer than the sidecar's longest WeChat call (its timeout, a token renewal and the retry).
-const CLAIM_MS = 30 * 1000;
+const { USERS, SHARE_CODES, SHARE_CLAIM_SECONDS, refusal } = require(`${__hooks}/lib/domain.js`);
+
+const CLAIM_MS = SHARE_CLAIM_SECONDS * 1000;
 
 function findCode(app, userId, page, width) {
   try {
@@ -52,7 +52,7 @@ function claim(app, userId, page, width) {
   let answer = null;
   try {
     require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(app, (txApp) => {
-      const user = txApp.findRecordById(referral.USERS, userId);
+      const user = txApp.findRecordById(USERS, userId);
       if (!user.getString(referral.PROMO_CODE_FIELD)) {  // registered before the back-fill ran: one now
         referral.assign(user);
         txApp.save(user);
@@ -90,7 +90,7 @@ function store(e) {
     files = [];
   }
   if (files.length !== 1) {
-    return { status: 400, body: { reason: "file_missing", field: "image" } };
+    return refusal("file_missing", "image");
   }
   let answer = null;
   require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
@@ -106,7 +106,7 @@ function store(e) {
       record = null;
     }
     if (!record || record.getString("share_user") !== found.user.id || record.getString("share_image")) {
-      answer = { status: 409, body: { reason: "share_claim_lost" } };
+      answer = refusal("share_claim_lost");
       return;
     }
     record.set("share_image", files[0]);
@@ -133,4 +133,4 @@ function release(app, token, claimId) {
   return { status: 200, body: { result: "ok" } };
 }
 
-module.exports = { SHARE_CODES, CLAIM_MS, lookup, store, release };
+module.exports = { lookup, store, release };

@@ -4,14 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from sidecar.audit import audited
+from sidecar.domain import DISPLAYED_FIELDS, INVITER_CODE_MAX_LENGTH
 from sidecar.errors import envelope
-from sidecar.limits import INVITER_CODE_MAX_LENGTH
 from sidecar.offload import upload_slot
 from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max_lengths, shares, uploads, users
 from sidecar.routes.inputs import (
     bearer_token, client_info, json_object, optional_string, required_string, uploaded_file, visible_string,
 )
-from sidecar.domain import DISPLAYED_FIELDS
 from sidecar.share import PAGE_MAX_LENGTH, share_width
 
 bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
