@@ -978,7 +978,7 @@ function createClient(options) {
         return body.data;
       });
     },
-    /** The inviter's promo code of these launch or onLoad options (inviterPromoCode below); default: the launch's. */
+    /** The inviter's promo code of launch or onLoad options (inviterPromoCode below); default: the launch's. */
     inviterPromoCode: function (launchOrPageOptions) {
       var opts = launchOrPageOptions;
       if (opts === undefined && typeof api.getLaunchOptionsSync === 'function') {

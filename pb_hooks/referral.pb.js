@@ -23,8 +23,8 @@ onRecordUpdate((e) => {
 // transaction, whoever deletes it (close-account, the dashboard): PocketBase removes their files
 // (local disk or S3) once it commits.
 onRecordDelete((e) => {
-  const owned = e.app.findRecordsByFilter(require(`${__hooks}/lib/domain.js`).SHARE_CODES, "share_user = {:user}", "", 0, 0,
-    { user: e.record.id });
+  const { SHARE_CODES } = require(`${__hooks}/lib/domain.js`);
+  const owned = e.app.findRecordsByFilter(SHARE_CODES, "share_user = {:user}", "", 0, 0, { user: e.record.id });
   for (const record of owned) {
     e.app.delete(record);
   }

@@ -13,9 +13,8 @@ from sidecar.pocketbase import (
 )
 from sidecar.wechat import (
     ERR_CODE_USED, ERR_INVALID_CODE, ERR_INVALID_PAGE, ERR_QUOTA, ERR_RISKY_USER, GET_PHONE_NUMBER, GET_UNLIMITED,
-    JSCODE2SESSION, MEDIA_CHECK_ASYNC,
-    MSG_SEC_CHECK, PushMalformed, PushRefused, PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected,
-    WeChatError, WeChatRateLimited, WeChatUnavailable,
+    JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, PushMalformed, PushRefused, PushSignatureInvalid,
+    WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
 )
 
 log = logging.getLogger(__name__)

@@ -91,7 +91,8 @@ def test_a_collision_is_retried_with_a_fresh_code():
     out = subprocess.run(["node", "-e", script, str(ROOT / "pb_hooks" / "lib" / "referral.js"), str(ROOT / "pb_hooks")],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == {"result": 3, "saved": ["BBBBBBBB"], "other": "Error: openid: Value must be unique."}
+    assert json.loads(out.stdout) == {"result": 3, "saved": ["BBBBBBBB"],
+                                      "other": "Error: openid: Value must be unique."}
 
 
 @pytest.mark.parametrize("actor", ["superuser", "own token"])

@@ -2,7 +2,8 @@
 // (pb_hooks/share.pb.js). A tbl_share_codes record per user, page and width holds the mini-program code
 // image WeChat made. Before WeChat is asked, the asker claims the record (created without an image; the
 // unique index lets one claim win), so concurrent requests for one code ask WeChat once: the others wait
-// for the image. A claim whose asker vanished (a crash, a timeout) is taken over after SHARE_CLAIM_SECONDS (vocabulary.yaml).
+// for the image. A claim whose asker vanished (a crash, a timeout) is taken over after SHARE_CLAIM_SECONDS
+// (vocabulary.yaml).
 
 const { USERS, SHARE_CODES, SHARE_CLAIM_SECONDS, refusal } = require(`${__hooks}/lib/domain.js`);
 
@@ -38,7 +39,8 @@ function lookup(app, token, page, width) {
   const user = found.user;
   const stored = findCode(app, user.id, page, width);
   if (stored && stored.getString("share_image")) {
-    return { status: 200, body: { state: "ready", share: stored, promo_code: user.getString("users_promo_code") } };
+    const promoCode = user.getString(require(`${__hooks}/lib/referral.js`).PROMO_CODE_FIELD);
+    return { status: 200, body: { state: "ready", share: stored, promo_code: promoCode } };
   }
   if (stored && fresh(stored)) {
     return { status: 200, body: { state: "pending" } };
@@ -68,7 +70,8 @@ function claim(app, userId, page, width) {
       }
       record.set("share_scene", user.getString(referral.PROMO_CODE_FIELD));
       txApp.save(record);  // a stale claim taken over: its `updated` is now
-      answer = { status: 200, body: { state: "claimed", claim: record.id, promo_code: record.getString("share_scene") } };
+      const promoCode = record.getString("share_scene");
+      answer = { status: 200, body: { state: "claimed", claim: record.id, promo_code: promoCode } };
     });
   } catch (err) {
     if (!/unique/i.test(String(err))) {
@@ -80,7 +83,8 @@ function claim(app, userId, page, width) {
 }
 
 // The claim's image stored: e's multipart body holds token, claim and the image in the part `image`.
-// Answers {share: <record>}; 409 share_claim_lost when the claim is gone or not the token user's.
+// Answers {share: <record>} (the image stored first, should two claimers get there); 409 share_claim_lost
+// when the claim is gone or not the token user's.
 function store(e) {
   const form = e.requestInfo().body;
   let files;
@@ -105,8 +109,13 @@ function store(e) {
     } catch (_) {
       record = null;
     }
-    if (!record || record.getString("share_user") !== found.user.id || record.getString("share_image")) {
+    if (!record || record.getString("share_user") !== found.user.id) {
       answer = refusal("share_claim_lost");
+      return;
+    }
+    // A slow claimer's claim was taken over and the other one stored first: that image stays, this one goes.
+    if (record.getString("share_image")) {
+      answer = { status: 200, body: { share: record } };
       return;
     }
     record.set("share_image", files[0]);
