@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
 
 from sidecar.domain import SHARE_CLAIM_SECONDS
 from sidecar.errors import BadRequest, ServiceUnavailable, Unauthorized
@@ -54,13 +53,12 @@ class ShareService:
     """A user's share code: stored once per (user, page, width), made by WeChat the first time."""
 
     def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, settings: ShareSettings, public_base_url: str,
-                 token_leeway: float = 0, sleep: Callable[[float], None] = time.sleep):
+                 token_leeway: float = 0):
         self.pb = pb
         self.wechat = wechat
         self.settings = settings
         self.public_base_url = public_base_url.rstrip("/")
         self.token_leeway = token_leeway
-        self._sleep = sleep  # gevent's under gunicorn (monkey-patched): a waiting request blocks nobody
 
     def page(self, requested: str) -> str:
         """The page a code opens: requested, which must be one of SHARE_PAGES (400 naming page), or the first."""
@@ -85,7 +83,7 @@ class ShareService:
                 return self.make(bearer, found["claim"], found["promo_code"], page, width, client)
             if time.monotonic() > deadline:
                 raise ServiceUnavailable("小程序码生成中,请稍后再试")
-            self._sleep(CLAIM_POLL_SECONDS)
+            time.sleep(CLAIM_POLL_SECONDS)  # gevent's under gunicorn (monkey-patched): the worker serves others
 
     def make(self, bearer: str, claim: str, promo_code: str, page: str, width: int,
              client: ClientInfo | None) -> dict:
@@ -99,7 +97,7 @@ class ShareService:
         except Exception:
             try:
                 call_internal(self.pb, "POST", "share-code-release", {"token": bearer, "claim": claim}, client)
-            except Exception:  # noqa: BLE001 - the claim then expires by itself (lib/share_codes.js CLAIM_MS)
+            except Exception:  # noqa: BLE001 - the claim then expires by itself (SHARE_CLAIM_SECONDS)
                 pass
             raise
         return self.answer(stored, promo_code)
