@@ -15,7 +15,7 @@ from sidecar.domain import SHARE_CLAIM_SECONDS
 from sidecar.errors import BadRequest, ServiceUnavailable, Unauthorized
 from sidecar.fileurls import file_url
 from sidecar.pocketbase import ClientInfo, MultipartBody, PocketBaseGateway
-from sidecar.users import call_internal, token_may_be_valid
+from sidecar.users import token_may_be_valid
 from sidecar.wechat import WeChatClient
 from sidecar.wechat.wxacode import WIDTH_DEFAULT, WIDTH_MAX, WIDTH_MIN
 
@@ -76,7 +76,7 @@ class ShareService:
         deadline = time.monotonic() + CLAIM_WAIT_SECONDS
         request = {"token": bearer, "page": page, "width": width}
         while True:
-            found = call_internal(self.pb, "POST", "share-code", request, client)
+            found = self.pb.internal("POST", "share-code", request, client)
             if found["state"] == "ready":
                 return self.answer(found["share"], found["promo_code"])
             if found["state"] == "claimed":
@@ -93,10 +93,10 @@ class ShareService:
                                              env_version=self.settings.env_version)
             body = MultipartBody(fields={"token": bearer, "claim": claim}, file_field="image",
                                  file_name=f"share.{code.extension}", file_type=code.mime, file_data=code.data)
-            stored = call_internal(self.pb, "POST", "share-code-store", body, client)["share"]
+            stored = self.pb.internal("POST", "share-code-store", body, client)["share"]
         except Exception:
             try:
-                call_internal(self.pb, "POST", "share-code-release", {"token": bearer, "claim": claim}, client)
+                self.pb.internal("POST", "share-code-release", {"token": bearer, "claim": claim}, client)
             except Exception:  # noqa: BLE001 - the claim then expires by itself (SHARE_CLAIM_SECONDS)
                 pass
             raise

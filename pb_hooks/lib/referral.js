@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // Promo codes (推广码) and who brought whom (issue #29): a code for every user, made when the user is
 // created and never changed; a newcomer's inviter, taken from the login that registers them only.
 // Loaded with require() from the handlers (pb_hooks/referral.pb.js, lib/wechat_users.js) and the

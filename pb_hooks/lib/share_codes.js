@@ -1,3 +1,5 @@
+/// <reference path="../../pb_data/types.d.ts" />
+
 // Share codes (issue #29): the data work of the sidecar's POST /pb/api/wechat/share-code
 // (pb_hooks/share.pb.js). A tbl_share_codes record per user, page and width holds the mini-program code
 // image WeChat made. Before WeChat is asked, the asker claims the record (created without an image; the
