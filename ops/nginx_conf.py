@@ -57,6 +57,15 @@ def substitute(template: str, **values) -> str:
     return rendered
 
 
+def rate_limit_http(rate_limit: RateLimit | None, indent: str = "") -> str:
+    """The http-level lines of the sidecar routes' rate limit, from RATE_LIMITS ("" when it is off)."""
+    if not rate_limit:
+        return ""
+    lines = (f"limit_req_zone $binary_remote_addr zone=sidecar_per_ip:10m rate={rate_limit.rate};",
+             "limit_req_status 429;", "limit_req_log_level warn;")
+    return "\n".join(indent + line for line in lines)
+
+
 def rate_limit_location(rate_limit: RateLimit | None) -> str:
     """The limit_req line of the sidecar routes ("" when RATE_LIMITS is off)."""
     return f"limit_req zone=sidecar_per_ip burst={rate_limit.burst} nodelay;" if rate_limit else ""
@@ -87,11 +96,6 @@ def cors_maps(allowed_origins: str) -> str:
 def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE) -> str:
     """The nginx config for this stack, from deploy/nginx.conf.template."""
     rate_limit = RateLimit.parse(config.rate_limits)
-    rate_limit_http = (
-        f"    limit_req_zone $binary_remote_addr zone=sidecar_per_ip:10m rate={rate_limit.rate};\n"
-        "    limit_req_status 429;\n"
-        "    limit_req_log_level warn;"
-    ) if rate_limit else ""
     # As root nginx would hand its workers to `nobody`, who cannot write temp dirs under a private run dir.
     user_directive = "user root;" if os.geteuid() == 0 else ""
     return substitute(
@@ -103,8 +107,8 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         PB_PORT=config.pb_port,
         SIDECAR_PORT=config.sidecar_port,
         SIDECAR_SERVERS="\n        ".join(f"server {upstream};" for upstream in config.sidecar_upstreams),
-        RATE_LIMIT_HTTP=rate_limit_http,
-        RATE_LIMIT_LOCATION=rate_limit_location(RateLimit.parse(config.rate_limits)),
+        RATE_LIMIT_HTTP=rate_limit_http(rate_limit, "    "),
+        RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
         CORS_MAPS=indented(cors_maps(config.cors_allowed_origins), "    "),
         UPLOAD_BODY_MAX=upload_body_limit(config.upload_max_bytes),
         MAX_BODY_BYTES=nginx_size(config.max_body_bytes),
@@ -124,11 +128,13 @@ def indented(text: str, indent: str) -> str:
 
 def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORIGINS"].default,
                            upload_max_bytes: int = int(BY_NAME["UPLOAD_MAX_BYTES"].default),
-                           max_body_bytes: int = int(BY_NAME["MAX_BODY_BYTES"].default)) -> str:
-    """deploy/nginx-production.conf: the production site with the default RATE_LIMITS (and by default the default
-    CORS_ALLOWED_ORIGINS, UPLOAD_MAX_BYTES and MAX_BODY_BYTES)."""
-    rate_limit = RateLimit.parse(BY_NAME["RATE_LIMITS"].default)
+                           max_body_bytes: int = int(BY_NAME["MAX_BODY_BYTES"].default),
+                           rate_limits: str = BY_NAME["RATE_LIMITS"].default) -> str:
+    """deploy/nginx-production.conf: the production site, by default with the defaults of RATE_LIMITS (its rate and
+    burst both), CORS_ALLOWED_ORIGINS, UPLOAD_MAX_BYTES and MAX_BODY_BYTES."""
+    rate_limit = RateLimit.parse(rate_limits)
     return GENERATED_NOTE + substitute(PRODUCTION_TEMPLATE.read_text(),
+                                       RATE_LIMIT_HTTP=rate_limit_http(rate_limit),
                                        RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
                                        CORS_MAPS=cors_maps(cors_allowed_origins),
                                        UPLOAD_BODY_MAX=upload_body_limit(upload_max_bytes),

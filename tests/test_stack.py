@@ -217,6 +217,14 @@ def test_upload_max_bytes_reaches_the_sidecar(tmp_path):
     assert Stack(config).build_sidecar_env()["UPLOAD_MAX_BYTES"] == "123456"
 
 
+def test_production_nginx_conf_takes_rate_and_burst_from_rate_limits():
+    """Both halves of RATE_LIMITS reach the production site (the rate was once written into its template)."""
+    production = render_production_conf(rate_limits="7r/s,burst=9")
+    assert "limit_req_zone $binary_remote_addr zone=sidecar_per_ip:10m rate=7r/s;" in production
+    assert "burst=9 nodelay;" in production and "20r/s" not in production and "burst=40" not in production
+    assert "limit_req" not in render_production_conf(rate_limits="off").split("# below to turn it off.", 1)[1]
+
+
 def test_production_nginx_conf_is_generated_from_the_shared_api_server_block_and_passes_nginx_t(tmp_path):
     production = (ROOT / "deploy" / "nginx-production.conf").read_text()
     assert production == render_production_conf(), "run `make nginx-production`"
