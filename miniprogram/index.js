@@ -273,7 +273,14 @@ function signedOutError() {
  * signedOut: the user logged out or closed the account here; no silent re-login until login() (the
  * marker storageKey + ':signed_out' keeps it for the next createClient).
  */
-function createSession(wx, transport, storageKey) {
+/** The id of the user a token is for ('' for none): PocketBase's auth tokens carry it as `id`. */
+function tokenUser(token) {
+  var payload = token ? jwtPayload(token) : null;
+  return payload && typeof payload.id === 'string' ? payload.id : '';
+}
+
+/** onUser() is called when the token saved is another user's, or none after one (login, logout). */
+function createSession(wx, transport, storageKey, onUser) {
   var markerKey = storageKey + SIGNED_OUT_SUFFIX;
   var state = { token: '', user: null, pending: null, signedOut: false };
   try {
@@ -285,7 +292,9 @@ function createSession(wx, transport, storageKey) {
   }
 
   function save(token) {
+    var changed = tokenUser(token) !== tokenUser(state.token);
     state.token = token;
+    if (changed && onUser) onUser();
     try {
       if (token) wx.setStorageSync(storageKey, token);
       else wx.removeStorageSync(storageKey);
@@ -772,6 +781,19 @@ function createRealtime(wx, url, submit) {
     });
   }
 
+  /**
+   * The user changed (a login as another without a logout, a logout): PocketBase binds a realtime
+   * connection to the auth of its first topic submission, refuses another ("authorization don't match")
+   * and goes on delivering the first user's records to it. So the stream is replaced by a new one whose
+   * topics go with the new token (PocketBase's SDK users disconnect on an authStore change for this). A
+   * logout also ends the connection on PocketBase's side (a new tokenKey); this does not wait for that.
+   */
+  function restart() {
+    if (!task || !keys().length) return; // no stream, or one reconnecting: the next one takes the new token
+    attempts = Math.max(attempts, 1); // a failure reconnects with backoff, as after a loss
+    open();
+  }
+
   /** Every listener of the keys that match(key) accepts; the rest sent again, or the stream closed. */
   function unsubscribe(match) {
     var removed = false;
@@ -783,7 +805,7 @@ function createRealtime(wx, url, submit) {
     return removed ? settle() : Promise.resolve();
   }
 
-  return { subscribe: subscribe, unsubscribe: unsubscribe };
+  return { subscribe: subscribe, unsubscribe: unsubscribe, restart: restart };
 }
 
 /** An event's JSON data ({} when it is not JSON, as PocketBase's SDK gives it). */
@@ -818,7 +840,9 @@ function createClient(options) {
   }
   var transport = createTransport(api, baseUrl, opts.timeout || DEFAULT_TIMEOUT_MS,
     opts.uploadTimeout || DEFAULT_UPLOAD_TIMEOUT_MS);
-  var session = createSession(api, transport, opts.storageKey || DEFAULT_STORAGE_KEY);
+  var session = createSession(api, transport, opts.storageKey || DEFAULT_STORAGE_KEY, function () {
+    realtime.restart();
+  });
   var realtime = createRealtime(api, baseUrl + REALTIME_PATH, function (body) {
     return authed('optional', function (token) {
       return transport.request('POST', REALTIME_PATH, body, token);

@@ -95,6 +95,10 @@ function createBackend() {
       }
       case '/pb/api/wechat/logout':
         me.key += 1;
+        // As PocketBase on a new tokenKey: the user's realtime connections end (tests/test_access_realtime.py).
+        for (const client of streams.values()) {
+          if (client.user === me && !client.closed) { client.closed = true; client.stream.end(); }
+        }
         return envelope(200, '已退出登录', { status: 'logout_success' });
       case '/pb/api/wechat/close-account':
         users.delete(me.name);

@@ -148,6 +148,36 @@ for (const [loss, drop] of [['PocketBase closes the connection (its 5-minute idl
   });
 }
 
+test('a logout or a login as another user replaces the stream: the old user\'s events stop, the new one\'s flow', async () => {
+  let who = 'alice';
+  const { client, backend } = setup({ codes: (n) => who + '.' + n,
+    files: { 'a.png': Buffer.from('png'), 'b.png': Buffer.from('png') } });
+  await client.login();
+  const alices = await client.upload('a.png');
+  const seen = [];
+  await client.subscribe('tbl_attachments', '*', (e) => seen.push(e.record.attachments_id));
+  await client.subscribe('tbl_document', '*', () => {});
+  assert.equal(openStreams(backend)[0].user.name, 'alice');
+
+  // The logout ends alice's connection (as PocketBase does); the client opens one without a token.
+  await client.logout();
+  await until(() => openStreams(backend).length === 1 && openStreams(backend)[0].topics.length === 2 &&
+    openStreams(backend)[0].user === null, 'a connection without a token');
+  backend.verdict(alices.attachments_id, '有效');
+
+  who = 'bob';
+  await client.login();
+  await until(() => openStreams(backend).length === 1 && openStreams(backend)[0].user &&
+    openStreams(backend)[0].user.name === 'bob' && openStreams(backend)[0].topics.length === 2, 'bob\'s connection');
+  backend.verdict(alices.attachments_id, '违规');
+  const bobs = await client.upload('b.png');
+  backend.verdict(bobs.attachments_id, '有效');
+  await until(() => seen.length > 0, 'bob\'s event');
+  assert.deepEqual(seen, [bobs.attachments_id], 'alice\'s events never reached the client after her logout');
+  await client.unsubscribe();
+  assert.deepEqual(openStreams(backend), []);
+});
+
 test('reconnections back off while PocketBase cannot be reached, then resubscribe', async () => {
   const { client, backend } = setup();
   await client.login();
