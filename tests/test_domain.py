@@ -172,6 +172,18 @@ def test_schema_check_fails_on_a_stale_generated_file(tmp_path):
         "sidecar/domain.py", "pb_hooks/lib/domain.js"]
 
 
+def test_a_hook_naming_an_undeclared_collection_is_refused(tmp_path):
+    """A hook registered on a collection the vocabulary no longer names (renamed) would never run: schema-check fails."""
+    vocabulary, schema = generator.load_vocabulary(), load_schema()
+    assert generator.check_vocabulary(vocabulary, schema) == []
+    hooks = tmp_path / "pb_hooks"
+    (hooks / "lib").mkdir(parents=True)
+    (hooks / "guard.pb.js").write_text('onRecordsListRequest((e) => e.next(), "tbl_attachment");\n')
+    (hooks / "lib" / "domain.js").write_text('const OLD = "tbl_generated_is_skipped";\n')
+    problems = generator.check_vocabulary(vocabulary, schema, hooks_dir=hooks)
+    assert problems == ["pb_hooks/guard.pb.js names collection tbl_attachment, which vocabulary.yaml does not declare"]
+
+
 def test_a_field_group_naming_an_undeclared_field_is_refused(tmp_path):
     vocabulary = generator.load_vocabulary()
     vocabulary["field_groups"]["TEXT_FIELDS"].append("users_nickname")
