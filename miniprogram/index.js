@@ -267,19 +267,19 @@ function signedOutError() {
   return new ApiError(401, 401, '已退出登录,请重新登录', {});
 }
 
-/**
- * The token and its lifecycle. pending is the one renewal or re-login in flight: every call that needs
- * a new token meanwhile waits for it, so a burst of 401s costs one wx.login, never one per call.
- * signedOut: the user logged out or closed the account here; no silent re-login until login() (the
- * marker storageKey + ':signed_out' keeps it for the next createClient).
- */
 /** The id of the user a token is for ('' for none): PocketBase's auth tokens carry it as `id`. */
 function tokenUser(token) {
   var payload = token ? jwtPayload(token) : null;
   return payload && typeof payload.id === 'string' ? payload.id : '';
 }
 
-/** onUser() is called when the token saved is another user's, or none after one (login, logout). */
+/**
+ * The token and its lifecycle. pending is the one renewal or re-login in flight: every call that needs
+ * a new token meanwhile waits for it, so a burst of 401s costs one wx.login, never one per call.
+ * signedOut: the user logged out or closed the account here; no silent re-login until login() (the
+ * marker storageKey + ':signed_out' keeps it for the next createClient). onUser() is called when the
+ * token saved is another user's, or none after one's (a login, a logout): the realtime stream follows.
+ */
 function createSession(wx, transport, storageKey, onUser) {
   var markerKey = storageKey + SIGNED_OUT_SUFFIX;
   var state = { token: '', user: null, pending: null, signedOut: false };
