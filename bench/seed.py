@@ -174,7 +174,8 @@ def user_row(i: int, n_companies: int, token_keys: str) -> dict:
            "users_id": f"USR-{BASE_MS + i}-{alnum6(i)}", "tokenKey": token_keys[50 * i:50 * i + 50],
            "email": "", "created": stamp(i // 1000), "updated": stamp(i // 1000),
            "users_name": "", "users_phone": "", "users_type": "游客", "company_id": "",
-           "users_picture": "", "users_id_pic_a": "", "users_id_pic_b": ""}
+           "users_picture": "", "users_id_pic_a": "", "users_id_pic_b": "",
+           "users_promo_code": f"B{alnum6(i)}"}   # unique, as pb_hooks/lib/referral.js gives every user one
     if i % 2 == 0:
         row.update(registered_user_fields(i, n_companies))
     return row
