@@ -213,6 +213,19 @@ test('index.d.ts types every export, every client function and collection method
   }
 });
 
+test('index.js exports exactly the public API, its parts those of lib/ (one ApiError for every module)', () => {
+  const loaded = loadClient();
+  assert.deepEqual(Object.keys(loaded.client), ['createClient', 'ApiError', 'filter', 'createEventStreamParser', 'inviterPromoCode']);
+  assert.equal(loaded.client.ApiError, loaded.require('lib/errors.js').ApiError);
+  assert.equal(loaded.client.filter, loaded.require('lib/filter.js').filter);
+  assert.equal(loaded.client.createEventStreamParser, loaded.require('lib/eventstream.js').createEventStreamParser);
+  assert.equal(loaded.client.inviterPromoCode, loaded.require('lib/share.js').inviterPromoCode);
+  const { client } = setup();
+  assert.deepEqual(Object.keys(client).sort(), ['bindPhone', 'closeAccount', 'collection', 'filter', 'inviterPromoCode',
+    'login', 'logout', 'myUploads', 'profile', 'refresh', 'requestSubscribe', 'shareCode', 'subscribe',
+    'subscribeTemplates', 'token', 'unsubscribe', 'upload', 'user', 'usersCount']);
+});
+
 // PocketBase's own errors by status and kind: [call, status, PocketBase's body, msg].
 const PB_ERRORS = [
   ['list', 400, { status: 400, message: 'Something went wrong while processing your request.', data: {} }, '筛选条件有误'],
