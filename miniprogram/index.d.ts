@@ -1,5 +1,6 @@
-// Types of the BAI mini-program client (index.js). Shapes from spec/openapi-wx.yaml: UserInfo,
-// CompanyInfo, the attachment of POST /pb/api/wechat/upload, PocketBase's records and list answer.
+// Types of the BAI mini-program client's public API: what index.js exports (its parts in lib/ are
+// internal). Shapes from spec/openapi-wx.yaml: UserInfo, CompanyInfo, the attachment of
+// POST /pb/api/wechat/upload, PocketBase's records and list answer.
 
 /** What wx's fail callbacks receive, e.g. {errMsg: "request:fail timeout"}. */
 export interface WxFailResult {
