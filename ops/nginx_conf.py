@@ -93,6 +93,33 @@ def cors_maps(allowed_origins: str) -> str:
     return "\n".join(lines)
 
 
+# The http-level maps the API server block reads besides CORS's (deploy/nginx-api-server.conf.template).
+# - $files_disposition: how a file PocketBase serves is disposed: a PDF is always a download (attachment), never
+#   shown inline by a browser (issue #31); anything else as PocketBase says.
+# - $header_control_byte: 1 when a header clients commonly send holds a control byte (RFC 9110 5.5: none but
+#   HTAB in a field value); nginx then answers 400 itself. It names every header the sidecar's locations pass on
+#   (the proxy_set_header lines of the template: they pass no other), so gunicorn never sees one and never
+#   answers its HTML page; on PocketBase's paths a header not named here still reaches PocketBase's HTTP server,
+#   whose 400 is plain text (docs/security.md).
+COMMON_HEADERS = ("user_agent", "referer", "authorization", "cookie", "origin", "content_type", "accept",
+                  "accept_language", "accept_encoding", "if_none_match", "if_modified_since", "if_match",
+                  "if_unmodified_since", "if_range", "range", "access_control_request_method",
+                  "access_control_request_headers", "x_requested_with", "x_forwarded_for", "x_real_ip",
+                  "cache_control", "pragma", "last_event_id")
+API_MAPS = "\n".join([
+    "# Files served by PocketBase: a PDF is a download, never shown inline (issue #31).",
+    "map $upstream_http_content_type $files_disposition {",
+    "    default $upstream_http_content_disposition;",
+    '    "~*^application/pdf" "attachment";',
+    "}",
+    "# A control byte (not HTAB) in a header clients commonly send: answered 400 before any upstream sees it.",
+    'map "' + "|".join(f"$http_{name}" for name in COMMON_HEADERS) + '" $header_control_byte {',
+    "    default 0;",
+    '    "~[\\x00-\\x08\\x0a-\\x1f\\x7f]" 1;',
+    "}",
+])
+
+
 def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE) -> str:
     """The nginx config for this stack, from deploy/nginx.conf.template."""
     rate_limit = RateLimit.parse(config.rate_limits)
@@ -110,6 +137,7 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         RATE_LIMIT_HTTP=rate_limit_http(rate_limit, "    "),
         RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
         CORS_MAPS=indented(cors_maps(config.cors_allowed_origins), "    "),
+        API_MAPS=indented(API_MAPS, "    "),
         UPLOAD_BODY_MAX=upload_body_limit(config.upload_max_bytes),
         MAX_BODY_BYTES=nginx_size(config.max_body_bytes),
         LIST_CACHE_HTTP=cache_http(str(config.run_dir / "tmp" / "lists")),
@@ -137,6 +165,7 @@ def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORI
                                        RATE_LIMIT_HTTP=rate_limit_http(rate_limit),
                                        RATE_LIMIT_LOCATION=rate_limit_location(rate_limit),
                                        CORS_MAPS=cors_maps(cors_allowed_origins),
+                                       API_MAPS=API_MAPS,
                                        UPLOAD_BODY_MAX=upload_body_limit(upload_max_bytes),
                                        MAX_BODY_BYTES=nginx_size(max_body_bytes),
                                        LIST_CACHE_HTTP=cache_http("/var/cache/nginx/bai-wechat-lists"))

@@ -148,6 +148,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SHARE_CHECK_PATH", "true", "`true`: WeChat makes a share code only for a page of the published "
             "mini-program (41030 otherwise); `false`: for any page (before the first release)", WECHAT, (SIDECAR,),
             kind="bool"),
+    Setting("MEDIA_RECHECK_INTERVAL", "20", "seconds between two rounds of each sidecar worker's resubmission of "
+            "pictures WeChat has not judged (a push without a verdict, or still 审核中 after 30 minutes; "
+            "docs/security.md); 0: none", WECHAT, (SIDECAR,), example="", kind="float"),
     # The default is the sidecar's (make run computes it from HTTP_PORT).
     Setting("PUBLIC_BASE_URL", "http://localhost:8080", "the URL clients use (no trailing slash): file URLs in "
             "UserInfo start with it, PocketBase's appURL is it + `/pb`. Unset in dev mode, file URLs use the host "

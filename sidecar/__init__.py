@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 from flask import Flask, Request
 
@@ -23,6 +24,8 @@ from sidecar.subscribe_templates import parse_templates
 from sidecar.uploads import UploadService
 from sidecar.users import PHONE_CODE_FIELD, PROFILE_FIELDS, UserService
 from sidecar.wechat import PushReceiver, WeChatClient
+
+log = logging.getLogger(__name__)
 
 
 class InMemoryUploadRequest(Request):
@@ -53,6 +56,10 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["pocketbase"] = pocketbase
     app.extensions["wechat"] = wechat
     push = PushReceiver(config.WECHAT_PUSH_TOKEN, config.WECHAT_PUSH_AES_KEY, config.WECHAT_APPID)
+    if config.WECHAT_PUSH_TOKEN and not config.WECHAT_PUSH_AES_KEY:
+        # Plain mode's signature covers the token, timestamp and nonce, never the body (docs/security.md).
+        log.warning("wechat push in plain mode: its signature does not cover the body; set WECHAT_PUSH_AES_KEY "
+                    "and choose safe mode (安全模式) in WeChat's console")
     attachment_urls = AttachmentUrls(pocketbase, config.PUBLIC_BASE_URL, config.FILE_URLS_FROM_HOST)
     moderation = ModerationService(pocketbase, wechat, Openids(pocketbase), push, config.content_security,
                                    attachment_urls)

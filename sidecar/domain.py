@@ -16,6 +16,7 @@ PHONE_ATTEMPTS = "sys_phone_attempts"
 SUBSCRIBE_GRANTS = "tbl_subscribe_grants"
 NOTIFICATIONS = "tbl_notifications"
 SHARE_CODES = "tbl_share_codes"
+PUSH_NONCES = "sys_push_nonces"
 
 # field_groups
 PICTURE_FIELDS = ("users_picture", "users_id_pic_a", "users_id_pic_b", "users_title_picture")
@@ -31,6 +32,7 @@ INFO_COMPLETE_FIELDS = ("users_name", "users_phone")
 ATTACHMENT_UNDER_REVIEW = "审核中"
 ATTACHMENT_VALID = "有效"
 ATTACHMENT_RISKY = "违规"
+ATTACHMENT_MANUAL_REVIEW = "待人工审核"
 USER_ACTIVE = "正常"
 USER_BANNED = "禁用"
 USER_VISITOR = "游客"
@@ -49,6 +51,9 @@ PROMO_CODE_LENGTH = 8
 INVITER_CODE_MAX_LENGTH = 32
 PROMO_CODE_MAX_LENGTH = 16
 SHARE_CLAIM_SECONDS = 30
+PUSH_WINDOW_SECONDS = 300
+REVIEW_BOUND_SECONDS = 1800
+MAX_RESUBMISSIONS = 3
 
 # An internal route's refusal reason the sidecar maps -> (PocketBase's status, our route's status,
 # our route's msg: "" = the error's own).

@@ -13,8 +13,8 @@ from sidecar.pocketbase import (
 )
 from sidecar.wechat import (
     ERR_CODE_USED, ERR_INVALID_CODE, ERR_INVALID_PAGE, ERR_QUOTA, ERR_RISKY_USER, GET_PHONE_NUMBER, GET_UNLIMITED,
-    JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, PushMalformed, PushRefused, PushSignatureInvalid,
-    WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
+    JSCODE2SESSION, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, PushMalformed, PushRefused, PushReplayed,
+    PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ WECHAT_ANSWERS = {
 # What the sender of a refused message push (WeChat, or someone posing as it) is answered.
 PUSH_ANSWERS = {
     PushSignatureInvalid: (401, "签名无效"),
+    PushReplayed: (401, "推送已过期或重复"),
     PushMalformed: (400, "推送消息格式错误"),
     PushRefused: (400, "推送消息格式错误"),
 }

@@ -2,23 +2,31 @@
 
 Text (names, tags) is checked before anything is written (msg_sec_check); a picture is submitted right after it is
 stored (media_check_async) and stays 审核中 until its verdict arrives by message push (wxa_media_check), applied
-by one internal route (pb_hooks/moderation.pb.js). CONTENT_SECURITY=off skips both checks.
+by one internal route (pb_hooks/moderation.pb.js) in the transaction that remembers the push's nonce. A push
+without a verdict, or a picture still 审核中 past the review bound, is submitted again (resubmit_due); PDFs,
+which WeChat's check does not read, go to the operator (待人工审核). CONTENT_SECURITY=off skips both checks.
 """
 from __future__ import annotations
 
 import logging
 from typing import Mapping
 
-from sidecar.domain import ATTACHMENT_UNDER_REVIEW, ATTACHMENTS, TEXT_FIELDS
+from sidecar.domain import ATTACHMENT_MANUAL_REVIEW, ATTACHMENT_UNDER_REVIEW, ATTACHMENTS, TEXT_FIELDS
 from sidecar.errors import BadRequest
 from sidecar.fileurls import AttachmentUrls
 from sidecar.openids import Openids
-from sidecar.pocketbase import PocketBaseGateway
-from sidecar.wechat import SUGGEST_RISKY, PushReceiver, PushRefused, WeChatClient, suggest_of
+from sidecar.pocketbase import PocketBaseError, PocketBaseFault, PocketBaseGateway
+from sidecar.wechat import (
+    SUGGEST_RISKY, PushReceiver, PushRefused, PushReplayed, WeChatClient, WeChatError, suggest_of,
+)
 
 log = logging.getLogger(__name__)
 
 MEDIA_CHECK_EVENT = "wxa_media_check"
+# The refusals of the push route that mean "not fresh" (vocabulary.yaml; pb_hooks/lib/media_checks.js).
+PUSH_REFUSALS = frozenset({"push_stale", "push_replayed"})
+# Pictures claimed per resubmission round.
+RESUBMIT_BATCH = 10
 
 
 class ModerationService:
@@ -72,24 +80,63 @@ class ModerationService:
             log.warning("wechat push url verification refused: %s", type(exc).__name__)
             raise
 
-    def receive_push(self, query: Mapping[str, str], body: bytes) -> None:
-        """Check and open a push; apply a wxa_media_check verdict (other events are acknowledged and dropped).
+    def receive_push(self, query: Mapping[str, str], body: bytes) -> str:
+        """Check and open a push; remember its nonce and apply its wxa_media_check verdict in one PocketBase
+        transaction (pb_hooks/lib/media_checks.js); answer that route's result ("applied", "resubmit", ...).
 
-        Idempotent (WeChat resends a push it got no answer to within 5 s): the verdict of a trace id is applied
-        once, an unknown trace id changes nothing. PushRefused when the push is not WeChat's or unreadable."""
+        PushRefused when the push is not WeChat's or unreadable (signature, push.py); PushReplayed when its
+        timestamp is outside the window or its nonce was seen (a resend of a push WeChat got no answer to is
+        one). Either way nothing is applied. Other events are acknowledged and only their nonce remembered."""
         try:
             event = self.push.event(query, body)
+            answer = self.pb.internal("POST", "wechat-push", {
+                "timestamp": query.get("timestamp", ""), "nonce": query.get("nonce", ""),
+                "verdict": self.verdict_of(event)})
+        except PocketBaseError as exc:
+            if exc.reason not in PUSH_REFUSALS:
+                raise
+            log.warning("wechat push refused: %s", exc.reason)
+            raise PushReplayed(exc.reason) from None
         except PushRefused as exc:
             log.warning("wechat push refused: %s", type(exc).__name__)
             raise
-        if event.get("Event") != MEDIA_CHECK_EVENT:
-            log.info("wechat push ignored: event=%s", str(event.get("Event"))[:32])
-            return
-        trace_id, suggest = event.get("trace_id"), suggest_of(event.get("result"))
-        appid = event.get("appid")
-        if not isinstance(trace_id, str) or not trace_id or not suggest or (appid and appid != self.push.appid):
-            # e.g. WeChat could not fetch the file (errcode): the picture stays 审核中 for an operator.
-            log.warning("wechat push: media check without a verdict, errcode=%s", event.get("errcode"))
-            return
-        answer = self.pb.internal("POST", "media-verdict", {"trace_id": trace_id, "suggest": suggest})
-        log.info("wechat push: media verdict %s %s", suggest, answer.get("result"))
+        log.info("wechat push: event=%s result=%s", str(event.get("Event"))[:32], answer.get("result"))
+        return answer.get("result", "")
+
+    def verdict_of(self, event: dict) -> dict | None:
+        """What a wxa_media_check event says of its trace id: {trace_id, suggest, errcode}; None for another event
+        or app. Only a verdict is a verdict: a non-zero (or malformed) errcode, or no known result.suggest, is
+        errcode non-zero and suggest "" (WeChat could not check the picture: it is submitted again)."""
+        appid, trace_id = event.get("appid"), event.get("trace_id")
+        if event.get("Event") != MEDIA_CHECK_EVENT or (appid and appid != self.push.appid) or \
+                not isinstance(trace_id, str) or not trace_id:
+            return None
+        errcode = event.get("errcode") or 0
+        if isinstance(errcode, bool) or not isinstance(errcode, int):
+            errcode = -1
+        suggest = suggest_of(event.get("result"))
+        if errcode or not suggest:
+            log.warning("wechat push: media check without a verdict, errcode=%s", errcode or "-")
+            return {"trace_id": trace_id, "suggest": "", "errcode": errcode or -1}
+        return {"trace_id": trace_id, "suggest": suggest, "errcode": 0}
+
+    # ------------------------------------------------------------ resubmission
+
+    def resubmit_due(self, limit: int = RESUBMIT_BATCH) -> int:
+        """Submit again the pictures PocketBase says are due (a push without a verdict, or 审核中 past the review
+        bound; claimed in one transaction, pb_hooks/lib/media_checks.js); the number submitted. A submission
+        that fails is logged and tried again once due again. Called periodically (sidecar/rechecks.py)."""
+        if not self.enabled:
+            return 0
+        answer = self.pb.internal("POST", "media-due", {"limit": limit})
+        if answer.get("manual"):
+            log.warning("media check: %d attachment(s) moved to the operator's queue (%s)", answer["manual"],
+                        ATTACHMENT_MANUAL_REVIEW)
+        submitted = 0
+        for attachment in answer.get("due", []):
+            try:
+                self.submit_picture(attachment["attachments_owner"], attachment)
+                submitted += 1
+            except (WeChatError, PocketBaseFault) as exc:
+                log.warning("media check: resubmission of %s failed: %s", attachment["id"], type(exc).__name__)
+        return submitted

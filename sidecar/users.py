@@ -10,7 +10,8 @@ from sidecar.errors import BadRequest, Unauthorized
 from sidecar.fileurls import AttachmentUrls, file_url
 from sidecar.moderation import ModerationService
 from sidecar.pocketbase import ClientInfo, PocketBaseGateway, PocketBaseRefusal, token_claims
-from sidecar.wechat import WeChatClient
+from sidecar.wechat import GET_PHONE_NUMBER, WeChatClient
+from sidecar.wechat.errors import malformed
 
 # UserInfo fields stored as they are, in the spec's order; numbers stay numbers.
 USERINFO_STORED_FIELDS = (
@@ -112,7 +113,11 @@ class UserService:
             # With the caller's openid WeChat checks that the code belongs to this user; the worker's openid map
             # knows it without a PocketBase request once it has seen the user (sidecar/openids.py).
             phone = self.wechat.phone_number(fields[PHONE_CODE_FIELD], self.openids.openid(bearer))
-            changes["users_phone"] = stored_phone(phone, verified=True)
+            try:
+                changes["users_phone"] = phones.normalize(phone, verified=True)
+            except phones.InvalidPhone:
+                # WeChat's answer, not the user's input: checked alike, and a fault of WeChat's (502).
+                raise malformed(GET_PHONE_NUMBER) from None
         answer = self.pb.internal("POST", "profile",
                                   {"token": bearer, "changes": changes, "typed_phone": typed_phone}, client)
         self.openids.remember(answer["user"]["id"], answer["user"].get("openid", ""))

@@ -55,6 +55,7 @@ SAMPLE_BODIES = {
     # No template of that name: the sender settles it 失败 without calling WeChat.
     "tbl_notifications": lambda: {"notification_openid": "access-" + secrets.token_hex(6),
                                   "notification_template": "access", "notification_data": {"thing1": "access"}},
+    "sys_push_nonces": lambda: {"nonce": "access-" + secrets.token_hex(4), "at": 1},
 }
 
 

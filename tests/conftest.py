@@ -82,6 +82,8 @@ class FakeWeChat:
         self.mock = mock
         mock.add_passthru(re.compile(r"http://127\.0\.0\.1:\d+/"))  # the real PocketBase
         self.errors: dict[str, int] = {}
+        # jscode2session: code -> the whole answer WeChat gives (instead of oid-NAME).
+        self.sessions: dict[str, dict] = {}
         self.phones: dict[str, str | tuple] = {}
         # msg_sec_check: content -> suggest (default pass); content in errors -> that errcode, in timeouts -> a
         # read timeout.
@@ -105,6 +107,8 @@ class FakeWeChat:
         self.calls.append(f"jscode2session:{code}")
         if code in self.errors:
             return 200, {}, json.dumps({"errcode": self.errors[code], "errmsg": "fake"})
+        if code in self.sessions:
+            return 200, {}, json.dumps(self.sessions[code])
         name = code.split(".")[0]
         return 200, {}, json.dumps({"openid": f"oid-{name}", "session_key": self.SESSION_KEY,
                                     "unionid": f"uid-{name}"})

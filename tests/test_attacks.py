@@ -317,3 +317,113 @@ def test_no_secret_in_responses_or_logs(make_stack, monkeypatch, unique):
                 continue  # only its bcrypt hash is stored; checked below anyway by absence of plain text
             assert value.encode() not in data, f"{label} in {db.name}"
         assert superuser_password.encode() not in data, db.name
+
+
+# ------------------------------------------------------------------ malformed headers (issue #31)
+
+
+def raw_request(stack, method: str, path: str, header: bytes) -> tuple[int, dict, bytes]:
+    """(status, headers with lower-case names, body) of one request holding header as written, through nginx."""
+    import socket
+    client = socket.create_connection(("127.0.0.1", stack.config.http_port), timeout=30)
+    client.sendall(f"{method} {path} HTTP/1.1\r\nHost: test\r\n".encode() + header +
+                   b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    data = b""
+    while chunk := client.recv(65536):
+        data += chunk
+    client.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    if headers.get("Transfer-Encoding") == "chunked":
+        body = b"".join(body.split(b"\r\n")[1::2])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+BAD_HEADERS = [b"User-Agent: a\x01b", b"User-Agent: \x1b[31mred", b"Referer: https://x/\x7f", b"Cookie: a=\x02",
+               b"Authorization: Bearer a\x03b", b"Accept: */*\x0b", b"Origin: https://a\x0cb", b"X-Foo: a\x00b",
+               b"X-Foo: a\rb", b"X\x01Foo: a"]
+OUR_ROUTES = [("POST", "/pb/api/wechat/login"), ("GET", "/pb/api/system/health"), ("POST", "/pb/api/wechat/push"),
+              ("GET", "/pb/api/docs")]
+POCKETBASE_PATHS = [("GET", "/pb/api/collections/tbl_company/records"), ("GET", "/pb/api/health"),
+                    ("GET", "/pb/api/files/x/y/z.png")]
+
+
+@pytest.mark.parametrize("header", BAD_HEADERS)
+@pytest.mark.parametrize("method, path", OUR_ROUTES)
+def test_a_control_byte_in_a_header_gets_our_envelope_on_our_routes(stack, method, path, header):
+    status, headers, body = raw_request(stack, method, path, header)
+    assert status == 400 and headers["content-type"].startswith("application/json"), (status, headers, body)
+    assert json.loads(body) == {"code": 400, "msg": "请求参数错误", "data": {}}
+
+
+@pytest.mark.parametrize("header", [b"X-Anything: a\x01b", b"X-Anything: a\x1fb", b"X-Custom-Id: \x1b[31m"])
+@pytest.mark.parametrize("method, path", OUR_ROUTES)
+def test_a_header_the_sidecar_does_not_read_never_reaches_gunicorn(stack, method, path, header):
+    """nginx passes the sidecar only the headers it reads (and checks those): gunicorn, which would answer a
+    control byte with its own HTML page, never sees another. The route answers as without the header."""
+    status, headers, body = raw_request(stack, method, path, header)
+    plain_status, plain_headers, _ = raw_request(stack, method, path, b"X-Anything: plain")
+    assert (status, headers["content-type"]) == (plain_status, plain_headers["content-type"]), (status, body)
+    assert b"Invalid HTTP Header" not in body and b"Bad Request</title>" not in body
+
+
+@pytest.mark.parametrize("header", BAD_HEADERS)
+@pytest.mark.parametrize("method, path", POCKETBASE_PATHS)
+def test_a_control_byte_in_a_header_gets_pocketbases_shape_on_its_paths(stack, method, path, header):
+    status, headers, body = raw_request(stack, method, path, header)
+    assert status == 400 and headers["content-type"].startswith("application/json"), (status, headers, body)
+    answer = json.loads(body)
+    assert answer["status"] == 400 and answer["message"] and answer["data"] == {}
+
+
+def test_a_tab_in_a_header_is_no_control_byte(stack):
+    status, _, body = raw_request(stack, "GET", "/pb/api/collections/tbl_company/records", b"User-Agent: a\tb")
+    assert status == 200, body
+
+
+# ------------------------------------------------------------------ files never act (issue #31)
+
+
+def served(stack, stack_pb, attachment_id: str) -> requests.Response:
+    record = stack_pb.request("GET", "/api/collections/tbl_attachments/records",
+                              params={"filter": f'attachments_id="{attachment_id}"'}).json()["items"][0]
+    url = f"{stack.base_url}/pb/api/files/{record['collectionId']}/{record['id']}/{record['attachments_link']}"
+    return requests.get(url, timeout=30)
+
+
+def test_every_pdf_is_a_download_and_every_file_its_sniffed_type_with_nosniff(stack, stack_pb, unique):
+    from tests.test_uploads import pdf_file, picture
+    token, _ = login_through(stack, f"files-{unique}")
+    for name, data, disposition in (("a.pdf", pdf_file(), "attachment"), ("b.png", picture("PNG"), "inline"),
+                                    ("c.jpg", picture("JPEG"), "inline")):
+        answer = assert_envelope(route(stack, "wechat/upload", token, files={"file": (name, data)}), 200)
+        attachment = answer["data"]["attachment"]
+        response = served(stack, stack_pb, attachment["attachments_id"])
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == attachment["attachments_filetype"]
+        assert response.headers["Content-Disposition"].startswith(disposition), response.headers
+        assert response.raw.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+
+
+def test_a_pdf_under_a_picture_name_is_still_a_download(stack, stack_pb):
+    from tests.test_uploads import pdf_file
+    created = stack_pb.request("POST", "/api/collections/tbl_attachments/records", data={"attachments_status": ""},
+                               files={"attachments_link": ("looks.png", pdf_file(), "image/png")}).json()
+    url = f"{stack.base_url}/pb/api/files/{created['collectionId']}/{created['id']}/{created['attachments_link']}"
+    response = requests.get(url, timeout=30)
+    assert response.headers["Content-Type"] == "application/pdf"
+    assert response.headers["Content-Disposition"] == "attachment"
+
+
+def test_an_active_pdf_upload_is_refused_through_the_stack(stack, stack_pb, unique):
+    from tests.test_pdfs import ACTIVE
+    token, _ = login_through(stack, f"activepdf-{unique}")
+    def stored() -> int:
+        return stack_pb.request("GET", "/api/collections/tbl_attachments/records",
+                                params={"perPage": 1}).json()["totalItems"]
+    before = stored()
+    for case in ACTIVE:
+        body = assert_envelope(route(stack, "wechat/upload", token, files={"file": ("doc.pdf", case.values[0])}), 400)
+        assert body["data"] == {"field": "file"}, case.id
+    assert stored() == before

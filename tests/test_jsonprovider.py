@@ -84,3 +84,30 @@ def test_responses_are_written_by_orjson_not_by_json_dumps(monkeypatch, debug):
     monkeypatch.setattr(flask.json.provider.json, "dumps", refuse)
     with ours.app_context():
         assert ours.json.response(VALUES[0]).get_json() == VALUES[0]
+
+
+# U+2028 / U+2029 (issue #31): valid raw in JSON, but line ends to JavaScript before ES2019 (code that evaluates
+# JSON text) and to many log pipelines. Every answer writes them escaped, wherever they are.
+@pytest.mark.parametrize("value", [
+    {"name": "张\u2028三"}, {"name": "a\u2029b"}, {"\u2028key": ["\u2028\u2029", {"x": "\u2029"}]},
+    ["\u2028"], "\u2029",
+])
+@pytest.mark.parametrize("debug", [False, True])
+def test_line_and_paragraph_separators_are_escaped_in_every_response(value, debug):
+    _, ours = providers(ensure_ascii=False, sort_keys=False)
+    ours.debug = debug
+    with ours.app_context():
+        data = ours.json.response(value).get_data()
+    assert "\u2028".encode() not in data and "\u2029".encode() not in data
+    assert b"\\u2028" in data or b"\\u2029" in data
+    assert ours.json.loads(data) == value
+
+
+def test_a_users_name_holding_a_separator_is_answered_escaped(client, pb, login):
+    token, user = login()
+    pb.request("PATCH", f"/api/collections/tbl_auth_users/records/{user['pb_id']}",
+               json={"users_name": "张\u2028三\u2029"})
+    response = client.post("/pb/api/wechat/profile", json={}, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert b"\\u2028" in response.data and "\u2028".encode() not in response.data
+    assert response.json["data"]["user"]["users_name"] == "张\u2028三\u2029"

@@ -3,6 +3,9 @@ pb_hooks/moderation.pb.js, and the push route (sidecar/routes/wechat.py)."""
 from __future__ import annotations
 
 import dataclasses
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -14,7 +17,7 @@ from tests.test_openids import claims_token
 
 TEXT_FIELDS = ("users_name", "users_tag")
 PUSH_TOKEN, PUSH_AES_KEY = "push-token-" + new_aes_key()[:8], new_aes_key()
-VERDICT = "/api/internal/media-verdict"
+PUSH, DUE = "/api/internal/wechat-push", "/api/internal/media-due"
 
 
 def profile(client, token: str, body: dict):
@@ -158,11 +161,20 @@ def test_submit_picture_with_content_security_off_sends_and_writes_nothing(sidec
     assert wechat.calls == [] and record(pb, att)["attachments_status"] == "有效"
 
 
+def pushed(pb, trace_id: str, suggest: str = "", errcode: int = 0, nonce: str | None = None,
+           timestamp: int | str | None = None, verdict: bool = True):
+    """A push through the internal route, as the sidecar sends it after checking its signature."""
+    body = {"timestamp": str(int(time.time()) if timestamp is None else timestamp),
+            "nonce": nonce or secrets.token_hex(8),
+            "verdict": {"trace_id": trace_id, "suggest": suggest, "errcode": errcode} if verdict else None}
+    return pb.request("POST", PUSH, json=body)
+
+
 @pytest.mark.parametrize("suggest, status, file_kept", [("pass", "有效", True), ("risky", "违规", False),
-                                                         ("review", "审核中", True)])
+                                                         ("review", "待人工审核", True)])
 def test_a_verdict_is_applied_once(pb, unique, suggest, status, file_kept):
     att = attachment(pb, trace_id=f"trace-{suggest}-{unique}")
-    answer = pb.request("POST", VERDICT, json={"trace_id": f"trace-{suggest}-{unique}", "suggest": suggest})
+    answer = pushed(pb, f"trace-{suggest}-{unique}", suggest)
     assert (answer.status_code, answer.json()) == (200, {"result": "applied"})
     after = record(pb, att)
     assert (after["attachments_status"], after["attachments_suggest"]) == (status, suggest)
@@ -170,38 +182,130 @@ def test_a_verdict_is_applied_once(pb, unique, suggest, status, file_kept):
     assert (after["attachments_link"] == att["attachments_link"]) is file_kept
     assert (file_status(pb, att) == 200) is file_kept
     # A second verdict (WeChat's resend, or another suggest) changes nothing.
-    again = pb.request("POST", VERDICT, json={"trace_id": f"trace-{suggest}-{unique}", "suggest": "pass"})
+    again = pushed(pb, f"trace-{suggest}-{unique}", "pass")
     assert again.json() == {"result": "repeated"}
     assert record(pb, att) == after
 
 
 def test_a_verdict_for_an_unknown_trace_id_changes_nothing(pb, unique):
     att = attachment(pb, trace_id=f"known-{unique}")
-    answer = pb.request("POST", VERDICT, json={"trace_id": f"unknown-{unique}", "suggest": "risky"})
+    answer = pushed(pb, f"unknown-{unique}", "risky")
     assert answer.json() == {"result": "unknown"}
     assert record(pb, att) == att
 
 
-@pytest.mark.parametrize("body", [{}, {"trace_id": "t"}, {"trace_id": "t", "suggest": "maybe"},
-                                  {"trace_id": "", "suggest": "pass"}])
-def test_a_malformed_verdict_is_refused(pb, body):
-    assert pb.request("POST", VERDICT, json=body).status_code == 400
+# Only a verdict is a verdict: WeChat could not check the picture (errcode, e.g. -1008: it could not download it),
+# whatever else the event carries. The picture stays 审核中 and is due for a submission again at once.
+@pytest.mark.parametrize("errcode, suggest", [(-1008, "pass"), (-1008, ""), (-1, "pass"), (1, "review"),
+                                              (-1008, "risky"), (0, "")])
+def test_a_push_without_a_verdict_never_passes_and_makes_the_picture_due(pb, unique, errcode, suggest):
+    att = attachment(pb, trace_id=f"unchecked-{unique}")
+    answer = pushed(pb, f"unchecked-{unique}", suggest, errcode)
+    assert answer.json() == {"result": "resubmit"}
+    after = record(pb, att)
+    assert (after["attachments_status"], after["attachments_suggest"]) == ("审核中", "")
+    assert 0 < after["attachments_check_due"] <= time.time() + 1
+    assert file_status(pb, att) == 200
 
 
-def test_the_verdict_route_is_superusers_only(pb, unique):
+# A push's freshness (pb_hooks/lib/media_checks.js): a timestamp more than 300 s either side of now, or one that is
+# not a timestamp, is refused 401 and nothing is applied.
+@pytest.mark.parametrize("offset", [-301, 301, -600, 86400, "", "abc", "1e9", "-5", " 1", "1" * 13])
+def test_a_push_outside_the_window_is_refused_and_changes_nothing(pb, unique, offset):
+    att = attachment(pb, trace_id=f"stale-{unique}")
+    timestamp = int(time.time()) + offset if isinstance(offset, int) else offset
+    answer = pushed(pb, f"stale-{unique}", "pass", timestamp=timestamp)
+    assert (answer.status_code, answer.json()) == (401, {"reason": "push_stale"})
+    assert record(pb, att) == att
+
+
+@pytest.mark.parametrize("nonce", ["n" * 65, "a b", "nonce\u2028", "张三", "a;b"])
+def test_a_push_whose_nonce_is_not_one_is_refused(pb, unique, nonce):
+    att = attachment(pb, trace_id=f"nonce-{unique}")
+    answer = pushed(pb, f"nonce-{unique}", "pass", nonce=nonce)
+    assert answer.status_code == 401 and record(pb, att) == att
+
+
+def test_a_nonce_is_used_once_whatever_the_push_carries(pb, unique):
+    first, second = attachment(pb, trace_id=f"first-{unique}"), attachment(pb, trace_id=f"second-{unique}")
+    nonce = f"n{unique}"
+    assert pushed(pb, f"first-{unique}", "review", nonce=nonce).json() == {"result": "applied"}
+    before = record(pb, second)
+    for trace_id, suggest, verdict in ((f"second-{unique}", "pass", True), (f"first-{unique}", "pass", True),
+                                        ("", "", False)):
+        again = pushed(pb, trace_id, suggest, nonce=nonce, verdict=verdict)
+        assert (again.status_code, again.json()) == (401, {"reason": "push_replayed"})
+    assert record(pb, second) == before and record(pb, first)["attachments_status"] == "待人工审核"
+
+
+def test_a_push_without_a_verdict_remembers_its_nonce(pb, unique):
+    assert pushed(pb, "", nonce=f"other-{unique}", verdict=False).json() == {"result": "acknowledged"}
+    assert pushed(pb, "", nonce=f"other-{unique}", verdict=False).status_code == 401
+
+
+def test_the_push_routes_are_superusers_only(pb, unique):
     att = attachment(pb, trace_id=f"guarded-{unique}")
     user_token = pb.user_token(pb.create_user()["id"])
     for token in ("", user_token):
-        response = pb.request("POST", VERDICT, token=token, json={"trace_id": f"guarded-{unique}", "suggest": "risky"})
-        assert response.status_code in (401, 403)
+        for path, body in ((PUSH, {"timestamp": str(int(time.time())), "nonce": f"g{unique}",
+                                   "verdict": {"trace_id": f"guarded-{unique}", "suggest": "risky"}}),
+                           (DUE, {"limit": 10})):
+            assert pb.request("POST", path, token=token, json=body).status_code in (401, 403)
     assert record(pb, att) == att
+
+
+# ------------------------------------------------------------ resubmission
+
+
+def due(pb, att: dict, seconds_ago: int = 5, attempts: int = 0) -> dict:
+    """Make an attachment due for a submission again (as a push without a verdict, or the review bound, would)."""
+    response = pb.request("PATCH", f"/api/collections/tbl_attachments/records/{att['id']}",
+                          json={"attachments_check_due": int(time.time()) - seconds_ago,
+                                "attachments_check_attempts": attempts})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_due_picture_is_claimed_once_and_a_late_one_goes_to_the_operator(pb, unique):
+    fresh = attachment(pb, trace_id=f"fresh-{unique}")
+    waiting, spent = due(pb, attachment(pb, trace_id=f"due-{unique}")), \
+        due(pb, attachment(pb, trace_id=f"spent-{unique}"), attempts=3)
+    judged = due(pb, attachment(pb, trace_id=f"judged-{unique}", status="有效"))
+    claimed = pb.request("POST", DUE, json={"limit": 100}).json()
+    ids = [item["id"] for item in claimed["due"]]
+    assert waiting["id"] in ids and fresh["id"] not in ids and spent["id"] not in ids and judged["id"] not in ids
+    assert claimed["manual"] >= 1
+    assert record(pb, waiting)["attachments_check_attempts"] == 1
+    assert record(pb, waiting)["attachments_check_due"] > time.time() + 1700  # due again after the review bound
+    assert record(pb, spent)["attachments_status"] == "待人工审核"
+    assert record(pb, fresh) == fresh and record(pb, judged) == judged
+    # Claimed: another worker asking now does not get it.
+    assert waiting["id"] not in [item["id"] for item in pb.request("POST", DUE, json={"limit": 100}).json()["due"]]
+
+
+def test_resubmit_due_submits_the_picture_again_with_a_new_trace_id(app, pb, wechat, unique):
+    att = due(pb, attachment(pb, trace_id=f"again-{unique}", owner=f"oid-{unique}"))
+    assert app.extensions["moderation"].resubmit_due(limit=100) >= 1
+    after = record(pb, att)
+    assert after["attachments_trace_id"].startswith("fake-trace-") and after["attachments_status"] == "审核中"
+    url = f"https://api.example.test/pb/api/files/{att['collectionId']}/{att['id']}/{att['attachments_link']}"
+    assert f"media_check_async:{url}" in wechat.calls
+
+
+def test_a_failed_resubmission_leaves_the_picture_due_later(app, pb, wechat, unique):
+    att = due(pb, attachment(pb, trace_id=f"failing-{unique}", owner=f"oid-{unique}"))
+    wechat.media_errcode = -1
+    app.extensions["moderation"].resubmit_due(limit=100)
+    after = record(pb, att)
+    assert after["attachments_trace_id"] == f"failing-{unique}" and after["attachments_status"] == "审核中"
+    assert after["attachments_check_attempts"] == 1
 
 
 def test_a_risky_picture_leaves_the_users_picture_url_empty(client, pb, wechat, login, unique):
     token, user = login()
     att = attachment(pb, trace_id=f"avatar-{unique}", owner=user["openid"])
     assert profile(client, token, {"users_picture": att["attachments_id"]}).json["data"]["user"]["users_picture_url"]
-    pb.request("POST", VERDICT, json={"trace_id": f"avatar-{unique}", "suggest": "risky"})
+    pushed(pb, f"avatar-{unique}", "risky")
     info = profile(client, token, {}).json["data"]["user"]
     assert info["users_picture"] == att["attachments_id"] and info["users_picture_url"] == ""
 
@@ -249,9 +353,64 @@ def test_a_signed_verdict_push_is_applied_and_answered_success(push_apps, pb, un
                     aes_key=PUSH_AES_KEY if mode == "safe" else "")
     assert (response.status_code, response.data) == (200, b"success")
     assert record(pb, att)["attachments_status"] == "有效"
-    # WeChat's resend of the same push: answered alike, nothing changes.
+    # Another push (new nonce) for the same trace id: answered success, nothing changes.
     assert push(push_app, verdict_event(push_app, f"pushed-{mode}-{unique}", "risky"),
                 aes_key=PUSH_AES_KEY if mode == "safe" else "").data == b"success"
+    assert record(pb, att)["attachments_status"] == "有效"
+
+
+def replay(app, query: dict, body: bytes):
+    return app.test_client().post("/pb/api/wechat/push", query_string=query, data=body,
+                                  content_type="application/json")
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+def test_a_replayed_push_is_a_401_with_no_effect_from_any_worker(push_apps, sidecar_config, pb, unique, mode):
+    """The nonce is kept in PocketBase: a second sidecar (another worker or host) refuses it as the first does,
+    and the same URL with another body (plain mode signs no body) is refused too."""
+    push_app = push_apps[mode]
+    other_worker = create_app(push_app.config["SIDECAR"])
+    first = attachment(pb, trace_id=f"replay1-{mode}-{unique}")
+    second = attachment(pb, trace_id=f"replay2-{mode}-{unique}")
+    aes_key = PUSH_AES_KEY if mode == "safe" else ""
+    target = PushTarget("", PUSH_TOKEN, aes_key, push_app.config["SIDECAR"].WECHAT_APPID)
+    query, body = target.signed(verdict_event(push_app, f"replay1-{mode}-{unique}", "review"))
+    assert replay(push_app, query, body).data == b"success"
+    after = record(pb, first)
+    _, other_body = target.signed(verdict_event(push_app, f"replay2-{mode}-{unique}", "pass"))
+    for app in (push_app, other_worker):
+        for sent in (body, other_body):
+            response = replay(app, query, sent)
+            assert response.status_code == 401, response.data
+            assert response.json in ({"code": 401, "msg": "推送已过期或重复", "data": {}},
+                                     {"code": 401, "msg": "签名无效", "data": {}})
+    assert record(pb, first) == after and record(pb, second) == second
+
+
+@pytest.mark.parametrize("mode", ["plain", "safe"])
+@pytest.mark.parametrize("age", [-600, -301, 301])
+def test_a_push_signed_outside_the_window_is_a_401_with_no_effect(push_apps, pb, unique, mode, age, monkeypatch):
+    push_app = push_apps[mode]
+    att = attachment(pb, trace_id=f"old-{mode}-{age}-{unique}")
+    monkeypatch.setattr(time, "time", lambda real=time.time: real() + age)  # the stub signs with time.time()
+    query, body = PushTarget("", PUSH_TOKEN, PUSH_AES_KEY if mode == "safe" else "",
+                             push_app.config["SIDECAR"].WECHAT_APPID).signed(
+        verdict_event(push_app, f"old-{mode}-{age}-{unique}", "pass"))
+    monkeypatch.undo()
+    response = replay(push_app, query, body)
+    assert (response.status_code, response.json) == (401, {"code": 401, "msg": "推送已过期或重复", "data": {}})
+    assert record(pb, att) == att
+
+
+def test_one_push_sent_to_two_workers_at_once_is_applied_once(push_apps, pb, unique):
+    push_app = push_apps["safe"]
+    workers = [push_app, create_app(push_app.config["SIDECAR"])]
+    att = attachment(pb, trace_id=f"race-{unique}")
+    query, body = PushTarget("", PUSH_TOKEN, PUSH_AES_KEY, push_app.config["SIDECAR"].WECHAT_APPID).signed(
+        verdict_event(push_app, f"race-{unique}", "pass"))
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(lambda i: replay(workers[i % 2], query, body).status_code, range(4)))
+    assert sorted(statuses) == [200, 401, 401, 401]
     assert record(pb, att)["attachments_status"] == "有效"
 
 
@@ -284,10 +443,29 @@ def test_a_push_nested_past_the_stack_is_an_envelope_not_a_500(push_app):
     assert response.status_code == 401 and response.json["code"] == 401
 
 
-def test_other_events_and_failed_checks_are_acknowledged_and_change_nothing(push_app, pb, unique):
+def test_other_events_and_other_apps_are_acknowledged_and_change_nothing(push_app, pb, unique):
     att = attachment(pb, trace_id=f"other-{unique}")
-    failed = {**verdict_event(push_app, f"other-{unique}", "pass"), "errcode": 1, "result": {}}
-    for event in ({"Event": "subscribe_msg_popup_event", "MsgType": "event"}, failed,
-                  {**verdict_event(push_app, f"other-{unique}", "risky"), "appid": "wx-another-app"}):
+    for event in ({"Event": "subscribe_msg_popup_event", "MsgType": "event"},
+                  {**verdict_event(push_app, f"other-{unique}", "risky"), "appid": "wx-another-app"},
+                  {**verdict_event(push_app, f"other-{unique}", "risky"), "trace_id": ""}):
         assert push(push_app, event).data == b"success"
     assert record(pb, att) == att
+
+
+# The issue's example and its kind: an event whose errcode is not 0 (or whose result is no verdict) is not a pass.
+@pytest.mark.parametrize("changes", [
+    {"errcode": -1008, "errmsg": "download failed"},
+    {"errcode": -1008, "result": {"suggest": "pass", "label": 100}},
+    {"errcode": "0", "result": {"suggest": "pass", "label": 100}},
+    {"errcode": True},
+    {"errcode": 0, "result": {}},
+    {"errcode": 0, "result": {"suggest": "PASS"}},
+    {"result": None},
+], ids=["-1008", "-1008-with-pass", "errcode-text", "errcode-bool", "no-suggest", "unknown-suggest", "no-result"])
+def test_a_push_without_a_verdict_is_answered_success_and_the_picture_is_due_again(push_app, pb, unique, changes):
+    att = attachment(pb, trace_id=f"failed-{unique}")
+    event = {**verdict_event(push_app, f"failed-{unique}", "pass"), **changes}
+    assert push(push_app, event).data == b"success"
+    after = record(pb, att)
+    assert (after["attachments_status"], after["attachments_suggest"]) == ("审核中", "")
+    assert after["attachments_check_due"] > 0

@@ -177,7 +177,8 @@ def test_profile_phone_taken_by_another_user_is_refused(client, login, pb, uniqu
     assert pb.user(second["pb_id"])["users_name"] == ""
 
 
-# WeChat's phone_info (countryCode as a number or a string) -> the stored number, or None: refused
+# WeChat's phone_info (countryCode as a number or a string) -> the stored number, or None: WeChat's answer is not
+# a number (checked as a client's input is), a 502 and nothing changed (issue #31)
 @pytest.mark.parametrize("answer, stored, masked", [
     (("86", "13700137001"), "13700137001", "137****7001"),
     ((86, "13700137002"), "13700137002", "137****7002"),
@@ -185,14 +186,21 @@ def test_profile_phone_taken_by_another_user_is_refused(client, login, pb, uniqu
     (("853", "66123456"), "+85366123456", "+853****3456"),
     (("1", "6502530001"), "+16502530001", "+1******0001"),
     (("1", "13800138073"), None, None),
+    (("86", "   "), None, None),
+    (("86", ""), None, None),
+    (("86", "１３７００１３７００３"), None, None),
+    (("86", "1370013700" + "4" * 10), None, None),
+    (("86", "137-0013-7005"), None, None),
 ])
 def test_profile_takes_a_verified_number_with_its_country(client, login, pb, wechat, unique, answer, stored, masked):
     token, user = login()
+    before = pb.user(user["pb_id"])
     wechat.phones[f"cc-{unique}"] = answer
     response = profile(client, token, {"users_phone_code": f"cc-{unique}"})
     if stored is None:
-        assert (response.status_code, response.json["data"]) == (400, {"field": "users_phone"})
-        assert pb.user(user["pb_id"])["users_phone"] == ""
+        assert (response.status_code, response.json) == (502, {"code": 502, "msg": "微信服务异常,请稍后再试",
+                                                               "data": {}})
+        assert pb.user(user["pb_id"]) == before
         return
     assert response.status_code == 200, response.json
     assert (response.json["data"]["user"]["users_phone"], response.json["data"]["user"]["users_phone_masked"]) == (
@@ -341,3 +349,28 @@ def test_rate_limits_off_lifts_the_phone_bound(stack, unique):
     statuses = {route(stack, "wechat/profile", token, json={"users_phone": f"157{base:06d}{i:02d}"}).status_code
                 for i in range(7)}
     assert statuses == {200}
+
+
+# WeChat's answer checked as a client's input is (issue #31): an openid or unionid that is empty, blank, padded, too
+# long or of characters WeChat never writes is a 502, and no user is created or logged into. The issue's example:
+# "   " registered a user, and every later blank answer logged into it.
+@pytest.mark.parametrize("answer", [
+    {"openid": "   "}, {"openid": ""}, {"openid": " oid-padded"}, {"openid": "o" * 129}, {"openid": "张三"},
+    {"openid": "oid\u2028x"}, {"openid": None}, {"openid": 7},
+    {"unionid": "   "}, {"unionid": "u" * 129}, {"unionid": "uid/x"}, {"unionid": 7},
+    {"session_key": "   "}, {"session_key": ""},
+], ids=lambda answer: repr(answer)[:24])
+@pytest.mark.parametrize("path", ["/pb/api/wechat/login", "/pb/api/system/refresh-token"])
+def test_an_answer_of_wechat_that_is_not_an_id_is_a_502_and_nothing_is_created(client, pb, wechat, unique, answer,
+                                                                                 path):
+    code = f"odd-{unique}"
+    wechat.sessions[code] = {"openid": f"oid-odd-{unique}", "unionid": f"uid-odd-{unique}",
+                             "session_key": wechat.SESSION_KEY, **answer}
+    before = count_users(pb)
+    response = client.post(path, json={"users_wx_code": code})
+    assert (response.status_code, response.json) == (502, {"code": 502, "msg": "微信服务异常,请稍后再试", "data": {}})
+    assert "token" not in response.json and count_users(pb) == before
+
+
+def count_users(pb) -> int:
+    return pb.request("GET", "/api/collections/tbl_auth_users/records", params={"perPage": 1}).json()["totalItems"]

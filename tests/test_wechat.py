@@ -163,13 +163,24 @@ def test_code_to_session_transport_failures_and_no_retry(rsps, client, fake, exc
     assert registered.call_count == 1, "never retry jscode2session, not even on timeout"
 
 
+# Openids and unionids WeChat never writes (its are 28 characters of [0-9A-Za-z_-]): each a 502, never a user.
+NOT_WECHAT_IDS = ["", "   ", " " + OPENID, OPENID + "\n", "o" * 129, "张三", "o-openid-1 ", "o/openid", "o\x00id",
+                  "oid\u2028", None, 123, ["o"]]
+
+
 @pytest.mark.parametrize("body", [
     {"session_key": SESSION_KEY},
     {"openid": OPENID},
     {"openid": "", "session_key": SESSION_KEY},
     {"openid": 123, "session_key": SESSION_KEY},
     {"errcode": "40029"},
-], ids=["no-openid", "no-session-key", "empty-openid", "openid-not-str", "errcode-not-int"])
+    *({"openid": bad, "session_key": SESSION_KEY} for bad in NOT_WECHAT_IDS),
+    *({"openid": OPENID, "unionid": bad, "session_key": SESSION_KEY} for bad in NOT_WECHAT_IDS if bad != ""),
+    *({"openid": OPENID, "session_key": bad} for bad in ("", "   ", "a b", "k" * 129, 42)),
+], ids=["no-openid", "no-session-key", "empty-openid", "openid-not-str", "errcode-not-int",
+        *(f"openid-{i}" for i in range(len(NOT_WECHAT_IDS))),
+        *(f"unionid-{i}" for i in range(len(NOT_WECHAT_IDS) - 1)),
+        *(f"session-key-{i}" for i in range(5))])
 def test_code_to_session_malformed_body_is_502(rsps, client, body):
     rsps.add(responses.GET, JSCODE_URL, json=body)
 
@@ -255,6 +266,12 @@ PHONE_MALFORMED = [
     pytest.param({"status": 200, "json": {"errcode": 0, "errmsg": "ok"}}, WeChatError, 502, id="no-phone-info"),
     pytest.param({"status": 200, "json": {"errcode": 0, "phone_info": {"phoneNumber": "+86" + PHONE}}},
                  WeChatError, 502, id="no-pure-number"),
+    # purePhoneNumber that is not a number's digits: WeChat's answer is checked as a client's input is.
+    *(pytest.param({"status": 200,
+                    "json": {"errcode": 0, "phone_info": {"purePhoneNumber": pure, "countryCode": "86"}}},
+                   WeChatError, 502, id=f"pure-{i}")
+      for i, pure in enumerate(("", "   ", " " + PHONE, PHONE + " ", "1" * 15, "１３８００１３８０００", "138-0013-8000",
+                                "+8613800138000", "123", 13800138000, None))),
 ]
 
 

@@ -53,7 +53,7 @@ def test_msg_sec_check_without_a_known_suggest_is_an_error(rsps, client, answer)
     assert raised.value.endpoint == MSG_SEC_CHECK and wechat_answer(raised.value)[0] == 503
 
 
-@pytest.mark.parametrize("errcode, kind", [(-1, WeChatError), (61010, WeChatError), (87014, WeChatError),
+@pytest.mark.parametrize("errcode, kind", [(-1, WeChatError), (61010, WeChatError), (44004, WeChatError),
                                            (45011, WeChatRateLimited)])
 def test_msg_sec_check_errcodes_are_503s(rsps, client, errcode, kind):
     stable_token_ok(rsps)
@@ -61,6 +61,13 @@ def test_msg_sec_check_errcodes_are_503s(rsps, client, errcode, kind):
     with pytest.raises(kind) as raised:
         client.msg_sec_check(OPENID, "x")
     assert wechat_answer(raised.value) == (503, "内容安全检查暂不可用,请稍后再试")
+
+
+def test_msg_sec_check_87014_is_the_verdict_risky(rsps, client):
+    # 87014 (内容含有违法违规内容) is WeChat's older answer for risky text: a verdict, never "try again later".
+    stable_token_ok(rsps)
+    rsps.add(responses.POST, TEXT_URL, json={"errcode": 87014, "errmsg": "risky content"})
+    assert client.msg_sec_check(OPENID, "x") == "risky"
 
 
 def test_msg_sec_check_timeout_is_a_503(rsps, client):

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import segno
 from PIL import Image
 
-from ops.wechat_stub.security import PushTarget, marked, media_check_event, push_later, verdict
+from ops.wechat_stub.security import UNCHECKED, PushTarget, marked, media_check_event, push_later, verdict
 from ops.wechat_stub.subscribe import SubscribeOutbox
 
 DEFAULT_APPID = "dev-appid"
@@ -250,6 +250,7 @@ class WeChatAnswers:
         outcome = self._content_check(MSG_SEC_CHECK, query, body, "content", (None,))
         if isinstance(outcome, dict):
             return outcome
+        outcome = "pass" if outcome == UNCHECKED else outcome
         return {"errcode": 0, "errmsg": "ok", "trace_id": self._trace_id(), **verdict(outcome)}
 
     def media_check_async(self, query: dict, body: dict) -> dict:

@@ -7,8 +7,10 @@ matching rule wins:
 
   ``slow-<seconds>``   sleep first (float, at most 60 s), then go on with the rules below
   ``fail-<errcode>``   answer that errcode (text: the check; picture: the submission)
+  ``unchecked``        text: suggest ``pass``; picture: a push with errcode -1008 and no verdict (WeChat could not
+                       download it), as WeChat pushes a check it could not make
   ``risky``            suggest ``risky`` (text: 400 from the profile route; picture: 违规, file removed)
-  ``review``           suggest ``review`` (text is stored; a picture stays 审核中)
+  ``review``           suggest ``review`` (text is stored; a picture goes to 待人工审核)
   anything else        suggest ``pass``
 
 A picture's verdict is pushed as WeChat pushes it (消息推送: a ``wxa_media_check`` JSON event, signed with the push
@@ -40,6 +42,9 @@ MAX_SLEEP_SECONDS = 60.0
 SLOW_MARKER = re.compile(r"slow-(\d+(?:\.\d+)?)", re.I)
 FAIL_MARKER = re.compile(r"fail-(-?\d+)", re.I)
 LABELS = {"pass": 100, "risky": 20001, "review": 21000}
+UNCHECKED = "unchecked"
+# WeChat's errcode of a media check whose file it could not download (wxa_media_check push).
+ERR_MEDIA_DOWNLOAD = -1008
 
 
 def marked(text: str) -> int | str:
@@ -51,6 +56,8 @@ def marked(text: str) -> int | str:
     if fail:
         return int(fail.group(1))
     lowered = text.lower()
+    if UNCHECKED in lowered:
+        return UNCHECKED
     return "risky" if "risky" in lowered else "review" if "review" in lowered else "pass"
 
 
@@ -116,10 +123,13 @@ def sha1(*parts: str) -> str:
 
 
 def media_check_event(appid: str, openid: str, trace_id: str, suggest: str) -> dict:
-    """The wxa_media_check event of a verdict (消息推送 JSON, version 2)."""
-    return {"ToUserName": "gh_devstub", "FromUserName": openid, "CreateTime": int(time.time()),
-            "MsgType": "event", "Event": "wxa_media_check", "appid": appid, "trace_id": trace_id, "version": 2,
-            "errcode": 0, "errmsg": "ok", **verdict(suggest)}
+    """The wxa_media_check event of a verdict (消息推送 JSON, version 2); for UNCHECKED, the event of a check WeChat
+    could not make: errcode -1008, no result."""
+    event = {"ToUserName": "gh_devstub", "FromUserName": openid, "CreateTime": int(time.time()),
+             "MsgType": "event", "Event": "wxa_media_check", "appid": appid, "trace_id": trace_id, "version": 2}
+    if suggest == UNCHECKED:
+        return {**event, "errcode": ERR_MEDIA_DOWNLOAD, "errmsg": "media download failed"}
+    return {**event, "errcode": 0, "errmsg": "ok", **verdict(suggest)}
 
 
 def push_later(target: PushTarget, event: dict, delay: float = PUSH_DELAY_SECONDS) -> threading.Thread:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sidecar.wechat.errors import (  # noqa: F401 - the names the rest of the sidecar imports from the package
     ERR_CODE_USED, ERR_INVALID_CODE, ERR_RISKY_USER, GET_PHONE_NUMBER, GET_UNLIMITED, JSCODE2SESSION,
-    MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN, SUBSCRIBE_SEND, PushMalformed, PushRefused,
+    MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, STABLE_TOKEN, SUBSCRIBE_SEND, PushMalformed, PushRefused, PushReplayed,
     PushSignatureInvalid, WeChatCodeMissing, WeChatCodeRejected, WeChatError, WeChatRateLimited, WeChatUnavailable,
 )
 from sidecar.wechat.login import LoginApi, WeChatSession  # noqa: F401

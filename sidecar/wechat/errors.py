@@ -20,11 +20,16 @@ ERR_INVALID_CODE = 40029
 ERR_CODE_USED = 40163
 ERR_RISKY_USER = 40226
 ERR_RATE_LIMITED = 45011
+# msgSecCheck's older answer for content that violates the rules (内容含有违法违规内容): a verdict, not a failure.
+ERR_CONTENT_RISKY = 87014
 # access_token invalid (40001), expired (42001), or not this app's (40014): a fresh token may fix it.
 TOKEN_ERRCODES = frozenset({40001, 42001, 40014})
 ERRMSG_MAX_LENGTH = 200
 # WeChat's request id at the end of errmsg ("..., rid: 6492a2b5-1b2c3d4e-5f6a7b8c"): what its support asks for.
 WECHAT_RID = re.compile(r"rid: ([0-9A-Za-z-]{1,64})")
+# An openid or unionid as WeChat writes them (28 characters of base64url today): ASCII letters, digits, "-" and
+# "_", at most as long as the field that stores it (schema.yaml: 128). Anything else is not WeChat's answer.
+WECHAT_ID = re.compile(r"[0-9A-Za-z_-]{1,128}")
 
 
 class WeChatError(Exception):
@@ -70,6 +75,11 @@ class PushSignatureInvalid(PushRefused):
     """The push's signature or msg_signature is missing or wrong (or no push token is configured)."""
 
 
+class PushReplayed(PushRefused):
+    """A correctly signed push that is not fresh: its timestamp outside the window, or its nonce seen before
+    (pb_hooks/lib/media_checks.js decides, where every worker and host sees the nonces)."""
+
+
 class PushMalformed(PushRefused):
     """A correctly signed push whose body cannot be read: not JSON, bad ciphertext or padding, another appid."""
 
@@ -112,3 +122,8 @@ def malformed(endpoint: str) -> WeChatError:
 
 def nonempty_str(value: object) -> bool:
     return isinstance(value, str) and bool(value)
+
+
+def wechat_id(value: object) -> bool:
+    """Whether value is an openid or unionid as WeChat writes them (WECHAT_ID): never empty, blank or padded."""
+    return isinstance(value, str) and WECHAT_ID.fullmatch(value) is not None

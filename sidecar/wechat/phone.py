@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from sidecar.wechat.errors import GET_PHONE_NUMBER, WeChatCodeMissing, malformed, nonempty_str
+from sidecar.wechat.errors import GET_PHONE_NUMBER, WeChatCodeMissing, malformed
 from sidecar.wechat.transport import WeChatTransport
 
 # Every 4xxxx but the rate limit and the token errors is about the phone code.
@@ -15,6 +15,8 @@ PHONE_REFUSALS = range(40000, 50000)
 # ITU country calling codes are 1 to 3 digits; an absent one is mainland China's (older answers).
 COUNTRY_CODE = re.compile(r"^\+?([1-9][0-9]{0,2})$")
 MAINLAND = "86"
+# purePhoneNumber: the national number's ASCII digits; E.164 numbers have at most 15 digits, the country's included.
+PURE_PHONE_NUMBER = re.compile(r"[0-9]{4,14}")
 
 
 class PhoneApi(WeChatTransport):
@@ -22,7 +24,8 @@ class PhoneApi(WeChatTransport):
         """Exchange a getPhoneNumber code for the user's number with its country: "+<countryCode><purePhoneNumber>"
         (e.g. "+8613800138000", "+85251234567"), to be normalized by sidecar/phones.py.
 
-        openid, when given, lets WeChat check that the code belongs to that user."""
+        openid, when given, lets WeChat check that the code belongs to that user. A phone_info that is not a number
+        (empty, blank, not ASCII digits, too long) is a WeChatError (502): nothing is changed."""
         endpoint = GET_PHONE_NUMBER
         if not isinstance(phone_code, str) or not phone_code.strip():
             raise WeChatCodeMissing(endpoint)
@@ -35,6 +38,6 @@ class PhoneApi(WeChatTransport):
         if country in (None, ""):
             country = MAINLAND
         match = COUNTRY_CODE.match(str(country)) if type(country) in (str, int) else None  # not a bool or float
-        if not nonempty_str(phone) or match is None:
+        if not isinstance(phone, str) or PURE_PHONE_NUMBER.fullmatch(phone) is None or match is None:
             raise malformed(endpoint)
         return f"+{match.group(1)}{phone}"

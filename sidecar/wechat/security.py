@@ -6,7 +6,9 @@ later by message push (push.py), as a wxa_media_check event matched by trace_id.
 """
 from __future__ import annotations
 
-from sidecar.wechat.errors import MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, malformed, nonempty_str
+from sidecar.wechat.errors import (
+    ERR_CONTENT_RISKY, MEDIA_CHECK_ASYNC, MSG_SEC_CHECK, WeChatError, malformed, nonempty_str,
+)
 from sidecar.wechat.transport import WeChatTransport
 
 # scene 1: 资料 (profile data: names, tags, avatars), as the docs number the scenes.
@@ -28,10 +30,16 @@ class SecurityApi(WeChatTransport):
         """WeChat's verdict on a text: "pass", "risky" or "review" (result.suggest).
 
         openid: the author, who must have opened the mini-program in the last two hours (WeChat's rule).
-        Any errcode, a timeout or an answer without a known suggest raises a WeChatError: the caller must
+        errcode 87014 (内容含有违法违规内容, the answer of version 1 that WeChat still gives) is the verdict "risky".
+        Any other errcode, a timeout or an answer without a known suggest raises a WeChatError: the caller must
         then store nothing (unchecked content is never stored)."""
         body = {"content": content, "version": 2, "scene": scene, "openid": openid}
-        data = self.call_with_token(MSG_SEC_CHECK, "/wxa/msg_sec_check", body, ())
+        try:
+            data = self.call_with_token(MSG_SEC_CHECK, "/wxa/msg_sec_check", body, ())
+        except WeChatError as exc:
+            if exc.errcode == ERR_CONTENT_RISKY:
+                return SUGGEST_RISKY
+            raise
         suggest = suggest_of(data.get("result"))
         if not suggest:
             raise malformed(MSG_SEC_CHECK)

@@ -958,6 +958,30 @@ migrate((app) => {
         "primaryKey": false
       },
       {
+        "id": "number3922606954",
+        "name": "attachments_check_due",
+        "type": "number",
+        "system": false,
+        "hidden": true,
+        "presentable": false,
+        "required": false,
+        "min": null,
+        "max": null,
+        "onlyInt": true
+      },
+      {
+        "id": "number1311433623",
+        "name": "attachments_check_attempts",
+        "type": "number",
+        "system": false,
+        "hidden": true,
+        "presentable": false,
+        "required": false,
+        "min": null,
+        "max": null,
+        "onlyInt": true
+      },
+      {
         "id": "autodate2990389176",
         "name": "created",
         "type": "autodate",
@@ -1402,6 +1426,83 @@ migrate((app) => {
         "min": null,
         "max": null,
         "onlyInt": false
+      },
+      {
+        "id": "autodate2990389176",
+        "name": "created",
+        "type": "autodate",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "onCreate": true,
+        "onUpdate": false
+      },
+      {
+        "id": "autodate3332085495",
+        "name": "updated",
+        "type": "autodate",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "onCreate": true,
+        "onUpdate": true
+      }
+    ]
+  },
+  {
+    "id": "pbc_1435971572",
+    "name": "sys_push_nonces",
+    "type": "base",
+    "system": false,
+    "listRule": null,
+    "viewRule": null,
+    "createRule": null,
+    "updateRule": null,
+    "deleteRule": null,
+    "indexes": [
+      "CREATE UNIQUE INDEX `idx_sys_push_nonces_nonce` ON `sys_push_nonces` (`nonce`)",
+      "CREATE INDEX `idx_sys_push_nonces_at` ON `sys_push_nonces` (`at`)"
+    ],
+    "fields": [
+      {
+        "id": "text3208210256",
+        "name": "id",
+        "type": "text",
+        "system": true,
+        "primaryKey": true,
+        "required": true,
+        "min": 15,
+        "max": 15,
+        "pattern": "^[a-z0-9]+$",
+        "autogeneratePattern": "[a-z0-9]{15}",
+        "hidden": false,
+        "presentable": false
+      },
+      {
+        "id": "text2988741373",
+        "name": "nonce",
+        "type": "text",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": 0,
+        "max": 64,
+        "pattern": "",
+        "autogeneratePattern": "",
+        "primaryKey": false
+      },
+      {
+        "id": "number1784151356",
+        "name": "at",
+        "type": "number",
+        "system": false,
+        "hidden": false,
+        "presentable": false,
+        "required": false,
+        "min": null,
+        "max": null,
+        "onlyInt": true
       },
       {
         "id": "autodate2990389176",
