@@ -41,7 +41,7 @@ def cache_locations() -> str:
     proxy_cache_lock on;
     proxy_cache_bypass $http_authorization;
     proxy_no_cache $http_authorization;
-    client_max_body_size 25m;
+    client_max_body_size ${{PB_BODY_MAX}};
     client_body_buffer_size 128k;
     proxy_read_timeout 60s;
     error_page 413 = @pocketbase_413;

@@ -4,6 +4,9 @@ their API server block (deploy/nginx-api-server.conf.template), and where nginx 
     python -m ops.nginx_conf production    # rewrite deploy/nginx-production.conf (make nginx-production)
     python -m ops.nginx_conf site          # print that site with the environment's CORS_ALLOWED_ORIGINS,
                                            # UPLOAD_MAX_BYTES and MAX_BODY_BYTES
+
+PocketBase's paths take bodies up to the largest file field's max_size in schema.yaml plus the upload's framing
+allowance (sidecar/limits.py pocketbase_body_limit), rendered as ${PB_BODY_MAX}.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from ops.processes import ROOT
 from ops.settings import BY_NAME
 from ops.stack_config import RateLimit, StackConfig, StackError
 from sidecar.cors import parse_origins
-from sidecar.limits import upload_body_limit
+from sidecar.limits import pocketbase_body_limit, upload_body_limit
 
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 API_SERVER_TEMPLATE = ROOT / "deploy" / "nginx-api-server.conf.template"
@@ -140,6 +143,7 @@ def render_nginx_conf(config: StackConfig, template_path: Path = NGINX_TEMPLATE)
         API_MAPS=indented(API_MAPS, "    "),
         UPLOAD_BODY_MAX=upload_body_limit(config.upload_max_bytes),
         MAX_BODY_BYTES=nginx_size(config.max_body_bytes),
+        PB_BODY_MAX=nginx_size(pocketbase_body_limit()),
         LIST_CACHE_HTTP=cache_http(str(config.run_dir / "tmp" / "lists")),
     )
 
@@ -168,6 +172,7 @@ def render_production_conf(cors_allowed_origins: str = BY_NAME["CORS_ALLOWED_ORI
                                        API_MAPS=API_MAPS,
                                        UPLOAD_BODY_MAX=upload_body_limit(upload_max_bytes),
                                        MAX_BODY_BYTES=nginx_size(max_body_bytes),
+                                       PB_BODY_MAX=nginx_size(pocketbase_body_limit()),
                                        LIST_CACHE_HTTP=cache_http("/var/cache/nginx/bai-wechat-lists"))
 
 

@@ -28,6 +28,19 @@ def upload_body_limit(upload_max_bytes: int) -> int:
     return upload_max_bytes + UPLOAD_FRAMING_BYTES
 
 
+def largest_file_size(schema_path: Path | None = None) -> int:
+    """The largest max_size, in bytes, of any file field schema.yaml declares (what PocketBase accepts of one file)."""
+    schema = yaml.safe_load((schema_path or SCHEMA_PATH).read_text(encoding="utf-8"))
+    return max(f["max_size"] for c in schema["collections"] for f in c.get("fields", ())
+               if f["type"] == "file")
+
+
+def pocketbase_body_limit(schema_path: Path | None = None) -> int:
+    """The largest request body nginx passes to PocketBase (client_max_body_size of /pb/): the largest file a
+    file field takes (schema.yaml) plus the same multipart framing allowance as the upload route."""
+    return largest_file_size(schema_path) + UPLOAD_FRAMING_BYTES
+
+
 def declared_max_lengths(collection: str, schema_path: Path = SCHEMA_PATH) -> dict[str, int]:
     """Field name -> max length of the text fields schema.yaml declares for collection."""
     schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))

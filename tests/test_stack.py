@@ -23,7 +23,8 @@ from ops.nginx_conf import render_nginx_conf, render_production_conf
 from ops.processes import ROOT, proc_stat
 from ops.stack import Stack, process_group_members
 from ops.stack_config import DEFAULT_RATE_LIMITS, PASSWORD_FILE_NAME, StackConfig, StackError
-from sidecar.limits import upload_body_limit
+from sidecar import limits
+from sidecar.limits import UPLOAD_FRAMING_BYTES, upload_body_limit
 from sidecar.routes.docs import DEV_EXAMPLES
 from tests.helpers import assert_envelope, chromium_page
 from tests.stack_fixtures import stack_settings
@@ -198,6 +199,33 @@ def test_nginx_body_limit_of_the_upload_route_follows_upload_max_bytes_and_no_ot
     site = subprocess.run([sys.executable, "-m", "ops.nginx_conf", "site"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, env=dict(os.environ, UPLOAD_MAX_BYTES="2000000"))
     assert f"client_max_body_size {upload_body_limit(2_000_000)};" in upload_location(site.stdout)
+
+
+def pocketbase_body_limits(conf: str) -> list[str]:
+    """client_max_body_size of each location passed to PocketBase (proxy_pass http://pocketbase)."""
+    return [re.search(r"client_max_body_size (\S+);", block).group(1)
+            for block in re.findall(r"location [^{]*\{[^}]*proxy_pass http://pocketbase[^}]*\}", conf)
+            if "client_max_body_size" in block]
+
+
+def test_nginx_body_limit_of_pocketbase_paths_follows_the_largest_file_field_of_schema_yaml(tmp_path, monkeypatch):
+    schema = yaml.safe_load(limits.SCHEMA_PATH.read_text(encoding="utf-8"))
+    largest = max(f["max_size"] for c in schema["collections"] for f in c.get("fields", ()) if f["type"] == "file")
+    base = {"PB_DATA_DIR": str(tmp_path), "PB_SUPERUSER_PASSWORD": "x" * 12, "RUN_DIR": str(tmp_path / "run")}
+    expected = f"{(largest + UPLOAD_FRAMING_BYTES) // 1024}k"
+    for conf in (render_nginx_conf(StackConfig.from_env(base, dotenv_path=None)), render_production_conf(),
+                 (ROOT / "deploy" / "nginx-production.conf").read_text()):
+        found = pocketbase_body_limits(conf)
+        assert len(found) >= 2 and set(found) == {expected}, found   # /pb/ and the cached feed
+    # A larger file field in schema.yaml raises it, on both configs.
+    schema["collections"][0]["fields"].append({"name": "scan", "type": "file", "max_select": 1,
+                                               "max_size": 50 * 1024 * 1024})
+    bigger = tmp_path / "schema.yaml"
+    bigger.write_text(yaml.safe_dump(schema, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setattr(limits, "SCHEMA_PATH", bigger)
+    raised = f"{(50 * 1024 * 1024 + UPLOAD_FRAMING_BYTES) // 1024}k"
+    for conf in (render_nginx_conf(StackConfig.from_env(base, dotenv_path=None)), render_production_conf()):
+        assert set(pocketbase_body_limits(conf)) == {raised}
 
 
 @pytest.mark.parametrize("settings, error", [
