@@ -78,10 +78,10 @@ schema-diff: venv ## compare schema.yaml with the running PocketBase (PB_URL, su
 schema-pull: venv ## write the running PocketBase's collections into schema.yaml
 	$(PY) -m ops.schema pull
 
-docs: venv ## regenerate deploy/env.example and the settings table of docs/operations.md from ops/settings.py
+docs: venv ## regenerate deploy/env.example and the settings table of docs/operations.md from ops/settings.py, the dev stub's code table and README summary from ops/wechat_stub/codes.py
 	$(PY) -m ops.settings_docs write
 
-docs-check: venv ## fail when deploy/env.example or the settings table of docs/operations.md differs from ops/settings.py
+docs-check: venv ## fail when deploy/env.example, the settings table or the dev stub's codes (docs/operations.md, README.md) differ from their sources
 	$(PY) -m ops.settings_docs check
 
 nginx-production: venv ## regenerate deploy/nginx-production.conf from its template and the shared API server block

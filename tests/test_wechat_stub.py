@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from ops.processes import ROOT, free_port
-from ops.wechat_stub import WeChatStub
+from ops.wechat_stub import WeChatStub, codes
 
 APPID, SECRET, SESSION_KEY = "wx-test-appid", "wx-test-secret-123", "c2Vzc2lvbi1rZXktMTIzNA=="
 
@@ -263,3 +263,45 @@ def test_stats_count_the_requests_being_answered_until_a_slow_codes_answer_is_se
     assert requests.get(stub.url + "/__stub/stats", timeout=5).json()["answering"] == 1  # the stats call: not counted
     slow.join(30)
     assert stub.stats()["answering"] == 0
+
+
+# -- the code conventions, written once (ops/wechat_stub/codes.py) ------------------------------------------------
+
+
+def holds(answer, expected) -> bool:
+    """answer holds every item of expected (nested dicts: their items)."""
+    if isinstance(expected, dict):
+        return isinstance(answer, dict) and all(k in answer and holds(answer[k], v) for k, v in expected.items())
+    return answer == expected
+
+
+@pytest.mark.parametrize("endpoint, code, expected",
+                         [example for rule in codes.CODE_RULES for example in rule.examples],
+                         ids=lambda value: value if isinstance(value, str) else None)
+def test_each_code_rule_answers_as_its_examples_say(stub, endpoint, code, expected):
+    response = login(stub, code) if endpoint == "login" else phone(stub, code)
+    if isinstance(expected, int):   # an answer that is not JSON
+        assert response.status_code == expected
+        with pytest.raises(ValueError):
+            response.json()
+    else:
+        assert response.status_code == 200 and holds(response.json(), expected), response.text
+
+
+def test_every_code_rule_has_examples_and_the_generated_documents_are_current():
+    from ops import settings_docs
+    assert all(rule.examples and rule.note and rule.answer for rule in codes.CODE_RULES)
+    assert settings_docs.stale_stub_code_documents() == [], "run `make docs` (ops/wechat_stub/codes.py)"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert codes.readme_summary() in "\n".join(readme.splitlines()[:60])   # on the first screens
+
+
+def test_docs_check_names_a_document_whose_stub_codes_are_stale(tmp_path, monkeypatch):
+    from ops import settings_docs
+    page = tmp_path / "operations.md"
+    page.write_text(f"{codes.MARKDOWN_BEGIN}\n| code | answer |\n{codes.MARKDOWN_END}\n")
+    monkeypatch.setattr(settings_docs, "ROOT", tmp_path)
+    monkeypatch.setattr(settings_docs, "STUB_CODE_BLOCKS", {page: codes.operations_table})
+    assert settings_docs.stale_stub_code_documents() == ["operations.md"]
+    page.write_text(settings_docs.with_stub_codes(page, page.read_text()))
+    assert settings_docs.stale_stub_code_documents() == []

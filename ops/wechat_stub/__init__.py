@@ -17,27 +17,10 @@ shapes, so the sidecar talks to it exactly as it talks to https://api.weixin.qq.
   ``pages/fail-45009/index``, ``pages/fail-40001/index``); a segment ``slow-<seconds>`` sleeps first; a segment
   ``unpublished`` 41030 unless ``check_path`` is false (a page not in the released mini-program)
 
-Code conventions (the same table is in docs/operations.md, section "WeChat dev stub"). The rules apply to
-the login code (``js_code``) and to the phone code (``code``); the first matching rule wins:
-
-============================  ===================================================================
-code                          answer
-============================  ===================================================================
-``fail-<errcode>[.x]``        ``{"errcode": <errcode>, "errmsg": ...}``, e.g. ``fail-40029``,
-                              ``fail-40163``, ``fail-40226``, ``fail-45011``, ``fail--1``
-``slow-<seconds>[.REST]``     sleep (float allowed, at most 60 s), then answer as for ``REST``
-                              (login default ``slow``; phone default ``phone-13800138000``)
-``http500[.x]``               HTTP 500 with an HTML body
-``garbage[.x]``               HTTP 200 with a body that is not JSON
-login ``NAME[.x]``            openid ``dev-openid-NAME``, unionid ``dev-unionid-NAME`` (NAME is the
-                              part before the first ``.``, so ``alice.1`` and ``alice.2`` are one user;
-                              up to 31 letters, digits, ``_`` and ``-``)
-any other login code          openid ``dev-openid-devtools``: a real ``wx.login`` code (WeChat's
-                              developer tools, a phone: 32 letters and digits) is one stable dev user
-phone ``phone-<digits>[.x]``  purePhoneNumber ``<digits>``, phoneNumber ``+86 <digits>``, countryCode ``86``
-phone ``phone-<cc>-<digits>`` purePhoneNumber ``<digits>`` in country ``<cc>`` (``phone-852-51234567``)
-any other phone code          errcode 40029 (invalid code)
-============================  ===================================================================
+Code conventions: which login code logs in as whom (any code it does not know: ``dev-openid-devtools``), which
+codes fail how (``fail-<errcode>``, ``slow-<seconds>``, ``http500``, ``garbage``), which phone code gives which
+number. They are written once, in codes.py (CODE_RULES), and tabled from there in docs/operations.md, section
+"WeChat dev stub" (``make docs``).
 
 Credentials: a wrong ``appid`` answers errcode 40013, a wrong ``secret`` 40125. Access tokens are
 ``stub-token-<n>``; ``stable_token`` returns the current valid one unless ``force_refresh`` is true or
@@ -52,10 +35,16 @@ deterministic per-user value. Neither the secret nor any session key is ever log
 
 Run as a process: ``python -m ops.wechat_stub --port 8555 [--appid A --secret S] [--host H]``.
 
-Modules: answers (the code conventions, tokens and call counts: what each endpoint answers), security (the
-content security markers and the signed verdict pushes), server (the threaded HTTP server around them), cli
-(``python -m ops.wechat_stub``).
+Modules: codes (the code conventions, as data), answers (what each endpoint answers: the conventions, tokens
+and call counts), security (the content security markers and the signed verdict pushes), server (the threaded
+HTTP server around them), cli (``python -m ops.wechat_stub``).
 """
-from ops.wechat_stub.server import WeChatStub
-
 __all__ = ["WeChatStub"]
+
+
+def __getattr__(name: str):
+    # Loaded on first use: the sidecar reads codes.py (its docs page's note) without the stub's server.
+    if name == "WeChatStub":
+        from ops.wechat_stub.server import WeChatStub
+        return WeChatStub
+    raise AttributeError(name)

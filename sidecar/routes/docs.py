@@ -23,6 +23,7 @@ import yaml
 from flask import Blueprint, Response, current_app, redirect, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from ops.wechat_stub.codes import dev_note
 from sidecar.errors import NotFound
 from sidecar.offload import run_off_loop
 
@@ -99,17 +100,9 @@ DEV_EXAMPLES = {
     "/pb/api/wechat/profile": {"users_name": "张三", "users_phone_code": "phone-13800138000"},
     "/pb/api/system/refresh-token": {"users_wx_code": "alice.2"},
 }
-# The stub's codes, as docs/operations.md "WeChat dev stub" tables them (Markdown: the page renders it).
-DEV_NOTE = """**开发模式:微信接口由本地开发桩(WeChat dev stub)应答,不会访问真实微信服务器。** \
-下方微信接口的示例已换成开发桩接受的 code:
-
-- 登录 code:任意 `NAME` 或 `NAME.后缀`,得到 openid `dev-openid-NAME`(`alice`、`alice.2` 是同一用户);\
-其他 code(如开发者工具或手机上 `wx.login` 的真实 code)都得到同一个开发用户 `dev-openid-devtools`
-- 手机号 code:`phone-<数字>` 得到该手机号(如 `phone-13800138000`);其他值得到 40029
-- `fail-<errcode>`:微信错误,如 `fail-40029`(code 无效)、`fail-40163`(code 已使用)、`fail-45011`(频率限制)、`fail--1`(系统繁忙)
-- `slow-<秒>.REST`:等待后按 `REST` 应答;`http500`:HTTP 500;`garbage`:非 JSON 应答
-
-完整列表见仓库 docs/operations.md 的 “WeChat dev stub” 一节。"""
+# The stub's codes (ops/wechat_stub/codes.py, the one source of docs/operations.md's table too; Markdown: the
+# page renders it).
+DEV_NOTE = dev_note()
 
 
 def render_page(dev_stub: bool) -> str:
