@@ -58,7 +58,7 @@ miniprogram/node_modules/.installed: miniprogram/package.json miniprogram/packag
 # The client's unit tests; its end-to-end file runs under pytest (tests/test_miniprogram.py), which starts the stack.
 MINIPROGRAM_TESTS := $(filter-out %/e2e.test.js,$(wildcard miniprogram/test/*.test.js))
 
-test: venv-dev nginx chromium node miniprogram/node_modules/.installed schema-check ## run the whole test suite (node's for the mini-program client, then pytest: real PocketBase, gunicorn, nginx)
+test: venv-dev nginx chromium node wrk miniprogram/node_modules/.installed schema-check ## run the whole test suite (node's for the mini-program client, then pytest: real PocketBase, gunicorn, nginx, and each bench path once with wrk)
 	node --test --test-reporter=spec $(MINIPROGRAM_TESTS)
 	$(PY) -m pytest
 

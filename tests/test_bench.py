@@ -12,7 +12,7 @@ from bench import ab, run, seed
 from bench.scenarios import BY_NAME, SCENARIOS
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed (make wrk)")]
+              pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed: make test installs it (make wrk)")]
 
 
 def test_document_types_are_one_or_two_dict_pairs_as_the_spec_stores_them():
