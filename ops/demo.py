@@ -17,6 +17,7 @@ import requests
 
 from ops.admin import admin_pb_url, superuser_client
 from ops.stack_config import StackConfig, StackError
+from sidecar import domain
 
 TIMEOUT = 15
 DEMO_COMPANY_ID = "WX-COMPANY-10001"
@@ -27,23 +28,23 @@ DEMO_PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUl
 
 # (collection, business id field, record); the attachment's file is sent with its record.
 DEMO_RECORDS = [
-    ("tbl_company", "company_id", {
+    (domain.COMPANY, "company_id", {
         "company_id": DEMO_COMPANY_ID, "company_name": "演示企业(开发模式)", "company_type": "渠道商",
         "company_status": "有效", "company_remark": "ops/demo.py 的演示数据"}),
-    ("tbl_attachments", "attachments_id", {
-        "attachments_id": DEMO_ATTACHMENT_ID, "attachments_status": "有效",
+    (domain.ATTACHMENTS, "attachments_id", {
+        "attachments_id": DEMO_ATTACHMENT_ID, "attachments_status": domain.ATTACHMENT_VALID,
         "attachments_remark": "ops/demo.py 的演示数据"}),
-    ("tbl_document", "document_id", {
+    (domain.DOCUMENT, "document_id", {
         "document_id": "DOC-1774599144591-demo01", "document_title": "演示文档:UT1 之一",
         "document_type": f"{DEMO_DICT_ID}@UT1", "document_status": "有效"}),
-    ("tbl_document", "document_id", {
+    (domain.DOCUMENT, "document_id", {
         "document_id": "DOC-1774599144591-demo02", "document_title": "演示文档:UT1 之二",
         "document_type": f"{DEMO_DICT_ID}@UT1|{DEMO_DICT_ID}@UT2", "document_status": "有效"}),
-    ("tbl_document", "document_id", {
+    (domain.DOCUMENT, "document_id", {
         "document_id": "DOC-1774599144591-demo03", "document_title": "演示文档:UT2",
         "document_type": f"{DEMO_DICT_ID}@UT2", "document_status": "过期"}),
 ]
-DEMO_FILES = {"tbl_attachments": {"attachments_link": ("demo.png", DEMO_PNG, "image/png")}}
+DEMO_FILES = {domain.ATTACHMENTS: {"attachments_link": ("demo.png", DEMO_PNG, "image/png")}}
 
 
 def refuse_live(config: StackConfig) -> None:
