@@ -161,9 +161,13 @@ def test_users_without_a_code_are_back_filled_by_the_migration(tmp_path):
         ids = [pb.create_user(openid=f"old-{i}")["id"] for i in range(5)]
     finally:
         server.stop()
-    # As before this change: rows without a code, and the back-fill not applied yet.
+    # As before this change: rows without a code, and the back-fill not applied yet. More users than the
+    # back-fill's page (lib/referral.js BACKFILL_PAGE, 500), written straight into the table.
     db = sqlite3.connect(tmp_path / "pb_data" / "data.db")
     with db:
+        db.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
+                   "INSERT INTO tbl_auth_users (id, openid, tokenKey, password) "
+                   "SELECT printf('bulk%011d', i), 'bulk-' || i, printf('bulk-key-%030d', i), 'x' FROM n")
         db.execute("UPDATE tbl_auth_users SET users_promo_code = ''")
         db.execute("DELETE FROM _migrations WHERE file LIKE '%promo_codes_backfill%'")
     db.close()
@@ -173,4 +177,12 @@ def test_users_without_a_code_are_back_filled_by_the_migration(tmp_path):
     finally:
         server.stop()
     assert all(PROMO_CODE.match(code) for code in codes) and len(set(codes)) == len(ids), codes
+    db = sqlite3.connect(tmp_path / "pb_data" / "data.db")
+    try:
+        total, distinct, bad = db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT users_promo_code), SUM(length(users_promo_code) != 8) "
+            "FROM tbl_auth_users").fetchone()
+    finally:
+        db.close()
+    assert (total, distinct, bad) == (1205, 1205, 0)
     shutil.rmtree(tmp_path / "pb_data", ignore_errors=True)

@@ -17,6 +17,8 @@ const INVITER_SHAPE = new RegExp(`^[0-9A-Za-z]{1,${PROMO_CODE_MAX_LENGTH}}$`);
 const MAX_ATTEMPTS = 5;
 // The login audit's row (tbl_login_log.route) for a registration that names its inviter.
 const INVITE_ROUTE = "invite";
+// Users back-filled per query (backfill).
+const BACKFILL_PAGE = 500;
 
 function newPromoCode() {
   return $security.randomStringWithAlphabet(PROMO_CODE_LENGTH, PROMO_CODE_ALPHABET);
@@ -75,16 +77,25 @@ function writeInvite(txApp, event, user, inviter) {
   });
 }
 
-// Back-fills a code for every user without one (the data migration); returns how many got one.
+// Back-fills a code for every user without one (the data migration); returns how many got one. A page
+// at a time: loading every user at once would hold the whole table in memory on a large database. Each
+// page's saved users no longer match the filter, so the next query finds the rest; a run interrupted
+// (PocketBase rolls the migration back) or run again starts over with whoever still has no code.
 function backfill(app) {
-  const users = app.findRecordsByFilter(USERS, `${PROMO_CODE_FIELD} = ''`, "", 0, 0);
-  for (const user of users) {
-    withFreshCode(() => {
-      user.set(PROMO_CODE_FIELD, newPromoCode());
-      app.save(user);
-    });
+  let given = 0;
+  for (;;) {
+    const users = app.findRecordsByFilter(USERS, `${PROMO_CODE_FIELD} = ''`, "id", BACKFILL_PAGE, 0);
+    for (const user of users) {
+      withFreshCode(() => {
+        user.set(PROMO_CODE_FIELD, newPromoCode());
+        app.save(user);
+      });
+    }
+    given += users.length;
+    if (users.length < BACKFILL_PAGE) {
+      return given;
+    }
   }
-  return users.length;
 }
 
 module.exports = {
