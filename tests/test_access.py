@@ -136,20 +136,42 @@ def test_cross_collection_filters_and_hidden_fields_are_no_oracle(world, actor):
     attachment = su.call("GET", f"/api/collections/tbl_attachments/records/{rows['tbl_attachments']}").json()
     user = su.call("GET", f"/api/collections/tbl_auth_users/records/{rows['tbl_auth_users']}").json()
     ocr, openid = attachment["attachments_ocr"], user["openid"]
-    # (collection listed, collection probed, filter that holds, filter that does not)
+    # Issue #28's and #29's rows: whose grant, message, share code; who brought whom.
+    share, grant, message = (su.call("GET", f"/api/collections/{name}/records/{rows[name]}").json()
+                             for name in ("tbl_share_codes", "tbl_subscribe_grants", "tbl_notifications"))
+    inviter = world["wechat_user"]
+    # (collection listed, collection probed, filter that holds, filter that does not). A join of another collection
+    # is many rows: `?=` holds when any row matches (PocketBase's `=` would need every row to).
     probes = [
-        ("tbl_document", "tbl_attachments", f'@collection.tbl_attachments.attachments_ocr = "{ocr}"',
-         '@collection.tbl_attachments.attachments_ocr = "no-such-text"'),
-        ("tbl_company", "tbl_attachments", f'@collection.tbl_attachments.attachments_ocr ~ "{ocr[:6]}"',
-         '@collection.tbl_attachments.attachments_ocr ~ "no-such-text"'),
-        ("tbl_document", "tbl_auth_users", f'@collection.tbl_auth_users.openid = "{openid}"',
-         '@collection.tbl_auth_users.openid = "no-such-openid"'),
-        ("tbl_company", "_superusers", '@collection._superusers.email != ""', '@collection._superusers.email = "x@y"'),
-        ("tbl_document", "view_user_info", f'@collection.view_user_info.openid = "{openid}"',
-         '@collection.view_user_info.openid = "no-such-openid"'),
+        ("tbl_document", "tbl_attachments", f'@collection.tbl_attachments.attachments_ocr ?= "{ocr}"',
+         '@collection.tbl_attachments.attachments_ocr ?= "no-such-text"'),
+        ("tbl_company", "tbl_attachments", f'@collection.tbl_attachments.attachments_ocr ?~ "{ocr[:6]}"',
+         '@collection.tbl_attachments.attachments_ocr ?~ "no-such-text"'),
+        ("tbl_document", "tbl_auth_users", f'@collection.tbl_auth_users.openid ?= "{openid}"',
+         '@collection.tbl_auth_users.openid ?= "no-such-openid"'),
+        ("tbl_company", "_superusers", '@collection._superusers.email != ""', '@collection._superusers.email ?= "x@y"'),
+        ("tbl_document", "view_user_info", f'@collection.view_user_info.openid ?= "{openid}"',
+         '@collection.view_user_info.openid ?= "no-such-openid"'),
         ("tbl_auth_users", "tbl_auth_users", 'tokenKey != "" || password != ""', 'id = "none"'),
+        ("tbl_document", "tbl_share_codes", f'@collection.tbl_share_codes.share_user ?= "{share["share_user"]}"',
+         '@collection.tbl_share_codes.share_user ?= "no-such-user"'),
+        ("tbl_company", "tbl_subscribe_grants",
+         f'@collection.tbl_subscribe_grants.grant_openid ?= "{grant["grant_openid"]}"',
+         '@collection.tbl_subscribe_grants.grant_openid ?= "no-such-openid"'),
+        ("tbl_document", "tbl_notifications",
+         f'@collection.tbl_notifications.notification_openid ?= "{message["notification_openid"]}"',
+         '@collection.tbl_notifications.notification_openid ?= "no-such-openid"'),
+        ("tbl_document", "view_invitee_counts",
+         f'@collection.view_invitee_counts.users_promo_code ?= "{inviter["users_promo_code"]}"',
+         '@collection.view_invitee_counts.users_promo_code ?= "NOSUCHCODE"'),
+        ("tbl_company", "tbl_auth_users", f'@collection.tbl_auth_users.users_parent_id ?= "{inviter["users_id"]}"',
+         '@collection.tbl_auth_users.users_parent_id ?= "no-such-parent"'),
     ]
     for listed, probed, holds, fails in probes:
+        # Each probe tells the truth to a superuser: a probe that held for nobody could not fail the test.
+        truth = [su.call("GET", f"/api/collections/{listed}/records", params={"filter": f, "perPage": 1})
+                 .json()["totalItems"] for f in (holds, fails)]
+        assert truth[0] > 0 and truth[1] == 0, (listed, holds, truth)
         if _can_enumerate(probed, actor) and listed != probed:
             continue
         answers = []
