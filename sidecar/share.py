@@ -69,8 +69,10 @@ class ShareService:
         return requested
 
     def share_code(self, bearer: str, page: str, width: int, client: ClientInfo | None = None) -> dict:
-        """{promo_code, scene, page, width, url} of the bearer's code for page and width; the token's 401, the ban's
-        403, WeChat's errors (nothing stored), 503 when another request's claim brings no image in time."""
+        """{promo_code, scene, page, width, url} of the bearer's code for page ("" = SHARE_PAGES' first; 400 naming page
+        when not one of them) and width; the token's 401, the ban's 403, WeChat's errors (nothing stored), 503 when
+        another request's claim brings no image in time."""
+        page = self.page(page)
         if not token_may_be_valid(bearer, self.token_leeway):
             raise Unauthorized()
         deadline = time.monotonic() + CLAIM_WAIT_SECONDS

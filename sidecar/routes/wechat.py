@@ -58,8 +58,7 @@ def share_code():
     """The bearer's mini-program code (小程序码) of a page, carrying their promo code: made once, then served."""
     token = bearer_token(required=True)
     body = json_object()
-    page = shares().page(optional_string(body, "page", PAGE_MAX_LENGTH))
-    width = share_width(body.get("width"))
+    page, width = optional_string(body, "page", PAGE_MAX_LENGTH), share_width(body.get("width"))
     return envelope(200, "获取成功", shares().share_code(token, page, width, client_info()))
 
 
