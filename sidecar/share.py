@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sidecar.domain import SHARE_CLAIM_SECONDS
+from sidecar.domain import SHARE_CLAIM_SECONDS, SHARE_CODES
 from sidecar.errors import BadRequest, ServiceUnavailable, Unauthorized
 from sidecar.fileurls import file_url
+from sidecar.limits import declared_max_lengths
 from sidecar.pocketbase import ClientInfo, MultipartBody, PocketBaseGateway
 from sidecar.users import token_may_be_valid
 from sidecar.wechat import WeChatClient
@@ -24,8 +25,8 @@ from sidecar.wechat.wxacode import WIDTH_DEFAULT, WIDTH_MAX, WIDTH_MIN
 # is taken over by a waiter (pb_hooks/lib/share_codes.js) rather than answered 503.
 CLAIM_WAIT_SECONDS = SHARE_CLAIM_SECONDS + 5.0
 CLAIM_POLL_SECONDS = 0.2
-# The longest page path taken (tbl_share_codes.share_page in schema.yaml).
-PAGE_MAX_LENGTH = 128
+# The longest page path taken: what tbl_share_codes.share_page stores (schema.yaml).
+PAGE_MAX_LENGTH = declared_max_lengths(SHARE_CODES)["share_page"]
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,15 @@ import json
 import re
 from dataclasses import dataclass
 
+from sidecar.domain import NOTIFICATIONS
+from sidecar.limits import declared_max_lengths
+
 # The collections, the statuses and the grant bound (SUBSCRIBE_GRANT_MAX) are vocabulary.yaml's (sidecar/domain.py).
 
 TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TEMPLATE_ID_MAX = 128
-PAGE_MAX = 512
+# The longest page a message opens: what tbl_notifications.notification_page stores (schema.yaml).
+PAGE_MAX = declared_max_lengths(NOTIFICATIONS)["notification_page"]
 KEYWORD = re.compile(r"^(thing|number|letter|symbol|character_string|time|date|amount|phone_number|car_number|name"
                      r"|phrase|enum)(\d{1,3})$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -8,12 +8,12 @@ from flask import Blueprint, current_app
 from sidecar.errors import BadRequest, envelope
 from sidecar.routes.inputs import SURROGATE, bearer_token, json_object
 from sidecar.subscribe import SubscribeService
+from sidecar.subscribe_templates import TEMPLATE_ID_MAX
 
 bp = Blueprint("subscribe", __name__, url_prefix="/pb/api/wechat")
 
 # wx.requestSubscribeMessage takes at most 5 ids a call (WeChat's docs); a report is one call's result.
 REPORT_MAX_IDS = 5
-TEMPLATE_ID_MAX_LENGTH = 128
 # An unknown id is named back in the 400's msg and data: a lone surrogate there cannot be encoded as UTF-8 (the
 # envelope would be a 500), and a control character has no place in WeChat's ids (letters, digits, - and _).
 NOT_AN_ID = re.compile(r"[\x00-\x1f\x7f]|" + SURROGATE.pattern)
@@ -28,7 +28,7 @@ def template_ids(body: dict, name: str) -> list[str]:
     """body[name] as a list of template ids (absent: []); BadRequest naming the field otherwise."""
     value = body.get(name, [])
     if not isinstance(value, list) or len(value) > REPORT_MAX_IDS or not all(
-            isinstance(item, str) and 0 < len(item) <= TEMPLATE_ID_MAX_LENGTH and not NOT_AN_ID.search(item)
+            isinstance(item, str) and 0 < len(item) <= TEMPLATE_ID_MAX and not NOT_AN_ID.search(item)
             for item in value):
         raise BadRequest(f"{name} 必须是模板 id 的数组(至多 {REPORT_MAX_IDS} 个)", {"field": name})
     return value
