@@ -29,8 +29,12 @@ class SubscribeService:
 
     def report(self, token: str, accepted: Iterable[str], rejected: Iterable[str]) -> dict:
         """Add one grant per accepted template id (each count bounded: domain.SUBSCRIBE_GRANT_MAX); the same answer
-        as grants(). An id not configured (accepted or rejected) is a BadRequest naming it, and nothing is written."""
-        accepted, rejected = list(accepted), list(rejected)
+        as grants(). An id not configured (accepted or rejected) is a BadRequest naming it, and nothing is written.
+
+        An id accepted twice in one report is one grant: wx.requestSubscribeMessage answers one result per id (an
+        object keyed by id), and the user's one "accept" lets WeChat deliver one message, however often it was named
+        (requestSubscribe(["a", "a"]) passes the id twice)."""
+        accepted, rejected = list(dict.fromkeys(accepted)), list(rejected)
         for template_id in (*accepted, *rejected):
             if template_id not in self._names_by_id:
                 raise BadRequest(f"未配置的订阅消息模板: {template_id}", {"template_id": template_id})
