@@ -82,6 +82,10 @@ class Sender:
         self.lease = lease
         self.backoff_base = backoff_base
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="sender")
+        # Set by a stop (run's event): the poll's messages not yet claimed stay 待发送 for the next start, so a stop
+        # waits only for the sends in flight (systemd's TimeoutStopSec kills a sender still working through a batch
+        # of 100, and a kill leaves each send in flight 失败, never sent again).
+        self.stop = threading.Event()
 
     # ------------------------------------------------------------ PocketBase
 
@@ -181,6 +185,8 @@ class Sender:
         return sum(1 for outcome in outcomes if outcome)
 
     def _deliver_logged(self, record: dict) -> str:
+        if self.stop.is_set():
+            return ""
         try:
             return self.deliver(record)
         except PocketBaseFault as exc:  # logged by the gateway; the record is picked up again next poll
@@ -189,7 +195,9 @@ class Sender:
             return ""
 
     def run(self, stop: threading.Event, poll: float = POLL_SECONDS) -> None:
-        """Poll until stop is set; a poll handling a full batch is followed at once by the next."""
+        """Poll until stop is set (a poll under way claims nothing more); a poll handling a full batch is followed at
+        once by the next."""
+        self.stop = stop
         while not stop.is_set():
             try:
                 handled = self.run_once()

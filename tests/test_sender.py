@@ -3,6 +3,7 @@ fake gateway and WeChat faked with `responses` (the real processes: tests/test_s
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 import requests
@@ -138,3 +139,30 @@ def test_recover_settles_expired_claims_without_sending(rsps, wechat):
 
 def test_backoff_doubles_and_is_capped():
     assert [backoff(n) for n in (1, 2, 3)] == [2.0, 4.0, 8.0] and backoff(20) == 60.0
+
+
+def test_a_stop_mid_poll_claims_nothing_more(rsps, wechat):
+    """SIGTERM while the first of three due messages is being sent: that send is settled, the other two are never
+    claimed (they stay 待发送 for the next start)."""
+    pb = FakePocketBase({"result": "claimed"})
+    due = [dict(RECORD, id=f"r{i}") for i in range(3)]
+    pb.call = lambda method, path, params: {"items": due if "待发送" in params["filter"] else []}
+    stable_token_ok(rsps)
+    one = Sender(pb, wechat, TEMPLATES, threads=1)
+
+    def send(request):
+        one.stop.set()
+        return 200, {}, json.dumps({"errcode": 0})
+
+    rsps.add_callback(responses.POST, SEND_URL, callback=send)
+    assert one.run_once() == 1
+    assert pb.claims == 1 and [body["status"] for body in pb.settled] == ["已发送"]
+
+
+def test_run_stops_on_its_event(wechat):
+    pb = FakePocketBase({"result": "claimed"})
+    stop = threading.Event()
+    stop.set()
+    one = Sender(pb, wechat, TEMPLATES)
+    one.run(stop)
+    assert one.stop is stop and pb.claims == 0
