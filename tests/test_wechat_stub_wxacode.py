@@ -1,4 +1,4 @@
-"""The dev stub's getwxacodeunlimit (ops/wechat_stub/answers.py): a real QR code of the scene, JPEG or PNG, and its
+"""The dev stub's getwxacodeunlimit (ops/wechat_stub/wxacode.py): a real QR code of the scene, JPEG or PNG, and its
 documented error triggers."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import segno
 from PIL import Image
 
 from ops.wechat_stub import WeChatStub
-from ops.wechat_stub.answers import qr_image
+from ops.wechat_stub.wxacode import qr_image
 
 APPID, SECRET = "wx-test-appid", "wx-test-secret-123"
 

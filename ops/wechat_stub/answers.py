@@ -3,23 +3,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import re
 import secrets
 import threading
 import time
 from contextlib import contextmanager
 
-import segno
-from PIL import Image
-
-from ops.wechat_stub.security import UNCHECKED, PushTarget, marked, media_check_event, push_later, verdict
+from ops.wechat_stub import wxacode
+from ops.wechat_stub.security import (
+    MAX_SLEEP_SECONDS, UNCHECKED, PushTarget, marked, media_check_event, push_later, verdict,
+)
 from ops.wechat_stub.subscribe import SubscribeOutbox
 
 DEFAULT_APPID = "dev-appid"
 DEFAULT_SECRET = "dev-secret"
 DEFAULT_PHONE = "13800138000"
-MAX_SLEEP_SECONDS = 60.0
 TOKEN_TTL_SECONDS = 7200
 
 JSCODE2SESSION = "/sns/jscode2session"
@@ -67,15 +65,6 @@ GARBAGE_CODE = re.compile(r"^garbage(?:\..*)?$", re.S)
 # the developer tools stay one user across logins instead of a new one per single-use code.
 LOGIN_NAME = re.compile(r"[A-Za-z0-9_-]{1,31}")
 DEVTOOLS_NAME = "devtools"
-
-# getwxacodeunlimit: a page with a segment fail-<errcode> answers that errcode (pages/fail-41030/index), one with
-# a segment slow-<seconds> sleeps first, one with a segment "unpublished" is missing from the released
-# mini-program (41030 unless check_path is false). WeChat's scene: at most 32 of these characters.
-PAGE_FAIL = re.compile(r"(?:^|/)fail-(-?\d+)(?:/|$)")
-PAGE_SLOW = re.compile(r"(?:^|/)slow-(\d+(?:\.\d+)?)(?:/|$)")
-PAGE_UNPUBLISHED = re.compile(r"(?:^|/)unpublished(?:/|$)")
-SCENE = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]{1,32}$")
-ENV_VERSIONS = ("release", "trial", "develop")
 
 HTML_500 = b"<html><head><title>500 Internal Server Error</title></head><body><h1>500</h1></body></html>"
 GARBAGE_BODY = b"<html>this is not JSON {\"errcode\":"
@@ -304,41 +293,13 @@ class WeChatAnswers:
         return wechat_error(errcode) if errcode else {"errcode": 0, "errmsg": "ok", "msgid": secrets.randbits(48)}
 
     def get_unlimited(self, query: dict, body: dict) -> dict:
-        """Answer POST /wxa/getwxacodeunlimit: a real QR code of the scene (segno), width pixels square, as JPEG
-        (PNG with a transparent background when is_hyaline), raised as a StubAnswer; or WeChat's error JSON."""
+        """Answer POST /wxa/getwxacodeunlimit (ops/wechat_stub/wxacode.py): the image raised as a StubAnswer, or
+        WeChat's error JSON."""
         self._count(GET_UNLIMITED)
         refused = self._token_error(query)
         if refused:
             return refused
-        scene, page, width = body.get("scene"), body.get("page", ""), body.get("width", 430)
-        if not isinstance(scene, str) or not SCENE.match(scene):
-            return wechat_error(40169)
-        if not isinstance(page, str) or page.startswith("/") or "?" in page \
-                or body.get("env_version", "release") not in ENV_VERSIONS \
-                or isinstance(width, bool) or not isinstance(width, int) or not 280 <= width <= 1280:
-            return wechat_error(40097)
-        slow = PAGE_SLOW.search(page)
-        if slow:
-            time.sleep(min(float(slow.group(1)), MAX_SLEEP_SECONDS))
-        fail = PAGE_FAIL.search(page)
-        if fail:
-            return wechat_error(int(fail.group(1)))
-        if PAGE_UNPUBLISHED.search(page) and body.get("check_path", True) is not False:
-            return wechat_error(41030)
-        hyaline = body.get("is_hyaline") is True
-        raise StubAnswer(200, "image/png" if hyaline else "image/jpeg", qr_image(scene, width, hyaline))
-
-
-def qr_image(scene: str, width: int, hyaline: bool) -> bytes:
-    """A QR code of scene, width pixels square: JPEG on white, or PNG with a transparent background."""
-    matrix = io.BytesIO()
-    segno.make(scene, error="m", micro=False).save(matrix, kind="png", scale=4, border=2)
-    image = Image.open(io.BytesIO(matrix.getvalue())).convert("L").resize((width, width), Image.Resampling.NEAREST)
-    out = io.BytesIO()
-    if hyaline:
-        # Black modules on nothing: the light pixels become fully transparent.
-        alpha = image.point(lambda value: 0 if value > 127 else 255)
-        Image.merge("LA", (Image.new("L", image.size, 0), alpha)).save(out, format="PNG")
-    else:
-        image.convert("RGB").save(out, format="JPEG", quality=90)
-    return out.getvalue()
+        errcode, content_type, image = wxacode.answer(body)
+        if errcode:
+            return wechat_error(errcode)
+        raise StubAnswer(200, content_type, image)

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 log = logging.getLogger("ops.wechat_stub")
 
 PUSH_DELAY_SECONDS = 0.5
+# The longest a marker (slow-, lag-) makes any of the stub's answers wait: a typo must not hang a test for hours.
 MAX_SLEEP_SECONDS = 60.0
 SLOW_MARKER = re.compile(r"slow-(\d+(?:\.\d+)?)", re.I)
 FAIL_MARKER = re.compile(r"fail-(-?\d+)", re.I)

@@ -23,10 +23,11 @@ import threading
 import time
 from collections import deque
 
+from ops.wechat_stub.security import MAX_SLEEP_SECONDS
+
 log = logging.getLogger("ops.wechat_stub")
 
 KEEP = 1000
-MAX_SLEEP_SECONDS = 60.0
 SLOW = re.compile(r"slow-(\d+(?:\.\d+)?)", re.I)
 LAG = re.compile(r"lag-(\d+(?:\.\d+)?)", re.I)
 BUSY = re.compile(r"busy-(\d+)", re.I)
