@@ -41,6 +41,24 @@ onRecordUpdateRequest((e) => {
   e.next();
 }, "tbl_notifications");
 
+// A closed account's grants and messages go with it, in the transaction of its delete (close-account, the
+// dashboard): both name its openid, and the messages say what happened to its pictures and company. PIPL:
+// personal information is deleted with the account, as its attachments and share codes are. A message
+// being sent meanwhile is settled "missing" by the sender and never retried.
+onRecordDelete((e) => {
+  const openid = e.record.getString("openid");
+  if (openid) {
+    const domain = require(`${__hooks}/lib/domain.js`);
+    for (const [collection, field] of [[domain.SUBSCRIBE_GRANTS, "grant_openid"],
+      [domain.NOTIFICATIONS, "notification_openid"]]) {
+      for (const record of e.app.findRecordsByFilter(collection, `${field} = {:openid}`, "", 0, 0, { openid })) {
+        e.app.delete(record);
+      }
+    }
+  }
+  e.next();
+}, "tbl_auth_users");
+
 // A change of company_status writes a company_status message to the owner in the same transaction
 // as the change (the dashboard's and the API's saves are not in one by themselves: wrapped here, as
 // PocketBase wraps its own cascading deletes). Nothing when the template is not configured.

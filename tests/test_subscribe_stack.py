@@ -270,6 +270,23 @@ def test_a_users_token_reaches_no_grant_or_notification_of_anyone_its_own_includ
     assert counts(stack, token)["picture_removed"] <= 1 and counts(stack, other_token)["picture_removed"] == 1
 
 
+def test_a_closed_accounts_grants_and_messages_go_with_it(stack, stack_pb, unique):
+    token, openid = user(stack, f"sub-close-{unique}", grants=1)
+    _, other = user(stack, f"sub-keep-{unique}", grants=1)
+    create(stack_pb, openid, "no_such_template")  # settled 失败 by the sender, kept until the account goes
+    create(stack_pb, other, "no_such_template")
+
+    def rows(who: str) -> list[int]:
+        return [len(stack_pb.request("GET", f"/api/collections/{collection}/records",
+                                     params={"filter": f'{field} = "{who}"'}).json()["items"])
+                for collection, field in (("tbl_subscribe_grants", "grant_openid"),
+                                          ("tbl_notifications", "notification_openid"))]
+
+    assert rows(openid) == [1, 1] == rows(other)
+    assert_envelope(route(stack, "wechat/close-account", token=token, json={}), 200)
+    assert rows(openid) == [0, 0] and rows(other) == [1, 1]
+
+
 def test_an_operators_update_keeps_the_senders_bookkeeping(stack, stack_pb, unique):
     manager = stack_pb.create_user(openid=f"sub-manager-{unique}", users_idtype="ManagePlatform")
     headers = {"Authorization": stack_pb.user_token(manager["id"])}
