@@ -4,14 +4,17 @@ envelopes with nothing stored, concurrency, a restart, and S3."""
 from __future__ import annotations
 
 import io
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 import requests
 from PIL import Image
 
 from ops.stack import Stack
+from sidecar.share import CLAIM_WAIT_SECONDS
 from tests.helpers import PB, assert_envelope, login_through, route
 from tests.stack_fixtures import start_stack, stop_and_check
 from tests.test_storage import MotoS3
@@ -181,3 +184,12 @@ def test_the_stored_code_is_served_after_a_restart(tmp_path_factory, unique, sto
         stop_and_check(stack)
         if s3:
             s3.process.stop()
+
+
+def test_a_waiter_gives_up_before_nginx_does():
+    """A request waiting on another's claim answers (or takes the claim over) before nginx's read timeout on
+    our routes would answer 504 for it."""
+    template = (Path(__file__).resolve().parent.parent / "deploy" / "nginx-api-server.conf.template").read_text()
+    block = template.split("location ~ ^/pb/api/(wechat/|system/", 1)[1].split("\n}", 1)[0]
+    timeout = float(re.search(r"proxy_read_timeout (\d+)s;", block).group(1))
+    assert CLAIM_WAIT_SECONDS < timeout
