@@ -189,7 +189,9 @@ def test_typed_numbers_that_are_not_valid_are_400_naming_users_phone(stack, stac
     ("86", "mainland", "mainland"),
     ("852", "hk", "+852{hk}"),
     ("1", "6502530000", "+16502530000"),
-    ("1", "13800138073", None),  # a mainland number under countryCode 1 is no number: not stored as mainland
+    # A mainland number under countryCode 1 is no number: WeChat's answer is wrong, not the user's input, so it
+    # is a 502 (issue #31: WeChat's answers are checked like input), and nothing is stored.
+    ("1", "13800138073", None),
 ])
 def test_verified_numbers_are_taken_with_their_country(stack, stack_pb, unique, country, national, expected):
     mainland, hk = mainland_number(), valid_number("HK", "+8525", 7)[4:]
@@ -198,8 +200,7 @@ def test_verified_numbers_are_taken_with_their_country(stack, stack_pb, unique, 
     before = stored(stack_pb, user)
     response = route(stack, "wechat/profile", token=token, json={"users_phone_code": f"phone-{country}-{digits}"})
     if expected is None:
-        answer = assert_envelope(response, 400)
-        assert answer["data"] == {"field": "users_phone"}
+        assert_envelope(response, 502)
         assert stored(stack_pb, user) == before
         return
     want = mainland if expected == "mainland" else expected.format(hk=hk)
