@@ -51,6 +51,7 @@ PROMO_CODE_LENGTH = 8
 INVITER_CODE_MAX_LENGTH = 32
 PROMO_CODE_MAX_LENGTH = 16
 SHARE_CLAIM_SECONDS = 20
+SHARE_CODE_MAX = 20
 PUSH_WINDOW_SECONDS = 300
 REVIEW_BOUND_SECONDS = 1800
 MAX_RESUBMISSIONS = 3
@@ -67,6 +68,7 @@ REFUSALS = {
     "phone_attempts": (429, 429, "手机号提交过于频繁,请稍后再试"),
     "attachment_missing": (400, 400, "附件不存在: {field}"),
     "upload_rate": (429, 429, "上传过于频繁,请稍后再试"),
+    "share_code_limit": (429, 429, "分享码数量已达上限"),
 }
 
 # Code points (inclusive ranges, from the regex package 2026.11.19) that show nothing, and

@@ -14,6 +14,7 @@ import requests
 from PIL import Image
 
 from ops.stack import Stack
+from sidecar.domain import SHARE_CODE_MAX
 from sidecar.share import CLAIM_WAIT_SECONDS
 from tests.helpers import PB, assert_envelope, login_through, route
 from tests.stack_fixtures import start_stack, stop_and_check
@@ -144,6 +145,48 @@ def test_concurrent_asks_call_wechat_once_and_store_one(share_stack, unique):
     assert len({a["url"] for a in answers}) == 1
     assert wechat_calls(share_stack) == before + 1
     assert len(stored_codes(PB(share_stack.pb), user["pb_id"])) == 1
+
+
+def test_a_user_holds_at_most_share_code_max_codes(stack, stack_pb, unique):
+    token, user = login_through(stack, f"bound{unique}")
+    held = [assert_envelope(share(stack, token, width=280 + i), 200)["data"] for i in range(SHARE_CODE_MAX)]
+    before = wechat_calls(stack)
+    # Another width, another page: refused, nothing stored, WeChat not asked.
+    for body in ({"width": 1280}, {}):
+        refused = assert_envelope(share(stack, token, **body), 429)
+        assert refused["msg"] == "分享码数量已达上限" and refused["data"] == {}
+    assert wechat_calls(stack) == before
+    assert len(stored_codes(stack_pb, user["pb_id"])) == SHARE_CODE_MAX
+    # A code the user holds is served past the bound, from storage.
+    assert assert_envelope(share(stack, token, width=280), 200)["data"] == held[0]
+    assert fetched_image(local(stack, held[-1]["url"]))[0].size == (280 + SHARE_CODE_MAX - 1,) * 2
+    assert wechat_calls(stack) == before
+    # Once an operator deletes one, a new one may be made.
+    deleted = stack_pb.request("DELETE", f"/api/collections/tbl_share_codes/records/"
+                                         f"{stored_codes(stack_pb, user['pb_id'])[0]['id']}")
+    assert deleted.status_code == 204, deleted.text
+    assert assert_envelope(share(stack, token, width=1280), 200)["data"]["width"] == 1280
+    assert wechat_calls(stack) == before + 1
+
+
+def test_concurrent_asks_never_pass_the_bound(share_stack, unique):
+    token, user = login_through(share_stack, f"boundrace{unique}")
+    before = wechat_calls(share_stack)
+    asks = SHARE_CODE_MAX + 6  # all different codes, all at once
+    barrier = threading.Barrier(asks)
+
+    def one(width):
+        barrier.wait()
+        return share(share_stack, token, page="pages/shop/detail", width=width)
+
+    with ThreadPoolExecutor(asks) as pool:
+        answers = list(pool.map(one, range(300, 300 + asks)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * SHARE_CODE_MAX + [429] * (asks - SHARE_CODE_MAX), statuses
+    for answer in answers:
+        assert_envelope(answer, answer.status_code)
+    assert len(stored_codes(PB(share_stack.pb), user["pb_id"])) == SHARE_CODE_MAX
+    assert wechat_calls(share_stack) == before + SHARE_CODE_MAX
 
 
 def test_the_code_goes_with_a_closed_account(share_stack, unique):

@@ -5,9 +5,10 @@
 // image WeChat made. Before WeChat is asked, the asker claims the record (created without an image; the
 // unique index lets one claim win), so concurrent requests for one code ask WeChat once: the others wait
 // for the image. A claim whose asker vanished (a crash, a timeout) is taken over after SHARE_CLAIM_SECONDS
-// (vocabulary.yaml).
+// (vocabulary.yaml). A user holds at most SHARE_CODE_MAX codes (claims included): a new one past that is
+// refused (share_code_limit) in the claim's transaction, so WeChat's shared quota is never spent on it.
 
-const { USERS, SHARE_CODES, SHARE_CLAIM_SECONDS, refusal } = require(`${__hooks}/lib/domain.js`);
+const { USERS, SHARE_CODES, SHARE_CLAIM_SECONDS, SHARE_CODE_MAX, refusal } = require(`${__hooks}/lib/domain.js`);
 
 const CLAIM_MS = SHARE_CLAIM_SECONDS * 1000;
 
@@ -32,7 +33,8 @@ function fresh(record) {
 // The state of the token user's code of page and width: {state: "ready", share, promo_code} (stored),
 // {state: "pending"} (another request is asking WeChat), or {state: "claimed", claim: <record id>,
 // promo_code} (this request asks WeChat, then stores or releases). A refusal of the token as
-// lib/wechat_users.js tokenUser gives it (401, 403 for a banned user).
+// lib/wechat_users.js tokenUser gives it (401, 403 for a banned user); 429 share_code_limit for a new code
+// past SHARE_CODE_MAX (a stored one is answered whatever the count).
 function lookup(app, token, page, width) {
   const found = require(`${__hooks}/lib/wechat_users.js`).tokenUser(app, token, false);
   if (found.refusal) {
@@ -50,7 +52,8 @@ function lookup(app, token, page, width) {
   return claim(app, user.id, page, width);
 }
 
-// Claims the code in a write transaction (one at a time: a second claimer sees the first's record).
+// Claims the code in a write transaction (one at a time: a second claimer sees the first's record, and the
+// count of the user's codes includes every other claim, so concurrent claims never pass SHARE_CODE_MAX).
 function claim(app, userId, page, width) {
   const referral = require(`${__hooks}/lib/referral.js`);
   let answer = null;
@@ -67,6 +70,10 @@ function claim(app, userId, page, width) {
         return;
       }
       if (!record) {
+        if (txApp.countRecords(SHARE_CODES, $dbx.hashExp({ share_user: userId })) >= SHARE_CODE_MAX) {
+          answer = refusal("share_code_limit");
+          return;
+        }
         record = new Record(txApp.findCollectionByNameOrId(SHARE_CODES));
         record.load({ share_user: userId, share_page: page, share_width: width });
       }
