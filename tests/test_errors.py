@@ -158,6 +158,7 @@ REFUSAL_TABLE = [
     (PocketBaseRefusal.of("attachment_missing", "users_picture"), 400, "附件不存在: users_picture",
      {"field": "users_picture"}),
     (PocketBaseRefusal.of("upload_rate"), 429, "上传过于频繁,请稍后再试", {}),
+    (PocketBaseRefusal.of("share_code_limit"), 429, "分享码数量已达上限", {}),
 ]
 
 
