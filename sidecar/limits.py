@@ -1,6 +1,7 @@
 """Every input limit of our routes: constants here, and the stored fields' from schema.yaml (read by create_app)."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,9 +42,15 @@ def pocketbase_body_limit(schema_path: Path | None = None) -> int:
     return largest_file_size(schema_path) + UPLOAD_FRAMING_BYTES
 
 
+@functools.cache
+def _schema(schema_path: Path) -> dict:
+    # Read once per process, on first use: importing the sidecar reads no file (tests/test_limits.py).
+    return yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+
+
 def declared_max_lengths(collection: str, schema_path: Path = SCHEMA_PATH) -> dict[str, int]:
     """Field name -> max length of the text fields schema.yaml declares for collection."""
-    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))
+    schema = _schema(schema_path)
     fields = next(c for c in schema["collections"] if c["name"] == collection)["fields"]
     return {f["name"]: f["max"] for f in fields if f["type"] == "text" and f.get("max")}
 

@@ -25,8 +25,11 @@ from sidecar.wechat.wxacode import WIDTH_DEFAULT, WIDTH_MAX, WIDTH_MIN
 # is taken over by a waiter (pb_hooks/lib/share_codes.js) rather than answered 503.
 CLAIM_WAIT_SECONDS = SHARE_CLAIM_SECONDS + 5.0
 CLAIM_POLL_SECONDS = 0.2
-# The longest page path taken: what tbl_share_codes.share_page stores (schema.yaml).
-PAGE_MAX_LENGTH = declared_max_lengths(SHARE_CODES)["share_page"]
+
+
+def page_max_length() -> int:
+    """The longest page path a share code takes: what tbl_share_codes.share_page stores (schema.yaml)."""
+    return declared_max_lengths(SHARE_CODES)["share_page"]
 
 
 @dataclass(frozen=True)

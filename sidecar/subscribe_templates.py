@@ -18,8 +18,6 @@ from sidecar.limits import declared_max_lengths
 
 TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 TEMPLATE_ID_MAX = 128
-# The longest page a message opens: what tbl_notifications.notification_page stores (schema.yaml).
-PAGE_MAX = declared_max_lengths(NOTIFICATIONS)["notification_page"]
 KEYWORD = re.compile(r"^(thing|number|letter|symbol|character_string|time|date|amount|phone_number|car_number|name"
                      r"|phrase|enum)(\d{1,3})$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -95,8 +93,10 @@ def parse_templates(raw: str) -> dict[str, Template]:
                 raise ValueError(f"{name}: {keyword!r} is not a WeChat keyword (a type and a number, e.g. thing1)")
             if not isinstance(text, str):
                 raise ValueError(f"{name}: data.{keyword} must be a string")
-        if not isinstance(page, str) or len(page) > PAGE_MAX:
-            raise ValueError(f"{name}: page must be a string of at most {PAGE_MAX} characters")
+        # The longest page a message opens: what tbl_notifications.notification_page stores (schema.yaml).
+        page_max = declared_max_lengths(NOTIFICATIONS)["notification_page"]
+        if not isinstance(page, str) or len(page) > page_max:
+            raise ValueError(f"{name}: page must be a string of at most {page_max} characters")
         ids.add(template_id)
         templates[name] = Template(name, template_id.strip(), dict(data), page)
     return templates

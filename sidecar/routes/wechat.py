@@ -11,7 +11,7 @@ from sidecar.routes import WX_CODE_MAX_LENGTH, accounts, moderation, profile_max
 from sidecar.routes.inputs import (
     bearer_token, client_info, json_object, optional_string, required_string, uploaded_file, visible_string,
 )
-from sidecar.share import PAGE_MAX_LENGTH, share_width
+from sidecar.share import page_max_length, share_width
 
 bp = Blueprint("wechat", __name__, url_prefix="/pb/api/wechat")
 
@@ -58,7 +58,7 @@ def share_code():
     """The bearer's mini-program code (小程序码) of a page, carrying their promo code: made once, then served."""
     token = bearer_token(required=True)
     body = json_object()
-    page, width = optional_string(body, "page", PAGE_MAX_LENGTH), share_width(body.get("width"))
+    page, width = optional_string(body, "page", page_max_length()), share_width(body.get("width"))
     return envelope(200, "获取成功", shares().share_code(token, page, width, client_info()))
 
 
