@@ -31,7 +31,7 @@ def upload_body_limit(upload_max_bytes: int) -> int:
 
 def largest_file_size(schema_path: Path | None = None) -> int:
     """The largest max_size, in bytes, of any file field schema.yaml declares (what PocketBase accepts of one file)."""
-    schema = yaml.safe_load((schema_path or SCHEMA_PATH).read_text(encoding="utf-8"))
+    schema = _schema(schema_path or SCHEMA_PATH)
     return max(f["max_size"] for c in schema["collections"] for f in c.get("fields", ())
                if f["type"] == "file")
 
