@@ -75,6 +75,8 @@ def parse_templates(raw: str) -> dict[str, Template]:
     if not isinstance(value, dict):
         raise ValueError("must be a JSON object: name -> {\"id\": ..., \"data\": {...}}")
     templates, ids = {}, set()
+    # The longest page a message opens: what tbl_notifications.notification_page stores (schema.yaml).
+    page_max = declared_max_lengths(NOTIFICATIONS)["notification_page"]
     for name, spec in value.items():
         if not TEMPLATE_NAME.match(name):
             raise ValueError(f"template name {name!r} must be lowercase letters, digits and _ (at most 64)")
@@ -93,8 +95,6 @@ def parse_templates(raw: str) -> dict[str, Template]:
                 raise ValueError(f"{name}: {keyword!r} is not a WeChat keyword (a type and a number, e.g. thing1)")
             if not isinstance(text, str):
                 raise ValueError(f"{name}: data.{keyword} must be a string")
-        # The longest page a message opens: what tbl_notifications.notification_page stores (schema.yaml).
-        page_max = declared_max_lengths(NOTIFICATIONS)["notification_page"]
         if not isinstance(page, str) or len(page) > page_max:
             raise ValueError(f"{name}: page must be a string of at most {page_max} characters")
         ids.add(template_id)
