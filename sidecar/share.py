@@ -8,6 +8,7 @@ nothing is stored, and the error is the route's envelope (sidecar/errors.py).
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ CLAIM_WAIT_SECONDS = SHARE_CLAIM_SECONDS + 5.0
 CLAIM_POLL_SECONDS = 0.2
 
 
+@functools.cache  # read once, on the first share-code request: not per request
 def page_max_length() -> int:
     """The longest page path a share code takes: what tbl_share_codes.share_page stores (schema.yaml)."""
     return declared_max_lengths(SHARE_CODES)["share_page"]
