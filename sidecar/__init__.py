@@ -72,7 +72,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["subscribe"] = SubscribeService(pocketbase, parse_templates(config.SUBSCRIBE_TEMPLATES))
     app.extensions["share"] = ShareService(
         pocketbase, wechat, ShareSettings(config.share_pages, config.share_env_version, config.SHARE_CHECK_PATH),
-        config.PUBLIC_BASE_URL, token_leeway=config.TOKEN_LEEWAY_SECONDS)
+        attachment_urls.origin, token_leeway=config.TOKEN_LEEWAY_SECONDS)
 
     from sidecar.routes import docs, index, subscribe, system, wechat as wechat_routes
     app.register_blueprint(wechat_routes.bp)

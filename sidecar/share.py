@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sidecar.domain import SHARE_CLAIM_SECONDS, SHARE_CODES
@@ -58,12 +59,14 @@ def share_width(value: object) -> int:
 class ShareService:
     """A user's share code: stored once per (user, page, width), made by WeChat the first time."""
 
-    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, settings: ShareSettings, public_base_url: str,
-                 token_leeway: float = 0):
+    def __init__(self, pb: PocketBaseGateway, wechat: WeChatClient, settings: ShareSettings,
+                 file_origin: Callable[[], str], token_leeway: float = 0):
         self.pb = pb
         self.wechat = wechat
         self.settings = settings
-        self.public_base_url = public_base_url.rstrip("/")
+        # Where files are served for the request being answered (AttachmentUrls.origin): PUBLIC_BASE_URL, or in
+        # dev mode the host the request came by, so a phone on the LAN can open the code it is given.
+        self.file_origin = file_origin
         self.token_leeway = token_leeway
 
     def page(self, requested: str) -> str:
@@ -113,6 +116,6 @@ class ShareService:
     def answer(self, record: dict, promo_code: str) -> dict:
         """The route's data for a stored tbl_share_codes record: its image's public URL names nothing but the
         collection, the record and the file's random name."""
-        files = f"{self.public_base_url}/pb/api/files/{record['collectionId']}"
+        files = f"{self.file_origin()}/pb/api/files/{record['collectionId']}"
         return {"promo_code": promo_code, "scene": record["share_scene"], "page": record["share_page"],
                 "width": int(record["share_width"]), "url": file_url(files, record["id"], record["share_image"])}

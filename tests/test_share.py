@@ -87,6 +87,18 @@ def test_the_code_is_made_once_and_served_to_anyone(stack, stack_pb, unique):
     assert listed.status_code == 403, listed.text
 
 
+def test_dev_mode_share_code_urls_follow_the_host_the_request_came_by(stack, unique):
+    """As an upload's URL (tests/test_uploads_e2e.py): a phone on the LAN reaches nginx as 192.168.1.20 and gets a
+    code it can open; the test stack sets no PUBLIC_BASE_URL, so its file URLs follow the Host."""
+    assert stack.config.file_urls_from_host
+    token, _ = login_through(stack, f"lanshare{unique}")
+    port = stack.config.http_port
+    response = route(stack, "wechat/share-code", token=token, json={}, headers={"Host": f"192.168.1.20:{port}"})
+    url = assert_envelope(response, 200)["data"]["url"]
+    assert url.startswith(f"http://192.168.1.20:{port}/pb/api/files/"), url
+    assert requests.get(stack.base_url + url[len(f"http://192.168.1.20:{port}"):], timeout=10).status_code == 200
+
+
 @pytest.mark.parametrize("body, field", [
     ({"page": "pages/other/index"}, "page"), ({"page": "/pages/index/index"}, "page"), ({"page": 5}, "page"),
     ({"width": 279}, "width"), ({"width": 1281}, "width"), ({"width": "430"}, "width"), ({"width": 430.5}, "width"),
