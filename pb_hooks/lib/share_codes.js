@@ -96,14 +96,9 @@ function claim(app, userId, page, width) {
 // when the claim is gone or not the token user's.
 function store(e) {
   const form = e.requestInfo().body;
-  let files;
-  try {
-    files = e.findUploadedFiles("image");
-  } catch (_) {
-    files = [];
-  }
-  if (files.length !== 1) {
-    return refusal("file_missing", "image");
+  const uploaded = require(`${__hooks}/lib/uploads.js`).uploadedFile(e, "image");
+  if (uploaded.refusal) {
+    return uploaded.refusal;
   }
   let answer = null;
   require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
@@ -127,7 +122,7 @@ function store(e) {
       answer = { status: 200, body: { share: record } };
       return;
     }
-    record.set("share_image", files[0]);
+    record.set("share_image", uploaded.file);
     txApp.save(record);
     answer = { status: 200, body: { share: record } };
   });

@@ -47,21 +47,32 @@ function check(app, token) {
   return found.refusal || { status: 200, body: { result: "ok" } };
 }
 
+// The one file uploaded in e's multipart part `part`: {file}, or {refusal} 400 file_missing (no such
+// part, a body that is not multipart, or more than one file). lib/share_codes.js store uses it too.
+function uploadedFile(e, part) {
+  let files;
+  try {
+    files = e.findUploadedFiles(part);
+  } catch (_) {
+    files = [];
+  }
+  if (files.length !== 1) {
+    return { refusal: refusal("file_missing", part) };
+  }
+  return { file: files[0] };
+}
+
 // The upload: e's multipart body holds the user's token, the file's metadata and the clean file in the
 // part `file`. In one transaction (PocketBase runs them one at a time, so two uploads of a user cannot
 // both take the last slot): the token's user, the UPLOAD_RATE bound, the create. Answers
 // {status, body}: {attachment: <record>}, or a refusal {reason}.
 function create(e) {
   const form = e.requestInfo().body;
-  let files;
-  try {
-    files = e.findUploadedFiles("file");
-  } catch (_) {
-    files = [];
+  const uploaded = uploadedFile(e, "file");
+  if (uploaded.refusal) {
+    return uploaded.refusal;
   }
-  if (files.length !== 1) {
-    return refusal("file_missing", "file");
-  }
+  const file = uploaded.file;
   let answer = null;
   // Reads (the token's user, the recent uploads) then writes: the write lock first (lib/write_tx.js says why).
   require(`${__hooks}/lib/write_tx.js`).runInWriteTransaction(e.app, (txApp) => {
@@ -76,11 +87,11 @@ function create(e) {
       attachments_owner: owner,
       attachments_filename: String(form.filename || ""),
       attachments_filetype: String(form.filetype || ""),
-      attachments_size: Number(form.size) || files[0].size,
+      attachments_size: Number(form.size) || file.size,
       attachments_md5: String(form.md5 || ""),
       attachments_status: String(form.status || ""),
     });
-    record.set("attachments_link", files[0]);
+    record.set("attachments_link", file);
     txApp.save(record);
     answer = { status: 200, body: { attachment: record } };
   });
@@ -116,4 +127,4 @@ function owns(app, owner, attachmentId) {
   }
 }
 
-module.exports = { check, create, deleteOwned, owns, rate, WINDOW_MS };
+module.exports = { check, create, deleteOwned, owns, rate, uploadedFile, WINDOW_MS };
