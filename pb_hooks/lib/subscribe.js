@@ -91,12 +91,16 @@ function addGrant(app, openid, name) {
   app.save(grant);
 }
 
-// {name: grants left} of openid for each of names (0 when none).
+// {name: grants left} of openid for each of names (0 when none): one query for all of openid's grants
+// (idx_tbl_subscribe_grants_openid_template serves it; a user holds at most one record per template).
 function counts(app, openid, names) {
+  const held = new Map();
+  for (const grant of app.findRecordsByFilter(GRANTS, "grant_openid = {:openid}", "", 0, 0, { openid })) {
+    held.set(grant.getString("grant_template"), grant.getInt("grant_count"));
+  }
   const result = {};
   for (const name of names) {
-    const grant = findGrant(app, openid, name);
-    result[name] = grant ? grant.getInt("grant_count") : 0;
+    result[name] = held.has(name) ? held.get(name) : 0;
   }
   return result;
 }
