@@ -41,10 +41,16 @@ def stored_codes(pb: PB, user_pb_id: str) -> list[dict]:
     return response.json()["items"]
 
 
+def file_origin(stack) -> str:
+    """Where a file URL answered to these tests starts: PUBLIC_BASE_URL, or in dev mode without it (the test
+    stacks) the host the request came by, which is the stack's own base URL (sidecar/fileurls.py)."""
+    return stack.base_url if stack.config.file_urls_from_host else stack.config.public_base_url
+
+
 def local(stack, url: str) -> str:
-    """url (under PUBLIC_BASE_URL) as this machine reaches the stack's nginx."""
-    assert url.startswith(stack.config.public_base_url + "/"), url
-    return stack.base_url + url[len(stack.config.public_base_url):]
+    """url (under file_origin) as this machine reaches the stack's nginx."""
+    assert url.startswith(file_origin(stack) + "/"), url
+    return stack.base_url + url[len(file_origin(stack)):]
 
 
 def fetched_image(url: str) -> tuple[Image.Image, requests.Response]:
@@ -68,7 +74,7 @@ def test_the_code_is_made_once_and_served_to_anyone(stack, stack_pb, unique):
     data = assert_envelope(share(stack, token), 200)["data"]
     assert data["promo_code"] == data["scene"] == user["users_promo_code"]
     assert data["page"] == "pages/index/index" and data["width"] == 430
-    assert data["url"].startswith(stack.config.public_base_url + "/pb/api/files/")
+    assert data["url"].startswith(file_origin(stack) + "/pb/api/files/")
     # The URL names the collection, the record and a random file name: no openid, no user id, no code.
     for secret in (user["openid"], user["users_id"], user["pb_id"], user["users_promo_code"]):
         assert secret not in data["url"]
@@ -204,11 +210,10 @@ def test_concurrent_asks_never_pass_the_bound(share_stack, unique):
 def test_the_code_goes_with_a_closed_account(share_stack, unique):
     token, user = login_through(share_stack, f"closing{unique}")
     url = assert_envelope(share(share_stack, token, page="pages/shop/detail"), 200)["data"]["url"]
-    path = url[len(share_stack.config.public_base_url):]
-    assert requests.get(share_stack.base_url + path, timeout=10).status_code == 200
+    assert requests.get(local(share_stack, url), timeout=10).status_code == 200
     assert_envelope(route(share_stack, "wechat/close-account", token=token, json={}), 200)
     assert stored_codes(PB(share_stack.pb), user["pb_id"]) == []
-    assert requests.get(share_stack.base_url + path, timeout=10).status_code == 404
+    assert requests.get(local(share_stack, url), timeout=10).status_code == 404
 
 
 def restarted(stack: Stack) -> Stack:
@@ -225,7 +230,7 @@ def test_the_stored_code_is_served_after_a_restart(tmp_path_factory, unique, sto
     try:
         token, _ = login_through(stack, f"restart{unique}")
         data = assert_envelope(share(stack, token), 200)["data"]
-        path = data["url"][len(stack.config.public_base_url):]
+        path = local(stack, data["url"])[len(stack.base_url):]
         first = requests.get(stack.base_url + path, timeout=10).content
         if s3:
             assert any(key.endswith(path.rsplit("/", 1)[1]) for key in s3.keys()), "the image is not in S3"
